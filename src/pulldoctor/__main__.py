@@ -1,0 +1,5 @@
+"""Allow ``python -m pulldoctor``."""
+
+from pulldoctor.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""The command line: parse arguments, call the library, map errors to exit codes.
+
+Thin on purpose. Each subcommand lives in ``pulldoctor.commands.<name>`` and is imported only
+when it runs, so ``pulldoctor ref`` never pays for the Kubernetes client or aiohttp.
+Exit codes: 0 nothing wrong found, 1 problems found, 2 bad usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from pulldoctor import __version__
+from pulldoctor.errors import PulldoctorError
+
+OUTPUT_FORMATS = ("text", "json", "markdown")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _add_output(p: argparse.ArgumentParser, choices: Sequence[str] = OUTPUT_FORMATS) -> None:
+    p.add_argument("-o", "--output", choices=choices, default="text", help="output format (default: text)")
+
+
+def _add_cluster_scope(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--namespace", help="namespace to look at (default: the context's)")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="look at every namespace")
+    p.add_argument("--context", help="kubeconfig context to use")
+    p.add_argument("--kubeconfig", help="path to the kubeconfig file")
+
+
+def _add_registry_access(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="registry the nodes reach over plain HTTP (repeatable); loopback hosts count by default",
+    )
+    p.add_argument("--ca-file", help="extra CA certificate (PEM) to trust for registry TLS")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pulldoctor",
+        description="Find every container that cannot get its image, prove why, and print the fix.",
+    )
+    parser.add_argument("--version", action="version", version=f"pulldoctor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("diagnose", help="diagnose image pull failures in a cluster, snapshot or bundle")
+    p.add_argument("pod", nargs="?", help="only this pod")
+    _add_cluster_scope(p)
+    p.add_argument("--from", dest="from_path", metavar="PATH",
+                   help="read kubectl JSON/YAML files, a directory of them, or a bundle instead of a live cluster")
+    p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
+    _add_registry_access(p)
+    _add_output(p)
+    p.set_defaults(handler="diagnose")
+
+    p = sub.add_parser("classify", help="classify runtime error messages into causes")
+    p.add_argument("messages", nargs="*", metavar="MESSAGE",
+                   help="messages to classify; with none, read JSON Lines ({\"message\": ...}) from stdin")
+    _add_output(p, ("text", "json"))
+    p.set_defaults(handler="classify")
+
+    p = sub.add_parser("probe", help="probe a registry for an image the way a node would pull it")
+    p.add_argument("image", help="image reference, e.g. ghcr.io/org/app:1.2")
+    p.add_argument("--docker-config", metavar="FILE", help="docker config.json with credentials to use")
+    p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform the node runs (default: linux/amd64)")
+    _add_registry_access(p)
+    _add_output(p, ("text", "json"))
+    p.set_defaults(handler="probe")
+
+    p = sub.add_parser("ref", help="parse and normalise an image reference as the kubelet and containerd do")
+    p.add_argument("image", help="image reference")
+    _add_output(p, ("text", "json"))
+    p.set_defaults(handler="ref")
+
+    p = sub.add_parser("collect", help="write a support bundle (secrets reduced to which registries they cover)")
+    p.add_argument("-o", "--output", required=True, metavar="BUNDLE.tar.gz", help="bundle file to write")
+    _add_cluster_scope(p)
+    p.set_defaults(handler="collect")
+
+    p = sub.add_parser("serve", help="run the Prometheus exporter")
+    p.add_argument("--listen", default="0.0.0.0:9754", metavar="ADDR:PORT", help="address to serve metrics on")
+    _add_cluster_scope(p)
+    p.add_argument("--probe-interval", default="5m", metavar="DURATION",
+                   help="re-probe a registry at most this often per credential (e.g. 30s, 5m)")
+    p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
+    _add_registry_access(p)
+    p.set_defaults(handler="serve")
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``pulldoctor`` and ``kubectl-pulldoctor``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    debug = os.environ.get("PULLDOCTOR_DEBUG") == "1"
+    try:
+        module = importlib.import_module(f"pulldoctor.commands.{args.handler}")
+        return int(module.run(args))
+    except PulldoctorError as err:
+        sys.stderr.write(f"pulldoctor: {err}\n")
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("pulldoctor: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``); nothing more to say.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return 0
+    except Exception as err:  # a bug: still one line, unless debugging
+        if debug:
+            raise
+        sys.stderr.write(f"pulldoctor: internal error: {type(err).__name__} (set PULLDOCTOR_DEBUG=1 for details)\n")
+        return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
