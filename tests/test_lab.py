@@ -1,0 +1,169 @@
+"""The test lab itself: each part answers the way research/real-components.md says it does.
+
+Registry-side checks use plain HTTP from Python; the pull checks at the end go through containerd's CRI plugin,
+the call the kubelet makes, and assert the error family a node would show.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import ssl
+import time
+
+import pytest
+
+from lab import Lab, procs
+
+OCI_ACCEPT = ("application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
+              "application/vnd.docker.distribution.manifest.v2+json")
+
+pytestmark = pytest.mark.lab
+
+
+def _get(hostport: str, path: str, *, method: str = "GET", headers: dict[str, str] | None = None,
+         tls: ssl.SSLContext | None = None, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+    host, _, port = hostport.rpartition(":")
+    conn: http.client.HTTPConnection
+    if tls is not None:
+        conn = http.client.HTTPSConnection(host, int(port), timeout=timeout, context=tls)
+    else:
+        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request(method, path, headers={"Accept": OCI_ACCEPT, **(headers or {})})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read(1 << 20)
+    finally:
+        conn.close()
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_lab_starts_fast_and_tracks_its_processes(lab: Lab) -> None:
+    assert lab.startup_seconds < 5
+    assert lab.pids and all(pid in dict((p, n) for n, p in procs.alive_pids()) for pid in lab.pids)
+
+
+def test_push_then_fetch_by_tag_and_digest(lab: Lab) -> None:
+    pushed = lab.push(lab.open_registry, "demo/hello", "v1")
+    status, headers, body = _get(lab.open_registry, "/v2/demo/hello/manifests/v1")
+    assert status == 200
+    assert headers["docker-content-digest"] == pushed.digest
+    assert len(body) == pushed.size
+    assert _get(lab.open_registry, f"/v2/demo/hello/manifests/{pushed.digest}")[0] == 200
+
+
+def test_each_push_has_new_content(lab: Lab) -> None:
+    first = lab.push(lab.open_registry, "demo/fresh", "v1")
+    second = lab.push(lab.open_registry, "demo/fresh", "v1")
+    assert first.digest != second.digest
+    assert set(first.layer_digests).isdisjoint(second.layer_digests)
+
+
+def test_index_lists_its_platforms(lab: Lab) -> None:
+    pushed = lab.push(lab.open_registry, "demo/armonly", "v1", platforms=("linux/arm64", "linux/s390x"))
+    status, _, body = _get(lab.open_registry, "/v2/demo/armonly/manifests/v1")
+    assert status == 200
+    doc = json.loads(body)
+    assert doc["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert [m["platform"]["architecture"] for m in doc["manifests"]] == ["arm64", "s390x"]
+    assert set(pushed.manifests) == {"linux/arm64", "linux/s390x"}
+
+
+def test_auth_registry_wants_the_right_password(lab: Lab) -> None:
+    lab.push(lab.auth_registry, "private/hello", "v1", auth=(lab.user, lab.password))
+    path = "/v2/private/hello/manifests/v1"
+    none = _get(lab.auth_registry, path)
+    wrong = _get(lab.auth_registry, path, headers=_basic(lab.user, "wrong"))
+    right = _get(lab.auth_registry, path, headers=_basic(lab.user, lab.password))
+    assert none[0] == wrong[0] == 401
+    assert none[1]["www-authenticate"].startswith("Basic ")
+    assert right[0] == 200
+
+
+def test_proxy_registry_serves_upstream_content(lab: Lab) -> None:
+    pushed = lab.push(lab.proxy_registry, "demo/cached", "v1")
+    status, headers, _ = _get(lab.proxy_registry, "/v2/demo/cached/manifests/v1")
+    assert status == 200 and headers["docker-content-digest"] == pushed.digest
+
+
+@pytest.mark.parametrize(("prefix", "status", "code"), [
+    ("denied", 403, "DENIED"),
+    ("toomany", 429, "TOOMANYREQUESTS"),
+    ("error500", 500, "UNKNOWN"),
+    ("error503", 503, "UNAVAILABLE"),
+    ("hubmissing", 401, "UNAUTHORIZED"),
+    ("tokenfail", 401, "UNAUTHORIZED"),
+    ("bearer", 401, "UNAUTHORIZED"),
+])
+def test_nginx_failure_locations(lab: Lab, prefix: str, status: int, code: str) -> None:
+    got, headers, body = _get(lab.nginx, f"/v2/{prefix}/app/manifests/v1")
+    assert got == status
+    assert json.loads(body)["errors"][0]["code"] == code
+    assert headers["docker-distribution-api-version"] == "registry/2.0"
+    if prefix == "toomany":
+        assert headers["ratelimit-remaining"].startswith("0;")
+        assert headers["docker-ratelimit-source"] == "127.0.0.1"
+    if status == 401:
+        assert headers["www-authenticate"].startswith("Bearer realm=")
+        assert f'scope="repository:{prefix}/app:pull"' in headers["www-authenticate"]
+
+
+def test_nginx_v2_and_access_log(lab: Lab) -> None:
+    repo = lab.fresh_repo("denied")
+    assert _get(lab.nginx, "/v2/")[0] == 200
+    _get(lab.nginx, f"/v2/{repo}/manifests/v1", method="HEAD")
+    time.sleep(0.05)
+    assert lab.nginx_requests(f"/v2/{repo}/") == [("HEAD", f"/v2/{repo}/manifests/v1", 403)]
+
+
+def test_ratelimited_budget_is_per_fresh_repo(lab: Lab) -> None:
+    repo = lab.fresh_repo("ratelimited")
+    lab.push(lab.nginx, repo, "v1")
+    path = f"/v2/{repo}/manifests/v1"
+    statuses = [_get(lab.nginx, path, method="HEAD")[0] for _ in range(lab.ratelimit_budget + 2)]
+    assert statuses == [200] * lab.ratelimit_budget + [429, 429]
+    other = lab.fresh_repo("ratelimited")
+    lab.push(lab.nginx, other, "v1")
+    assert _get(lab.nginx, f"/v2/{other}/manifests/v1", method="HEAD")[0] == 200
+
+
+def test_bearer_token_only_for_the_lab_user(lab: Lab) -> None:
+    pushed = lab.push(lab.nginx, "bearer/app", "v1")
+    assert _get(lab.nginx, "/bearer-token?scope=repository:bearer/app:pull")[0] == 401
+    assert _get(lab.nginx, "/bearer-token", headers=_basic(lab.user, "wrong"))[0] == 401
+    status, _, body = _get(lab.nginx, "/bearer-token", headers=_basic(lab.user, lab.password))
+    assert status == 200
+    token = json.loads(body)["token"]
+    status, headers, _ = _get(lab.nginx, "/v2/bearer/app/manifests/v1", headers={"Authorization": f"Bearer {token}"})
+    assert status == 200 and headers["docker-content-digest"] == pushed.digest
+    assert _get(lab.nginx, "/v2/bearer/app/manifests/v1", headers={"Authorization": "Bearer forged"})[0] == 401
+
+
+def test_stall_never_sends_headers(lab: Lab) -> None:
+    lab.push(lab.nginx, "stall/app", "v1")
+    with pytest.raises(TimeoutError):
+        _get(lab.nginx, "/v2/stall/app/manifests/v1", timeout=1.0)
+
+
+def test_tls_ports(lab: Lab) -> None:
+    pushed = lab.push(lab.nginx_tls, "demo/tls", "v1")
+    trusting = ssl.create_default_context(cafile=str(lab.ca_cert))
+    status, headers, _ = _get(lab.nginx_tls, "/v2/demo/tls/manifests/v1", tls=trusting)
+    assert status == 200 and headers["docker-content-digest"] == pushed.digest
+    with pytest.raises(ssl.SSLCertVerificationError, match="self.signed"):
+        _get(lab.nginx_tls, "/v2/", tls=ssl.create_default_context())
+    wrong = ssl.create_default_context(cafile=str(lab.wrongname_cert))
+    with pytest.raises(ssl.SSLCertVerificationError, match="mismatch|doesn't match"):
+        _get(lab.nginx_tls_wrongname.replace("127.0.0.1", "localhost"), "/v2/", tls=wrong)
+
+
+def test_closed_port_refuses_and_blackhole_hangs(lab: Lab) -> None:
+    with pytest.raises(ConnectionRefusedError):
+        _get(lab.closed_port, "/v2/")
+    with pytest.raises(TimeoutError):
+        _get(lab.blackhole, "/v2/", timeout=0.5)
+
