@@ -167,3 +167,186 @@ def test_closed_port_refuses_and_blackhole_hangs(lab: Lab) -> None:
     with pytest.raises(TimeoutError):
         _get(lab.blackhole, "/v2/", timeout=0.5)
 
+
+
+# ---- pulls through containerd's CRI plugin: what a node's kubelet receives ------------------------------
+
+UNKNOWN_PREFIX = "rpc error: code = Unknown desc = "
+
+
+@pytest.fixture(scope="module")
+def images(lab: Lab) -> dict[str, str]:
+    """One fresh image per place the pull tests need, pushed once for the module."""
+    refs = {
+        "open": lab.push(lab.open_registry, "demo/hello", "v1").ref,
+        "auth": lab.push(lab.auth_registry, "private/hello", "v1", auth=(lab.user, lab.password)).ref,
+        "bearer": lab.push(lab.nginx, "bearer/hello", "v1").ref,
+        "armonly": lab.push(lab.open_registry, "demo/armonly", "v1", platforms=("linux/arm64", "linux/s390x")).ref,
+        "slow": lab.push(lab.nginx, "slow/big", "v1", layer_bytes=256 * 1024).ref,
+        "proxied": lab.push(lab.proxy_registry, "demo/proxied", "v1").ref,
+        "tls": lab.push(lab.nginx_tls, "demo/tls", "v1").ref,
+    }
+    return refs
+
+
+def _expect_failure(out: object, code: str, *fragments: str) -> None:
+    from lab.containerd import PullOutcome
+
+    assert isinstance(out, PullOutcome)
+    assert not out.ok
+    assert out.code == code, out.raw
+    assert out.raw.startswith(f"rpc error: code = {code} desc = ")
+    if code == "Unknown":
+        assert out.kubelet_message == out.raw.removeprefix(UNKNOWN_PREFIX)
+    else:
+        assert out.kubelet_message == out.raw
+    for fragment in fragments:
+        assert fragment in out.kubelet_message, out.kubelet_message
+
+
+@pytest.mark.containerd
+def test_pull_succeeds_from_open_proxy_and_trusted_tls(lab: Lab, containerd, images) -> None:
+    for ref in (images["open"], images["proxied"], images["tls"].replace(lab.nginx_tls, containerd.tls_trusted)):
+        out = containerd.pull(ref)
+        assert out.ok and out.image_ref.startswith("sha256:") and out.code is None, out.raw
+
+
+@pytest.mark.containerd
+def test_pull_succeeds_with_right_credentials(lab: Lab, containerd, images) -> None:
+    assert containerd.pull(images["auth"], lab.user, lab.password).ok
+    out = containerd.pull(images["bearer"], lab.user, lab.password)
+    assert out.ok, out.raw
+    assert any(r == ("GET", "/bearer-token", 200) for r in lab.nginx_requests("/bearer-token"))
+
+
+@pytest.mark.containerd
+def test_tag_not_found(lab: Lab, containerd, images) -> None:
+    ref = images["open"].replace(":v1", ":nope")
+    _expect_failure(containerd.pull(ref), "NotFound", f"{ref}: not found")
+
+
+@pytest.mark.containerd
+def test_repository_not_found(lab: Lab, containerd) -> None:
+    ref = f"{lab.open_registry}/{lab.fresh_repo('no')}:v1"
+    _expect_failure(containerd.pull(ref), "NotFound", f"{ref}: not found")
+
+
+@pytest.mark.containerd
+@pytest.mark.parametrize("password", [None, "wrong-password"])
+def test_basic_auth_401_without_and_with_wrong_credentials(lab: Lab, containerd, images, password) -> None:
+    user = lab.user if password else None
+    out = containerd.pull(images["auth"], user, password)
+    _expect_failure(out, "Unknown", f"pulling from host {lab.auth_registry} failed with status code",
+                    "401 Unauthorized")
+    assert "wrong-password" not in out.raw
+
+
+@pytest.mark.containerd
+def test_bearer_token_refused(lab: Lab, containerd, images) -> None:
+    _expect_failure(containerd.pull(images["bearer"]), "Unknown",
+                    "failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized")
+    _expect_failure(containerd.pull(images["bearer"], lab.user, "wrong"), "Unknown",
+                    "failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized")
+    _expect_failure(containerd.pull(f"{lab.nginx}/tokenfail/app:v1"), "Unknown",
+                    "failed to fetch anonymous token: unexpected status: 401 Unauthorized")
+
+
+@pytest.mark.containerd
+def test_hub_like_insufficient_scope(lab: Lab, containerd) -> None:
+    _expect_failure(containerd.pull(f"{lab.nginx}/hubmissing/app:latest"), "Unknown",
+                    "pull access denied, repository does not exist or may require authorization",
+                    "insufficient_scope")
+
+
+@pytest.mark.containerd
+def test_forbidden(lab: Lab, containerd) -> None:
+    _expect_failure(containerd.pull(f"{lab.nginx}/denied/app:v1"), "Unknown", "[manifests v1]: 403 Forbidden")
+
+
+@pytest.mark.containerd
+def test_rate_limited_always(lab: Lab, containerd) -> None:
+    repo = lab.fresh_repo("toomany")
+    _expect_failure(containerd.pull(f"{lab.nginx}/{repo}:v1"), "Unknown", "[manifests v1]: 429 Too Many Requests")
+    time.sleep(0.05)
+    seen = lab.nginx_requests(f"/v2/{repo}/")
+    assert seen and all(status == 429 for _, _, status in seen)
+
+
+@pytest.mark.containerd
+def test_rate_limited_after_budget(lab: Lab, containerd) -> None:
+    repo = lab.fresh_repo("ratelimited")
+    pushed = lab.push(lab.nginx, repo, "v1")
+    assert containerd.pull(pushed.ref).ok
+    for _ in range(lab.ratelimit_budget):  # spend what is left of the budget (bounded)
+        if _get(lab.nginx, f"/v2/{repo}/manifests/v1", method="HEAD")[0] == 429:
+            break
+    _expect_failure(containerd.pull(pushed.ref), "Unknown", "429 Too Many Requests")
+
+
+@pytest.mark.containerd
+@pytest.mark.parametrize(("prefix", "status"), [("error500", "500 Internal Server Error"),
+                                                ("error503", "503 Service Temporarily Unavailable")])
+def test_server_errors(lab: Lab, containerd, prefix: str, status: str) -> None:
+    _expect_failure(containerd.pull(f"{lab.nginx}/{prefix}/app:v1"), "Unknown", f"[manifests v1]: {status}")
+
+
+@pytest.mark.containerd
+def test_dns_failure(lab: Lab, containerd) -> None:
+    _expect_failure(containerd.pull(f"{lab.unresolvable}/demo/app:v1"), "Unknown",
+                    f"dial tcp: lookup {lab.unresolvable}", "no such host")
+
+
+@pytest.mark.containerd
+def test_connection_refused(lab: Lab, containerd) -> None:
+    _expect_failure(containerd.pull(f"{lab.closed_port}/demo/app:v1"), "Unknown",
+                    f"dial tcp {lab.closed_port}: connect: connection refused")
+
+
+@pytest.mark.containerd
+def test_tls_unknown_authority(lab: Lab, containerd, images) -> None:
+    ref = images["tls"].replace(lab.nginx_tls, containerd.tls_untrusted)
+    _expect_failure(containerd.pull(ref), "Unknown", "x509: certificate signed by unknown authority")
+
+
+@pytest.mark.containerd
+def test_tls_wrong_name(lab: Lab, containerd, images) -> None:
+    ref = images["tls"].replace(lab.nginx_tls, containerd.tls_wrongname)
+    _expect_failure(containerd.pull(ref), "Unknown", "x509: certificate is valid for wrong.example, not localhost")
+
+
+@pytest.mark.containerd
+def test_https_client_to_http_server(lab: Lab, containerd, images) -> None:
+    ref = images["open"].replace(lab.open_registry, containerd.https_to_http)
+    _expect_failure(containerd.pull(ref), "Unknown", "http: server gave HTTP response to HTTPS client")
+
+
+@pytest.mark.containerd
+def test_http_client_to_https_server(lab: Lab, containerd, images) -> None:
+    ref = images["tls"].replace(lab.nginx_tls, containerd.http_to_https)
+    _expect_failure(containerd.pull(ref), "Unknown", "[manifests v1]: 400 Bad Request")
+
+
+@pytest.mark.containerd
+def test_platform_mismatch(lab: Lab, containerd, images) -> None:
+    _expect_failure(containerd.pull(images["armonly"]), "NotFound", "no match for platform in manifest: not found")
+
+
+@pytest.mark.containerd
+def test_pull_cut_off_by_deadline(lab: Lab, containerd, images) -> None:
+    out = containerd.pull(images["slow"], timeout=2)
+    _expect_failure(out, "DeadlineExceeded")
+    assert out.kubelet_message == "rpc error: code = DeadlineExceeded desc = context deadline exceeded"
+    assert 1.9 < out.elapsed < 5
+    needle = f'PullImage \\"{images["slow"]}\\" failed'
+    deadline = time.monotonic() + 3
+    while needle not in containerd.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = next(x for x in containerd.log_text().splitlines() if needle in x)
+    assert "code = Canceled" in line and "context canceled" in line
+    assert any(path.startswith("/v2/slow/big/blobs/") for _, path, _ in lab.nginx_requests("/v2/slow/big/"))
+
+
+@pytest.mark.containerd
+def test_blackhole_hangs_until_deadline(lab: Lab, containerd) -> None:
+    out = containerd.pull(f"{lab.blackhole}/demo/app:v1", timeout=1)
+    _expect_failure(out, "DeadlineExceeded", "context deadline exceeded")
