@@ -46,19 +46,27 @@ class Proc:
             return ""
         return data[-limit:].decode("utf-8", "replace")
 
+    def group_members(self) -> list[int]:
+        """PIDs still in this process's session group (e.g. nginx workers), from /proc."""
+        return group_members(self.pid)
+
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after STOP_GRACE seconds; always reaps the child."""
-        if self.popen.poll() is not None:
-            return
-        try:
-            os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.popen.wait(timeout=STOP_GRACE)
-        except subprocess.TimeoutExpired:
+        """SIGTERM to the PID, then SIGKILL to its process group after STOP_GRACE seconds; always reaps.
+
+        The group is the session this module created for the process (start_new_session), so the
+        SIGKILL reaches its children too (nginx workers) and nothing else."""
+        if self.popen.poll() is None:
             try:
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.popen.poll() is None or self.group_members():
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             self.popen.wait(timeout=STOP_GRACE)
@@ -109,9 +117,29 @@ def stop_all(procs: Sequence[Proc] | None = None) -> None:
         proc.stop()
 
 
+def group_members(pgid: int, limit: int = 100_000) -> list[int]:
+    """PIDs whose process group is ``pgid`` (zombies excluded), scanning at most ``limit`` /proc entries."""
+    members: list[int] = []
+    for count, entry in enumerate(os.scandir("/proc")):
+        if count >= limit:
+            break
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read(4096)
+        except OSError:
+            continue
+        fields = stat.rsplit(b")", 1)[-1].split()  # after "(comm)": state ppid pgrp ...
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            members.append(int(entry.name))
+    return members
+
+
 def alive_pids() -> list[tuple[str, int]]:
-    """(name, pid) of every lab process that is still running — must be empty after the session."""
-    return [(p.name, p.pid) for p in _STARTED if p.alive()]
+    """(name, pid) of every lab process, or child in its group, still running — empty after the session."""
+    return [(p.name, pid) for p in _STARTED for pid in ([p.pid] if p.alive() else []) +
+            [m for m in p.group_members() if m != p.pid]]
 
 
 atexit.register(stop_all)
