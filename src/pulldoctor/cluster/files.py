@@ -1,0 +1,143 @@
+"""Read what ``kubectl get … -o json|yaml`` writes: single objects, ``List``, typed lists, multi-document
+YAML, directories of them (recursive) and bundles written by ``pulldoctor collect``.
+
+A file that cannot be read is an ``InputError`` naming the file and saying what is wrong, in one line.
+Kinds pulldoctor does not read (Deployments, ConfigMaps…) are not errors: they are skipped and counted
+in ``Snapshot.ignored_kinds``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import msgspec
+
+from pulldoctor.cluster.model import Decoded, DocumentError, convert_python, decode_json
+from pulldoctor.cluster.snapshot import Snapshot
+from pulldoctor.errors import InputError
+
+SUFFIXES = (".json", ".yaml", ".yml")
+MAX_FILE_BYTES = 1 << 30          # 1 GiB: far above any real `kubectl get -A` dump
+MAX_DIRECTORY_FILES = 100_000     # a bound on the directory walk
+GZIP_MAGIC = b"\x1f\x8b"
+
+_BYTE_RE = re.compile(r"\(byte (\d+)\)")
+
+
+def _line_col(data: bytes | memoryview, offset: int) -> tuple[int, int]:
+    head = bytes(data[:offset])
+    line = head.count(b"\n") + 1
+    return line, offset - (head.rfind(b"\n") + 1) + 1
+
+
+def _json_error(name: str, data: bytes, err: msgspec.DecodeError) -> InputError:
+    text = str(err)
+    m = _BYTE_RE.search(text)
+    what = _BYTE_RE.sub("", text).replace("JSON is malformed: ", "").strip()
+    if m:
+        line, col = _line_col(data, int(m.group(1)))
+        return InputError(f"{name}: not valid JSON (line {line}, column {col}: {what})")
+    return InputError(f"{name}: not valid JSON ({what})")
+
+
+def decode_documents(data: bytes, name: str) -> list[Decoded]:
+    """Decode a file's bytes (JSON, or YAML with one or more documents). ``name`` is for error lines."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    start = data.lstrip()[:1]
+    if start in (b"{", b"["):
+        try:
+            return [decode_json(data)]
+        except msgspec.DecodeError as err:
+            raise _json_error(name, data, err) from None
+        except DocumentError as err:
+            raise InputError(f"{name}: {err}") from None
+    return _decode_yaml(data, name)
+
+
+def _decode_yaml(data: bytes, name: str) -> list[Decoded]:
+    import yaml  # only when a YAML file is read
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{name}: not JSON or YAML (not UTF-8 text at byte {err.start})") from None
+    out: list[Decoded] = []
+    try:
+        for n, doc in enumerate(yaml.load_all(text, Loader=loader), start=1):
+            if doc is None:  # an empty document between `---`
+                continue
+            try:
+                out.append(convert_python(doc))
+            except DocumentError as err:
+                raise InputError(f"{name}: document {n}: {err}") from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise InputError(f"{name}: not JSON or YAML ({where}{err.problem or err.context})") from None
+    except yaml.YAMLError as err:
+        raise InputError(f"{name}: not JSON or YAML ({err})") from None
+    if not out:
+        raise InputError(f"{name}: empty: no Kubernetes object in it")
+    return out
+
+
+def read_bytes(path: Path, name: str) -> bytes:
+    """Read a file whole, refusing files larger than ``MAX_FILE_BYTES``."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{name}: too large ({size} bytes; the limit is {MAX_FILE_BYTES})")
+        with path.open("rb") as fh:
+            return fh.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file or directory") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory") from None
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+    except OSError as err:
+        raise InputError(f"{name}: cannot read ({err.strerror or err})") from None
+
+
+def load_file(path: Path, snapshot: Snapshot, name: str | None = None) -> None:
+    """Add one file (JSON, YAML, or a bundle) to ``snapshot``."""
+    name = name or str(path)
+    data = read_bytes(path, name)
+    if data.startswith(GZIP_MAGIC):
+        from pulldoctor.cluster.bundle import load_bundle_bytes
+
+        load_bundle_bytes(data, name, snapshot)
+        return
+    for decoded in decode_documents(data, name):
+        snapshot.add(decoded.objects)
+        snapshot.count_ignored(decoded.ignored)
+
+
+def _directory_files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):  # does not follow symlinked directories
+        dirnames.sort()
+        for fn in sorted(filenames):
+            if fn.endswith(SUFFIXES) or fn.endswith((".tar.gz", ".tgz")):
+                found.append(Path(dirpath, fn))
+                if len(found) > MAX_DIRECTORY_FILES:
+                    raise InputError(f"{root}: more than {MAX_DIRECTORY_FILES} files; point at a smaller directory")
+    return found
+
+
+def load_paths(paths: tuple[str, ...] | list[str], snapshot: Snapshot) -> None:
+    """Add files, directories (recursive: .json/.yaml/.yml and bundles) and bundles to ``snapshot``."""
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            files = _directory_files(path)
+            if not files:
+                raise InputError(f"{p}: no .json, .yaml or .yml files in this directory")
+            for f in files:
+                load_file(f, snapshot)
+        else:
+            load_file(path, snapshot, p)

@@ -1,0 +1,111 @@
+"""``Snapshot``: the engine's view of a cluster, the same whichever source filled it.
+
+It also remembers *what was read*: a secret that is absent from a snapshot is only "missing" if secrets
+of that namespace were listed at all (files without secrets, or a 403, must never turn into "your secret
+is missing"). ``listed(kind, namespace)`` answers that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pulldoctor.cluster.model import Event, KubeObject, Node, Pod, Secret, ServiceAccount
+
+ALL_NAMESPACES = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """Where to read from: files/directories/bundles (``paths``), or the live cluster when empty."""
+
+    paths: tuple[str, ...] = ()
+    namespace: str | None = None        # live: None = the context's namespace
+    all_namespaces: bool = False
+    context: str | None = None
+    kubeconfig: str | None = None
+    request_timeout: float = 30.0       # seconds, per API request (connect and read)
+    page_size: int = 500                # live list pages (``limit``)
+
+    @classmethod
+    def from_args(cls, args: object) -> SourceSpec:
+        """From the CLI's ``diagnose``/``collect`` arguments (``--from``, ``-n``, ``-A``, ``--context``...)."""
+        path = getattr(args, "from_path", None)
+        return cls(
+            paths=(path,) if path else (),
+            namespace=getattr(args, "namespace", None),
+            all_namespaces=bool(getattr(args, "all_namespaces", False)),
+            context=getattr(args, "context", None),
+            kubeconfig=getattr(args, "kubeconfig", None),
+        )
+
+
+def _key(namespace: str, name: str) -> tuple[str, str]:
+    return (namespace, name)
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Decoded objects plus ``notes`` (what could not be read) and what was listed, by kind."""
+
+    pods: list[Pod] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    secrets: dict[tuple[str, str], Secret] = field(default_factory=dict)
+    service_accounts: dict[tuple[str, str], ServiceAccount] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    ignored_kinds: dict[str, int] = field(default_factory=dict)
+    source: str = ""
+    #: kind -> namespaces whose objects of that kind were read in full ("*" = all; nodes use "*").
+    complete: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, objects: Iterable[KubeObject], *, mark_listed: bool = True) -> None:
+        """Add decoded objects; with ``mark_listed`` (files) a kind counts as listed in every namespace
+        where at least one object of that kind appeared."""
+        pods, events = self.pods, self.events
+        for obj in objects:
+            if type(obj) is Event:
+                events.append(obj)
+                ns = (obj.involved_object or obj.regarding or obj.metadata).namespace  # type: ignore[union-attr]
+                kind = "Event"
+            elif type(obj) is Pod:
+                pods.append(obj)
+                ns, kind = obj.metadata.namespace, "Pod"
+            elif type(obj) is Node:
+                self.nodes[obj.metadata.name] = obj
+                ns, kind = ALL_NAMESPACES, "Node"
+            elif type(obj) is Secret:
+                self.secrets[_key(obj.metadata.namespace, obj.metadata.name)] = obj
+                ns, kind = obj.metadata.namespace, "Secret"
+            elif type(obj) is ServiceAccount:
+                self.service_accounts[_key(obj.metadata.namespace, obj.metadata.name)] = obj
+                ns, kind = obj.metadata.namespace, "ServiceAccount"
+            else:  # pragma: no cover - the decoder only yields the kinds above
+                continue
+            if mark_listed:
+                seen = self.complete.setdefault(kind, set())
+                if ns not in seen:
+                    seen.add(ns)
+
+    def mark_listed(self, kind: str, namespace: str | None) -> None:
+        """Record that every ``kind`` in ``namespace`` (None = all namespaces) was read."""
+        self.complete.setdefault(kind, set()).add(namespace or ALL_NAMESPACES)
+
+    def listed(self, kind: str, namespace: str) -> bool:
+        seen = self.complete.get(kind, ())
+        return ALL_NAMESPACES in seen or namespace in seen
+
+    def count_ignored(self, ignored: dict[str, int]) -> None:
+        for kind, n in ignored.items():
+            self.ignored_kinds[kind] = self.ignored_kinds.get(kind, 0) + n
+
+    def dedupe(self) -> None:
+        """The same pod or event read twice (overlapping files) is kept once, the last one read."""
+        def key(meta: object, fallback: object) -> object:
+            uid, name = getattr(meta, "uid", ""), getattr(meta, "name", "")
+            return uid or ((getattr(meta, "namespace", ""), name) if name else fallback)
+
+        if self.pods:
+            self.pods = list({key(p.metadata, id(p)): p for p in self.pods}.values())
+        if self.events:
+            self.events = list({key(e.metadata, id(e)): e for e in self.events}.values())
