@@ -1,0 +1,397 @@
+"""Fix steps for each known cause, with the real namespace, pod, secret, registry, tag and node filled in.
+
+``fixes(verdict, ev)`` returns the steps in the order a person would take them; every command is one a
+user can paste. Secret values never appear: commands carry ``--docker-password=…`` placeholders.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+
+from pulldoctor.causes import Cause
+from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.diagnosis.model import Fix, Verdict
+
+C = Cause
+DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
+
+
+def fixes(verdict: Verdict, ev: Evidence) -> list[Fix]:
+    """The fix for this verdict; a transient verdict gets the retry advice first."""
+    steps: list[Fix] = []
+    if verdict.transient:
+        steps.append(Fix(
+            "Nothing to change if it stays healthy: the kubelet retries by itself. To retry now, delete the pod "
+            "(its controller recreates it).", (_delete_pod(ev),)))
+    builder = _BUILDERS.get(verdict.cause, _other)
+    steps.extend(builder(ev, verdict))
+    return steps
+
+
+# ------------------------------------------------------------------------------------------ names
+
+def _q(s: str) -> str:
+    return shlex.quote(s)
+
+
+def _ns(ev: Evidence) -> str:
+    return f"-n {_q(ev.namespace)}"
+
+
+def _owner(ev: Evidence) -> tuple[str, str] | None:
+    """The controller whose pod template to patch (kind lowercase for kubectl, name)."""
+    if ev.owner:
+        kind, name = ev.owner
+        return kind.lower(), name
+    return None
+
+
+def _owner_ref(ev: Evidence) -> str:
+    o = _owner(ev)
+    return f"{o[0]}/{o[1]}" if o else f"pod/{ev.pod}"
+
+
+def _delete_pod(ev: Evidence) -> str:
+    return f"kubectl delete pod {_q(ev.pod)} {_ns(ev)}"
+
+
+def _host(ev: Evidence) -> str:
+    return ev.registry or "REGISTRY"
+
+
+def _secret_name(ev: Evidence) -> str:
+    """The secret to create: the missing one if the pod names one, else a name derived from the host."""
+    if ev.secrets.missing:
+        return ev.secrets.missing[0]
+    base = re.sub(r"[^a-z0-9-]+", "-", _host(ev).lower()).strip("-")
+    return f"pull-{base}"[:63].rstrip("-")
+
+
+def _docker_server(ev: Evidence) -> str:
+    # The kubelet matches keys by host (and path prefix); Docker Hub's canonical key is the v1 index URL.
+    return "https://index.docker.io/v1/" if _host(ev) in DOCKER_HUB else _host(ev)
+
+
+def _create_secret(ev: Evidence, name: str) -> str:
+    return (f"kubectl create secret docker-registry {_q(name)} --docker-server={_q(_docker_server(ev))} "
+            f"--docker-username=USER --docker-password=PASSWORD {_ns(ev)}")
+
+
+def _patch_secret_in(ev: Evidence, name: str) -> list[Fix]:
+    patch = '{"imagePullSecrets":[{"name":"%s"}]}' % name
+    sa = ev.secrets.service_account or "default"
+    steps = []
+    o = _owner(ev)
+    if o:
+        tpl = '{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"%s"}]}}}}' % name
+        steps.append(Fix(f"Add it to the pod template of {o[0]} {o[1]} (a rollout recreates the pods):",
+                         (f"kubectl patch {o[0]} {_q(o[1])} {_ns(ev)} -p {_q(tpl)}",)))
+    else:
+        steps.append(Fix(f"Pod {ev.pod} has no controller: add imagePullSecrets to its manifest and recreate it.",
+                         (f"kubectl get pod {_q(ev.pod)} {_ns(ev)} -o yaml > {ev.pod}.yaml",
+                          f"kubectl replace --force -f {ev.pod}.yaml")))
+    if ev.secrets.source != "pod":
+        steps.append(Fix(f"Or give it to the service account {sa} (pods get it when they are created; this "
+                         "replaces the account's list, so include any secret it already has):",
+                         (f"kubectl patch serviceaccount {_q(sa)} {_ns(ev)} -p {_q(patch)}", _delete_pod(ev))))
+    return steps
+
+
+def _set_image(ev: Evidence, image: str) -> str:
+    return f"kubectl set image {_owner_ref(ev)} {_q(ev.container + '=' + image)} {_ns(ev)}"
+
+
+# ------------------------------------------------------------------------------------------ per cause
+
+def _invalid_name(ev: Evidence, v: Verdict) -> list[Fix]:
+    err = ev.ref_error
+    rule = getattr(err, "rule", "") if err else ""
+    text = f"Fix the image reference {ev.image!r}" + (f": {err}" if err else "") + "."
+    hint = " Repository names are lowercase; a tag follows one ':'; a digest follows '@'." if not rule else ""
+    return [Fix(text + hint, (_set_image(ev, "REGISTRY/REPOSITORY:TAG"),))]
+
+
+def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
+    node = ev.node.name if ev.node else "NODE"
+    return [
+        Fix(f"Load {ev.image} onto node {node} before the pod starts (e.g. ctr -n k8s.io images import), or let "
+            "the kubelet pull it:",
+            (f"kubectl patch {_owner_ref(ev)} {_ns(ev)} --type=json -p "
+             + _q('[{"op":"replace","path":"%s","value":"IfNotPresent"}]' % _policy_path(ev)),)),
+    ]
+
+
+def _policy_path(ev: Evidence) -> str:
+    field = "initContainers" if ev.container_type == "init" else "containers"
+    prefix = "/spec/template/spec" if _owner(ev) else "/spec"
+    return f"{prefix}/{field}/INDEX_OF_{ev.container}/imagePullPolicy"
+
+
+def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
+    ref = ev.ref
+    repo_name = getattr(ref, "name", ev.image)
+    sugg = list(getattr(ev.probe, "suggestions", None) or [])
+    if getattr(ref, "digest", None):
+        return [Fix(f"The digest {ref.digest} is not in {repo_name} (deleted, or from another repository). "
+                    "Use a digest the registry has, e.g. resolve a tag to its digest:",
+                    (f"skopeo inspect --format '{{{{.Digest}}}}' docker://{repo_name}:TAG",
+                     _set_image(ev, f"{repo_name}@sha256:…")))]
+    tag = getattr(ref, "tag", None) or "latest"
+    if sugg:
+        return [Fix(f"Tag {tag} does not exist in {repo_name}; the closest tags are {', '.join(sugg[:5])}. "
+                    "Point the container at the one you meant:", (_set_image(ev, f"{repo_name}:{sugg[0]}"),))]
+    return [Fix(f"Tag {tag} does not exist in {repo_name} (or was never pushed). List the tags and use one:",
+                (f"skopeo list-tags docker://{repo_name}", _set_image(ev, f"{repo_name}:TAG")))]
+
+
+def _repo(ev: Evidence, v: Verdict) -> list[Fix]:
+    ref = ev.ref
+    repo = getattr(ref, "repository", ev.image)
+    return [Fix(f"{_host(ev)} has no repository {repo}: check the spelling and the organisation/project path "
+                "(and that the credentials in use can see it), then fix the image:",
+                (_set_image(ev, f"{_host(ev)}/CORRECT/PATH:{getattr(ref, 'tag', None) or 'TAG'}"),))]
+
+
+def _hedge(ev: Evidence, v: Verdict) -> list[Fix]:
+    steps = [Fix(f"Check that {getattr(ev.ref, 'name', ev.image)} exists and is spelled right.")]
+    if not ev.kubelet_sends_credentials:
+        steps += _auth_missing(ev, v)
+    else:
+        steps += _auth_invalid(ev, v)
+    return steps
+
+
+def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
+    s = ev.secrets
+    host = _host(ev)
+    steps: list[Fix] = []
+    for name in s.missing:
+        where = s.elsewhere.get(name)
+        if where:
+            steps.append(Fix(f"Secret {name} is in namespace {', '.join(where)}, not {ev.namespace}: copy it "
+                             "(secrets are per namespace).",
+                             (f"kubectl get secret {_q(name)} -n {_q(where[0])} -o json | jq 'del(.metadata"
+                              ".namespace,.metadata.resourceVersion,.metadata.uid,.metadata.creationTimestamp)' "
+                              f"| kubectl apply {_ns(ev)} -f -",)))
+        else:
+            steps.append(Fix(f"Secret {name} does not exist in namespace {ev.namespace}: create it.",
+                             (_create_secret(ev, name),)))
+    for name, typ in s.wrong_type:
+        steps.append(Fix(f"Secret {name} has type {typ}; the kubelet only reads kubernetes.io/dockerconfigjson "
+                         "(or dockercfg). Recreate it with the right type:",
+                         (f"kubectl delete secret {_q(name)} {_ns(ev)}", _create_secret(ev, name))))
+    if steps:
+        return steps
+    if s.names:
+        hosts = _hosts_in_secrets(ev)
+        steps.append(Fix(f"The secrets in effect ({', '.join(s.names)}) have entries for "
+                         f"{', '.join(hosts) or 'no registry'}, none for {host}. Add an entry for {host}:",
+                         (_create_secret(ev, _secret_name(ev)),)))
+        steps += _patch_secret_in(ev, _secret_name(ev))
+        return steps
+    name = _secret_name(ev)
+    steps.append(Fix(f"Create a pull secret for {host} in namespace {ev.namespace}:", (_create_secret(ev, name),)))
+    steps += _patch_secret_in(ev, name)
+    if host.endswith(".amazonaws.com") and ".ecr." in host:
+        steps.append(Fix("On EKS the node's credential provider (ecr-credential-provider) should supply ECR "
+                         "credentials: check the kubelet's --image-credential-provider-config and the node "
+                         "role's ecr:GetAuthorizationToken permission."))
+    return steps
+
+
+def _hosts_in_secrets(ev: Evidence) -> list[str]:
+    expl = getattr(ev.lookup, "explanation", "") or ""
+    m = re.search(r"entries for (.+?);", expl)
+    return [h.strip() for h in re.split(r",| and ", m.group(1)) if h.strip()] if m else []
+
+
+def _auth_invalid(ev: Evidence, v: Verdict) -> list[Fix]:
+    names = ", ".join(ev.secrets.names) or "the pull secret"
+    first = ev.secrets.names[0] if ev.secrets.names else _secret_name(ev)
+    steps = [Fix(f"{_host(ev)} refuses the credentials in {names} (wrong, expired or revoked). Check them "
+                 "with a login from your machine, then replace the secret:",
+                 (f"docker login {_q(_host(ev))}",
+                  f"kubectl create secret docker-registry {_q(first)} --docker-server={_q(_docker_server(ev))} "
+                  f"--docker-username=USER --docker-password=PASSWORD {_ns(ev)} --dry-run=client -o yaml "
+                  "| kubectl apply -f -",
+                  _delete_pod(ev)))]
+    host = _host(ev)
+    if ".ecr." in host:
+        steps.append(Fix("ECR tokens expire after 12 hours: use the node's credential provider or refresh the "
+                         "secret on a schedule.",
+                         (f"aws ecr get-login-password | kubectl create secret docker-registry {_q(first)} "
+                          f"--docker-server={_q(host)} --docker-username=AWS --docker-password-stdin",)))
+    return steps
+
+
+def _forbidden(ev: Evidence, v: Verdict) -> list[Fix]:
+    host = _host(ev)
+    repo = getattr(ev.ref, "repository", "REPOSITORY")
+    if ".ecr." in host and host.endswith(".amazonaws.com"):
+        region = host.split(".ecr.")[1].split(".")[0]
+        return [Fix(f"ECR refused the pull (403): check the repository policy for a Deny and the node role's "
+                    "ecr:BatchGetImage / ecr:GetDownloadUrlForLayer permissions.",
+                    (f"aws ecr get-repository-policy --repository-name {_q(repo)} --region {region}",
+                     "aws iam list-attached-role-policies --role-name NODE_ROLE"))]
+    if host.endswith("-docker.pkg.dev") or host.endswith("gcr.io"):
+        project = repo.split("/")[0]
+        return [Fix("Artifact Registry refused the pull (403): the node's service account needs "
+                    "roles/artifactregistry.reader on the repository.",
+                    (f"gcloud artifacts repositories get-iam-policy REPOSITORY --project={_q(project)} "
+                     f"--location={host.split('-docker.pkg.dev')[0] if 'pkg.dev' in host else 'LOCATION'}",))]
+    if host.endswith(".azurecr.io"):
+        return [Fix("ACR refused the pull (403): give the kubelet identity the AcrPull role on the registry.",
+                    (f"az aks check-acr --name CLUSTER --resource-group RG --acr {_q(host)}",))]
+    return [Fix(f"{host} authenticates but forbids pulling {repo} (403): grant the account in "
+                f"{', '.join(ev.secrets.names) or 'use'} read access to the repository, or check a firewall/proxy "
+                "policy in front of the registry.")]
+
+
+def _rate(ev: Evidence, v: Verdict) -> list[Fix]:
+    host = _host(ev)
+    steps: list[Fix] = []
+    rl = getattr(ev.probe, "ratelimit", None)
+    if rl:
+        steps.append(Fix(f"Remaining budget reported by {host}: {rl}."))
+    if "pull QPS exceeded" in (ev.message or ""):
+        return [Fix("Raise the kubelet's registryPullQPS / registryBurst (KubeletConfiguration), or pull fewer "
+                    "images at once.")]
+    if host in DOCKER_HUB:
+        steps.append(Fix("Authenticate the pulls (an account's limit is higher than the anonymous per-IP one):",
+                         (_create_secret(ev, "dockerhub"), *[f.commands[0] for f in _patch_secret_in(ev, "dockerhub")
+                                                             if f.commands][:1])))
+        steps.append(Fix("Or pull through a cache/mirror: a registry in proxy mode and a containerd hosts.toml "
+                         "for docker.io (/etc/containerd/certs.d/docker.io/hosts.toml, "
+                         'server = "https://registry-1.docker.io", [host."https://MIRROR"] capabilities = '
+                         '["pull", "resolve"]).'))
+    else:
+        steps.append(Fix(f"{host} limits the pull rate: authenticate, spread the rollout, or pull through a cache."))
+    return steps
+
+
+def _network(ev: Evidence, v: Verdict) -> list[Fix]:
+    host = _host(ev)
+    hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    node = ev.node.name if ev.node else "NODE"
+    steps: list[Fix] = []
+    if hostname in ("localhost", "127.0.0.1", "::1", "[::1]") or hostname.startswith("127."):
+        steps.append(Fix(f"{host} is the node itself: a registry on your machine or in the cluster needs an "
+                         "address the node can reach (a Service's DNS name won't resolve on the node either; "
+                         "use a node port or a name in the node's resolver)."))
+    if v.cause == C.DNS_FAILURE:
+        steps.append(Fix(f"Make {hostname} resolve on node {node} (spelling, private DNS zone, the node's "
+                         "/etc/resolv.conf):", (f"getent hosts {_q(hostname)}   # on {node}",)))
+    else:
+        steps.append(Fix(f"Check the route from node {node} to {host}: firewall, security groups, and an HTTP(S) "
+                         "proxy (HTTPS_PROXY / NO_PROXY in the runtime's service environment):",
+                         (f"curl -sv https://{host}/v2/   # on {node}",
+                          "systemctl show containerd --property=Environment   # on the node")))
+    return steps
+
+
+def _tls(ev: Evidence, v: Verdict) -> list[Fix]:
+    host = _host(ev)
+    return [Fix(f"Make the runtime on each node trust the CA that signed {host}'s certificate (or fix the "
+                "certificate's name):",
+                (f"containerd: /etc/containerd/certs.d/{host}/hosts.toml with "
+                 f'server = "https://{host}" and [host."https://{host}"] ca = "/etc/containerd/certs.d/{host}/ca.crt"',
+                 f"CRI-O / podman: /etc/containers/certs.d/{host}/ca.crt",
+                 f"Docker (cri-dockerd): /etc/docker/certs.d/{host}/ca.crt",
+                 f"openssl s_client -connect {host if ':' in host else host + ':443'} -showcerts </dev/null"))]
+
+
+def _scheme(ev: Evidence, v: Verdict) -> list[Fix]:
+    host = _host(ev)
+    msg = ev.message or ""
+    if "HTTP response to HTTPS client" in msg:
+        text = f"{host} serves plain HTTP: tell the runtime so (or put TLS in front of it)."
+        cmds = (f"containerd: /etc/containerd/certs.d/{host}/hosts.toml with server = \"http://{host}\" and "
+                f"[host.\"http://{host}\"] capabilities = [\"pull\", \"resolve\"]",
+                f"CRI-O: /etc/containers/registries.conf: [[registry]] location = \"{host}\" insecure = true")
+    else:
+        text = f"{host} speaks HTTPS but the runtime uses HTTP: remove the plain-HTTP setting for it."
+        cmds = (f"containerd: /etc/containerd/certs.d/{host}/hosts.toml with server = \"https://{host}\"",)
+    return [Fix(text, cmds)]
+
+
+def _platform(ev: Evidence, v: Verdict) -> list[Fix]:
+    node_p = ev.node.platform if ev.node else None
+    plats = list(getattr(ev.probe, "platforms", None) or [])
+    arch = (node_p or "linux/amd64").split("/")[1]
+    return [Fix(f"{ev.image} is built for {', '.join(plats) or 'other platforms'}; node "
+                f"{ev.node.name if ev.node else ''} runs {node_p or 'another platform'}. Build and push a "
+                f"multi-arch image including {node_p or 'the node platform'}, or schedule the pod onto matching "
+                "nodes:",
+                (f"docker buildx build --platform {','.join(sorted(set(plats + ([node_p] if node_p else []))))} "
+                 f"-t {ev.image} --push .",
+                 f"kubectl patch {_owner_ref(ev)} {_ns(ev)} -p "
+                 + _q('{"spec":{"template":{"spec":{"nodeSelector":{"kubernetes.io/arch":"%s"}}}}}'
+                      % (plats[0].split("/")[1] if plats else arch))))]
+
+
+def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
+    size = getattr(ev.probe, "size", None)
+    runtime = (ev.node.runtime_version if ev.node else None) or ""
+    size_text = f" The image is {size / 1e6:.0f} MB compressed." if size else ""
+    steps = [Fix("The runtime cancels a pull that makes no progress for too long." + size_text
+                 + " Raise the deadline, make the image smaller, or pre-pull it / use a closer mirror.")]
+    cmds = []
+    if not runtime or runtime.startswith("containerd"):
+        cmds.append('containerd 1.7+: [plugins."io.containerd.grpc.v1.cri"] image_pull_progress_timeout = "15m" '
+                    "(default 5m) in /etc/containerd/config.toml, then restart containerd")
+    if not runtime or runtime.startswith("cri-o"):
+        cmds.append("CRI-O: [crio.image] pull_progress_timeout = \"15m\" in /etc/crio/crio.conf")
+    if not runtime or runtime.startswith("docker"):
+        cmds.append("cri-dockerd: --image-pull-progress-deadline=15m (default 1m)")
+    steps.append(Fix("Raise the runtime's progress deadline on the nodes:", tuple(cmds)))
+    return steps
+
+
+def _disk(ev: Evidence, v: Verdict) -> list[Fix]:
+    node = ev.node.name if ev.node else "NODE"
+    size = getattr(ev.probe, "size", None)
+    need = f" (the image needs about {size / 1e6:.0f} MB compressed, more unpacked)" if size else ""
+    return [Fix(f"Free disk space on node {node}{need}: remove unused images, then let the pod retry.",
+                (f"crictl rmi --prune   # on {node}", f"df -h /var/lib/containerd   # on {node}",
+                 f"kubectl describe node {_q(node)} | grep -i pressure"))]
+
+
+def _server(ev: Evidence, v: Verdict) -> list[Fix]:
+    return [Fix(f"{_host(ev)} (or a proxy in front of it) returns server errors: check its status page or logs; "
+                "the kubelet keeps retrying.", (_delete_pod(ev),))]
+
+
+def _signature(ev: Evidence, v: Verdict) -> list[Fix]:
+    return [Fix("Sign the image with a key the node's policy accepts, or check the policy "
+                "(/etc/containers/policy.json on CRI-O nodes).")]
+
+
+def _other(ev: Evidence, v: Verdict) -> list[Fix]:
+    return [Fix("Read the full error from the pod's events and the runtime's log on the node:",
+                (f"kubectl describe pod {_q(ev.pod)} {_ns(ev)}",
+                 f"kubectl get events {_ns(ev)} --field-selector involvedObject.name={ev.pod}"))]
+
+
+_BUILDERS: dict[Cause, Callable[[Evidence, Verdict], list[Fix]]] = {
+    C.INVALID_IMAGE_NAME: _invalid_name,
+    C.NEVER_PULL_ABSENT: _never_pull,
+    C.TAG_NOT_FOUND: _tag,
+    C.REPO_NOT_FOUND: _repo,
+    C.REPO_NOT_FOUND_OR_NO_ACCESS: _hedge,
+    C.AUTH_MISSING: _auth_missing,
+    C.AUTH_INVALID: _auth_invalid,
+    C.FORBIDDEN: _forbidden,
+    C.RATE_LIMITED: _rate,
+    C.DNS_FAILURE: _network,
+    C.NETWORK_UNREACHABLE: _network,
+    C.TLS_ERROR: _tls,
+    C.HTTP_VS_HTTPS: _scheme,
+    C.PLATFORM_MISMATCH: _platform,
+    C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE: _deadline,
+    C.DISK_FULL: _disk,
+    C.REGISTRY_SERVER_ERROR: _server,
+    C.SIGNATURE_INVALID: _signature,
+    C.OTHER: _other,
+}

@@ -1,0 +1,57 @@
+"""``pulldoctor diagnose``: read the cluster (or files), find failing containers, probe, decide, render.
+
+Exit codes: 0 no container fails to get its image, 1 at least one does, 2 bad usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+
+def _want_color() -> bool:
+    # https://no-color.org: any non-empty NO_COLOR disables colour.
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pulldoctor.cluster import SourceSpec, find_failing, load_snapshot
+    from pulldoctor.diagnosis import conclude, gather
+    from pulldoctor.errors import UsageError
+
+    if args.all_namespaces and args.namespace:
+        raise UsageError("use either -n NAMESPACE or -A, not both")
+    snapshot = load_snapshot(SourceSpec.from_args(args))
+    namespace = None if args.all_namespaces else args.namespace
+    report = find_failing(snapshot, args.pod, namespace=namespace) if args.from_path else \
+        find_failing(snapshot, args.pod)
+    evidences = gather(report, snapshot)
+    notes = list(report.notes)
+    probed = False
+    if args.no_probe:
+        for ev in evidences:
+            ev.probe_note = "not probed (--no-probe)"
+    elif evidences:
+        from pulldoctor.diagnosis import probing
+
+        try:
+            notes += probing.attach(evidences, probing.options(args.insecure_registry, args.ca_file))
+            probed = True
+        except ImportError as err:  # the registry part is missing from this install
+            notes.append(f"registries not probed: {err}")
+            for ev in evidences:
+                ev.probe_note = "not probed (the registry client is not available)"
+    diagnosis = conclude(evidences, not_image=report.not_image, notes=notes, probed=probed)
+
+    from pulldoctor import render
+
+    if args.output == "json":
+        sys.stdout.write(render.json(diagnosis))
+    elif args.output == "markdown":
+        sys.stdout.write(render.markdown(diagnosis))
+    else:
+        width = min(shutil.get_terminal_size((80, 24)).columns, 100) if sys.stdout.isatty() else 80
+        sys.stdout.write(render.text(diagnosis, color=_want_color(), width=width))
+    return 1 if diagnosis.findings else 0

@@ -1,0 +1,124 @@
+"""Build each failing container's ``Evidence`` from the cluster's report: parse the reference, pick the
+best failure text, classify it, look up the keyring, copy the node and secrets views.
+
+Parts that have not been built (or fail to import) leave their slot empty; the rules then say what is
+missing instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from pulldoctor.diagnosis.evidence import Evidence, NodeView, SecretsView, TimelineView, ago
+from pulldoctor.errors import InvalidReference
+
+# "Back-off pulling image "x"" alone (kubelets before 1.32, and the BackOff event) carries no reason;
+# 1.32+ appends ": <Reason>: <message>" (kubernetes PR #127918).
+_BARE_BACKOFF = re.compile(r'^Back-off pulling image "[^"]*"\s*$')
+
+
+def _parse(image: str) -> tuple[Any, Exception | None]:
+    try:
+        from pulldoctor.reference import parse
+    except ImportError:
+        return None, None
+    try:
+        return parse(image), None
+    except InvalidReference as err:
+        return None, err
+
+
+def _classify(message: str) -> Any:
+    try:
+        from pulldoctor.messages import classify
+    except ImportError:
+        return None
+    return classify(message)
+
+
+def _lookup(entries: list[Any], ref: Any, image: str) -> Any:
+    try:
+        from pulldoctor.keyring import Keyring
+    except ImportError:
+        return None
+    return Keyring(entries).lookup(ref if ref is not None else image)
+
+
+def _owner(owner: tuple[str, str] | None) -> tuple[str, str] | None:
+    """The controller a user edits: a ReplicaSet's Deployment is its name minus the pod-template hash."""
+    if owner and owner[0] == "ReplicaSet" and "-" in owner[1]:
+        return ("Deployment", owner[1].rsplit("-", 1)[0])
+    return owner
+
+
+def _timeline(t: Any) -> TimelineView | None:
+    if t is None:
+        return None
+    return TimelineView(
+        failed=getattr(t, "failed", 0), backoff=getattr(t, "backoff", 0),
+        last_failure_message=getattr(t, "last_failure_message", None),
+        last_failure_at=getattr(t, "last_failure_at", None), attempts=getattr(t, "attempts", None),
+        backoff_seconds=getattr(t, "backoff_seconds", None), next_attempt=getattr(t, "next_attempt", None),
+        events_expired=getattr(t, "events_expired", False),
+        secret_warnings=list(getattr(t, "secret_warnings", []) or []),
+    )
+
+
+def _secrets(ps: Any, namespace: str, others: Mapping[str, list[str]]) -> SecretsView:
+    if ps is None:
+        return SecretsView()
+    missing = list(getattr(ps, "missing", []) or [])
+    return SecretsView(
+        names=list(getattr(ps, "names", []) or []), source=getattr(ps, "source", "none"),
+        service_account=getattr(ps, "service_account", "default") or "default", missing=missing,
+        wrong_type=list(getattr(ps, "wrong_type", []) or []), problems=list(getattr(ps, "problems", []) or []),
+        elsewhere={n: [ns for ns in others.get(n, []) if ns != namespace] for n in missing if others.get(n)},
+    )
+
+
+def _node(n: Any) -> NodeView | None:
+    if n is None:
+        return None
+    return NodeView(name=n.name, os=n.os, arch=n.arch, variant=getattr(n, "variant", None), images=n.images,
+                    disk_pressure=n.disk_pressure, runtime_version=n.runtime_version)
+
+
+def secret_namespaces(snapshot: Any) -> dict[str, list[str]]:
+    """Secret name -> namespaces holding a secret of that name (to say "it is in namespace X")."""
+    out: dict[str, list[str]] = {}
+    for ns, name in getattr(snapshot, "secrets", {}) or {}:
+        out.setdefault(name, []).append(ns)
+    return out
+
+
+def evidence_for(fc: Any, *, secrets_by_name: Mapping[str, list[str]] | None = None,
+                 now: datetime | None = None) -> Evidence:
+    """The evidence of one ``cluster.FailingContainer``."""
+    now = now or datetime.now(timezone.utc)
+    ref, ref_error = _parse(fc.image)
+    timeline = _timeline(getattr(fc, "timeline", None))
+    message: str | None = (fc.waiting_message or "").strip() or None
+    source = "waiting message"
+    newest = timeline.last_failure_message if timeline else None
+    if (message is None or _BARE_BACKOFF.match(message)) and newest:
+        message = newest
+        source = f"event Failed x{timeline.failed} (last {ago(timeline.last_failure_at, now)})" \
+            if timeline and timeline.failed else "newest event"
+    node = _node(getattr(fc, "node_info", None))
+    if node is None and getattr(fc, "node", ""):
+        node = NodeView(name=fc.node)
+    return Evidence(
+        namespace=fc.namespace, pod=fc.pod, container=fc.container, image=fc.image,
+        waiting_reason=fc.waiting_reason, container_type=fc.container_type,
+        waiting_message=fc.waiting_message or None, pull_policy=fc.pull_policy or None,
+        owner=_owner(getattr(fc, "owner", None)), ref=ref, ref_error=ref_error,
+        message=message, message_source=source,
+        classification=_classify(message) if message else None,
+        timeline=timeline,
+        secrets=_secrets(getattr(fc, "pull_secrets", None), fc.namespace, secrets_by_name or {}),
+        lookup=_lookup(list(getattr(fc, "keyring_entries", []) or []), ref, fc.image) if ref_error is None else None,
+        node=node, now=now,
+    )

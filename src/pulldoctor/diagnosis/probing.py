@@ -1,0 +1,78 @@
+"""Probe each distinct (image, credentials, platform) once, the way the node would pull it.
+
+Requests are deduplicated so that forty pods of one Deployment cost one probe; ``probe_many`` runs them
+concurrently under the registry part's own per-request timeouts, and the whole batch has a deadline too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from pulldoctor.causes import Cause
+from pulldoctor.diagnosis.evidence import Evidence
+
+#: Failures a probe of the registry cannot tell anything about.
+_NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID})
+#: Short timeouts: a diagnosis should answer in seconds, even when registries are unreachable.
+DIAGNOSE_TIMEOUTS = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
+BATCH_DEADLINE = 30.0
+
+
+def _key(ev: Evidence) -> tuple[str, tuple[str, ...], str] | None:
+    if ev.ref is None or ev.ref_error is not None:
+        return None
+    if ev.message_cause in _NODE_ONLY or ev.waiting_reason in ("ErrImageNeverPull", "InvalidImageName"):
+        return None
+    fps = tuple(getattr(c, "fingerprint", "") for c in _credentials(ev))
+    return (ev.ref.normalized, fps, _platform(ev))
+
+
+def _credentials(ev: Evidence) -> list[Any]:
+    return [m.credential for m in (getattr(ev.lookup, "matches", None) or []) if m.credential is not None]
+
+
+def _platform(ev: Evidence) -> str:
+    return (ev.node.platform if ev.node else None) or "linux/amd64"
+
+
+def options(insecure: Sequence[str] = (), ca_file: str | None = None) -> Any:
+    from pulldoctor.registry.models import ProbeOptions
+
+    return ProbeOptions.build(insecure, ca_file, **DIAGNOSE_TIMEOUTS)
+
+
+def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEADLINE) -> list[str]:
+    """Probe every distinct request once and set ``ev.probe`` (or ``ev.probe_note``). Returns notes."""
+    from pulldoctor.registry import probe_many
+    from pulldoctor.registry.models import ProbeRequest
+
+    keys: dict[tuple[str, tuple[str, ...], str], int] = {}
+    requests: list[Any] = []
+    for ev in evidences:
+        k = _key(ev)
+        if k is None:
+            ev.probe_note = "not probed (a node-side failure)"
+            continue
+        if k not in keys:
+            keys[k] = len(requests)
+            requests.append(ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=k[2]))
+    if not requests:
+        return []
+
+    async def run() -> list[Any]:
+        return list(await asyncio.wait_for(probe_many(requests, opts), deadline))
+
+    try:
+        results = asyncio.run(run())
+    except TimeoutError:
+        for ev in evidences:
+            if _key(ev) is not None:
+                ev.probe_note = f"the probes did not finish within {deadline:.0f}s"
+        return [f"registry probes stopped after {deadline:.0f}s; verdicts rest on the messages"]
+    for ev in evidences:
+        k = _key(ev)
+        if k is not None:
+            ev.probe = results[keys[k]]
+    return [f"probed {len(requests)} distinct image/credential pair(s) for {len(evidences)} container(s)"]

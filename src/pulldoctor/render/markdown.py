@@ -1,0 +1,43 @@
+"""Markdown for a ticket: a summary table, then one section per finding with evidence and fix."""
+
+from __future__ import annotations
+
+from pulldoctor.diagnosis.model import Diagnosis
+
+
+def _cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def render(diagnosis: Diagnosis) -> str:
+    fs = diagnosis.findings
+    out = ["# Image pull diagnosis", ""]
+    if not fs:
+        out += ["No container is failing to get its image.", ""]
+    else:
+        out += ["| namespace | pod | container | image | cause | confidence |", "|---|---|---|---|---|---|"]
+        out += [f"| {_cell(f.namespace)} | {_cell(f.pod)} | {_cell(f.container)} | `{_cell(f.image)}` | "
+                f"`{f.cause.value}` | {f.confidence.value} |" for f in fs]
+        out.append("")
+    if diagnosis.groups:
+        out += ["## Shared causes", ""] + [f"- {g.summary}" for g in diagnosis.groups] + [""]
+    for f in fs:
+        v = f.verdict
+        out += [f"## {f.namespace}/{f.pod} — {f.container}: `{f.cause.value}` ({f.confidence.value})", "",
+                v.summary, "", f"- image: `{f.image}`"]
+        if f.node:
+            out.append(f"- node: `{f.node}`")
+        out += ["", "### Evidence", ""] + [f"- **{e.source}**: {e.text}" for e in v.evidence]
+        out += [f"- **against**: {c}" for c in v.contradictions]
+        out += [f"- **to settle**: {s}" for s in v.settle]
+        out += ["", "### Fix", ""]
+        for i, fix in enumerate(f.fixes, 1):
+            out.append(f"{i}. {fix.text}")
+            if fix.commands:
+                out += ["", "   ```sh", *[f"   {c}" for c in fix.commands], "   ```", ""]
+        out.append("")
+    if diagnosis.not_image:
+        out.append("Stuck for other reasons (not image pulls): "
+                   + ", ".join(f"{r} {n}" for r, n in sorted(diagnosis.not_image.items())) + ".")
+    out += [f"> note: {n}" for n in diagnosis.notes]
+    return "\n".join(out).rstrip() + "\n"

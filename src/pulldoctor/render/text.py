@@ -1,0 +1,88 @@
+"""Text for a terminal: a one-line verdict per finding first, then its evidence and fix, at 80 columns.
+
+Colour only when asked (the command asks on a TTY without ``NO_COLOR``); the words never depend on it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from pulldoctor.diagnosis.model import Confidence, Diagnosis, Finding
+
+_RESET = "\033[0m"
+_COLOURS = {Confidence.CERTAIN: "\033[1;31m", Confidence.LIKELY: "\033[1;33m", Confidence.POSSIBLE: "\033[1;36m"}
+_DIM = "\033[2m"
+_BOLD = "\033[1m"
+
+
+class _Out:
+    def __init__(self, width: int, color: bool) -> None:
+        self.lines: list[str] = []
+        self.width = max(40, width)
+        self.color = color
+
+    def c(self, code: str, s: str) -> str:
+        return f"{code}{s}{_RESET}" if self.color else s
+
+    def wrap(self, text: str, indent: str, hang: str | None = None) -> None:
+        self.lines.extend(textwrap.wrap(text, self.width, initial_indent=indent,
+                                        subsequent_indent=hang if hang is not None else indent,
+                                        break_long_words=False, break_on_hyphens=False) or [indent])
+
+    def raw(self, s: str = "") -> None:
+        self.lines.append(s)
+
+
+def headline(f: Finding) -> str:
+    """The one-line verdict: where, what, how sure."""
+    where = f"{f.namespace}/{f.pod} [{f.container}{', ' + f.container_type if f.container_type != 'regular' else ''}]"
+    return f"{where}: {f.cause.value} ({f.confidence.value})"
+
+
+def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str:
+    out = _Out(width, color)
+    fs = diagnosis.findings
+    if not fs:
+        out.raw("No container is failing to get its image.")
+    else:
+        pods = {(f.namespace, f.pod) for f in fs}
+        out.raw(out.c(_BOLD, f"{len(fs)} container(s) in {len(pods)} pod(s) cannot get their image."))
+        for f in fs:
+            out.wrap(out.c(_COLOURS[f.confidence], "✗ ") + headline(f), "", "    ")
+        for g in diagnosis.groups:
+            out.wrap(f"≡ {g.summary}", "", "    ")
+    for f in fs:
+        out.raw()
+        out.wrap(out.c(_COLOURS[f.confidence], headline(f)), "")
+        out.wrap(f.verdict.summary, "  ")
+        out.wrap(f"image: {f.image}" + (f"  node: {f.node}" if f.node else ""), "  ")
+        if f.verdict.evidence:
+            out.raw("  evidence:")
+            for e in f.verdict.evidence:
+                out.wrap(f"- {e.source}: {e.text}", "    ", "      ")
+        for c in f.verdict.contradictions:
+            out.wrap(f"! against: {c}", "    ", "      ")
+        for s in f.verdict.settle:
+            out.wrap(f"? to settle: {s}", "    ", "      ")
+        if f.fixes:
+            out.raw("  fix:")
+            for i, fix in enumerate(f.fixes, 1):
+                out.wrap(f"{i}. {fix.text}", "    ", "       ")
+                for cmd in fix.commands:
+                    # Commands are not wrapped: they must stay paste-able.
+                    out.raw(out.c(_DIM, "       $ ") + cmd)
+    tail = _tail(diagnosis)
+    if tail:
+        out.raw()
+        for t in tail:
+            out.wrap(t, "", "  ")
+    return "\n".join(out.lines) + "\n"
+
+
+def _tail(d: Diagnosis) -> list[str]:
+    lines = []
+    if d.not_image:
+        parts = ", ".join(f"{r} {n}" for r, n in sorted(d.not_image.items()))
+        lines.append(f"Stuck for other reasons (not image pulls): {parts}.")
+    lines.extend(f"note: {n}" for n in d.notes)
+    return lines

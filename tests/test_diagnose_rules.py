@@ -1,0 +1,227 @@
+"""The rules, with small hand-made evidence: each test is one sentence of the diagnosis's specification."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+
+from pulldoctor.advice import fixes
+from pulldoctor.causes import Cause
+from pulldoctor.diagnosis import conclude
+from pulldoctor.diagnosis.evidence import Evidence, NodeView, SecretsView, TimelineView
+from pulldoctor.diagnosis.model import Confidence
+from pulldoctor.diagnosis.rules import RULES, decide
+from pulldoctor.errors import InvalidReference
+
+NOW = datetime(2026, 11, 26, 13, 0, tzinfo=timezone.utc)
+HOST = "registry.acme.invalid"
+
+
+def ref(image: str):  # the real parser when it is there, else a minimal stand-in
+    try:
+        from pulldoctor.reference import parse
+    except ImportError:
+        host, _, rest = image.partition("/")
+        repo, _, tag = rest.partition(":")
+        return SimpleNamespace(registry=host, repository=repo, tag=tag or None, digest=None,
+                               normalized=image, name=f"{host}/{repo}", reference=tag or "latest")
+    return parse(image)
+
+
+def cls(cause: Cause):
+    return SimpleNamespace(cause=cause, fields={}, signals=[cause])
+
+
+def probe(cause: Cause | None, *, sent: bool = False, status: int | None = None, **kw):
+    from pulldoctor.registry.models import ProbeResult, Step
+
+    steps = [Step("manifest", cause is None, f"HEAD manifest → {status}" if status else "ok")]
+    return ProbeResult(image="x", cause=cause, steps=steps, credentials_sent=sent, status=status, **kw)
+
+
+def lookup(*keys: str, secret: str = "regcred"):
+    matches = [SimpleNamespace(key=k, source=f"secret shop/{secret}", credential=object()) for k in keys]
+    expl = "" if keys else f"secret {secret} has entries for ghcr.io; none matches {HOST}"
+    return SimpleNamespace(matches=matches, used_default_fallback=False, explanation=expl)
+
+
+def ev(image: str = f"{HOST}/shop/web:1.4", *, cause: Cause | None = None, message: str = "m",
+       reason: str = "ImagePullBackOff", **kw) -> Evidence:
+    base = dict(namespace="shop", pod="web-7d9c8b-x2x", container="app", image=image, waiting_reason=reason,
+                waiting_message=message, message=message, classification=cls(cause) if cause else None,
+                owner=("Deployment", "web"), now=NOW, lookup=lookup())
+    base.update(kw)
+    if "ref" not in kw:
+        base["ref"] = ref(image)
+    return Evidence(**base)
+
+
+def test_hedge_no_secret_anonymous_401_is_auth_missing() -> None:
+    v = decide(ev(cause=Cause.REPO_NOT_FOUND_OR_NO_ACCESS, probe=probe(Cause.AUTH_MISSING, status=401)))
+    assert (v.cause, v.confidence) == (Cause.AUTH_MISSING, Confidence.CERTAIN)
+    assert any(e.source == "keyring" for e in v.evidence) and any(e.source == "probe" for e in v.evidence)
+
+
+def test_hedge_matching_secret_refused_is_auth_invalid() -> None:
+    e = ev(cause=Cause.REPO_NOT_FOUND_OR_NO_ACCESS, lookup=lookup(HOST),
+           secrets=SecretsView(names=["regcred"], source="pod"), probe=probe(Cause.AUTH_INVALID, sent=True, status=401))
+    v = decide(e)
+    assert (v.cause, v.confidence) == (Cause.AUTH_INVALID, Confidence.CERTAIN)
+    assert any("regcred" in f.text or any("regcred" in c for c in f.commands) for f in fixes(v, e))
+
+
+def test_hedge_with_credentials_and_no_repository_is_repo_not_found() -> None:
+    v = decide(ev(cause=Cause.REPO_NOT_FOUND_OR_NO_ACCESS, lookup=lookup(HOST),
+                  probe=probe(Cause.REPO_NOT_FOUND, sent=True, status=404)))
+    assert (v.cause, v.confidence) == (Cause.REPO_NOT_FOUND, Confidence.CERTAIN)
+
+
+def test_hedge_without_probe_stays_a_hedge_and_says_what_settles_it() -> None:
+    v = decide(ev(cause=Cause.REPO_NOT_FOUND_OR_NO_ACCESS, probe_note="not probed (--no-probe)"))
+    assert (v.cause, v.confidence) == (Cause.REPO_NOT_FOUND_OR_NO_ACCESS, Confidence.POSSIBLE)
+    assert v.settle and "--no-probe" in v.settle[0]
+
+
+def test_401_without_probe_is_never_certain() -> None:
+    v = decide(ev(cause=Cause.AUTH_MISSING))
+    assert v.cause == Cause.AUTH_MISSING and v.confidence == Confidence.LIKELY
+
+
+def test_missing_secret_fix_names_it_and_the_service_account_patch() -> None:
+    e = ev(cause=Cause.AUTH_MISSING, probe=probe(Cause.AUTH_MISSING, status=401),
+           secrets=SecretsView(names=["acme-pull"], source="service account builder", service_account="builder",
+                               missing=["acme-pull"], problems=["secret shop/acme-pull does not exist"]))
+    v = decide(e)
+    assert v.cause == Cause.AUTH_MISSING
+    cmds = [c for f in fixes(v, e) for c in f.commands]
+    assert any(c.startswith("kubectl create secret docker-registry acme-pull") and f"--docker-server={HOST}" in c
+               and "-n shop" in c for c in cmds)
+
+
+def test_no_secret_fix_patches_owner_and_service_account() -> None:
+    e = ev(cause=Cause.AUTH_MISSING, probe=probe(Cause.AUTH_MISSING, status=401))
+    cmds = [c for f in fixes(decide(e), e) for c in f.commands]
+    assert any(c.startswith("kubectl patch deployment web -n shop") for c in cmds)
+    assert any(c.startswith("kubectl patch serviceaccount default -n shop") for c in cmds)
+
+
+def test_tag_not_found_offers_closest_tags() -> None:
+    e = ev(cause=Cause.TAG_NOT_FOUND, probe=probe(Cause.TAG_NOT_FOUND, status=404, suggestions=["1.4.0", "1.5"]))
+    v = decide(e)
+    assert (v.cause, v.confidence) == (Cause.TAG_NOT_FOUND, Confidence.CERTAIN)
+    assert any(f"app={HOST}/shop/web:1.4.0" in c for f in fixes(v, e) for c in f.commands)
+
+
+def test_not_found_probe_sees_missing_repository() -> None:
+    v = decide(ev(cause=Cause.TAG_NOT_FOUND, probe=probe(Cause.REPO_NOT_FOUND, status=404)))
+    assert v.cause == Cause.REPO_NOT_FOUND
+
+
+def test_unreachable_probe_keeps_message_cause_lower_confidence() -> None:
+    v = decide(ev(cause=Cause.TAG_NOT_FOUND, probe=probe(Cause.DNS_FAILURE)))
+    assert (v.cause, v.confidence) == (Cause.TAG_NOT_FOUND, Confidence.LIKELY)
+    assert any(e.text.startswith("could not probe") for e in v.evidence)
+
+
+def test_registry_serving_now_is_transient_with_retry_time() -> None:
+    t = TimelineView(failed=7, last_failure_at=NOW - timedelta(minutes=2), attempts=7, backoff_seconds=300,
+                     next_attempt=NOW + timedelta(minutes=3))
+    e = ev(cause=Cause.AUTH_MISSING, probe=probe(None, status=200), timeline=t)
+    v = decide(e)
+    assert v.transient and v.confidence == Confidence.POSSIBLE and v.cause == Cause.AUTH_MISSING
+    assert "13:03:00" in v.summary and "deleting the pod" in v.summary
+    assert fixes(v, e)[0].commands == ("kubectl delete pod web-7d9c8b-x2x -n shop",)
+
+
+def test_dns_confirmed_by_probe_is_certain() -> None:
+    v = decide(ev(cause=Cause.DNS_FAILURE, probe=probe(Cause.DNS_FAILURE)))
+    assert (v.cause, v.confidence) == (Cause.DNS_FAILURE, Confidence.CERTAIN)
+
+
+def test_dns_answering_from_here_is_not_refuted_but_flagged() -> None:
+    v = decide(ev(cause=Cause.DNS_FAILURE, probe=probe(None, status=200)))
+    assert v.cause == Cause.DNS_FAILURE and v.confidence == Confidence.LIKELY and v.contradictions
+
+
+def test_loopback_registry_says_it_is_the_node() -> None:
+    e = ev("localhost:5000/app:1", cause=Cause.NETWORK_UNREACHABLE, probe=probe(Cause.NETWORK_UNREACHABLE))
+    v = decide(e)
+    assert any("node itself" in x.text for x in v.evidence)
+    assert any("node itself" in f.text for f in fixes(v, e))
+
+
+def test_never_pull_with_node_image_list_is_certain() -> None:
+    node = NodeView("node-a", "linux", "amd64", images=frozenset({"docker.io/library/busybox:1.36"}))
+    v = decide(ev(reason="ErrImageNeverPull", pull_policy="Never", node=node, message=None))
+    assert (v.cause, v.confidence) == (Cause.NEVER_PULL_ABSENT, Confidence.CERTAIN)
+
+
+def test_invalid_name_names_the_rule() -> None:
+    err = InvalidReference("invalid reference format: repository name must be lowercase: Nginx",
+                           rule="lowercase", part="Nginx")
+    v = decide(ev("Nginx", reason="InvalidImageName", ref=None, ref_error=err))
+    assert (v.cause, v.confidence) == (Cause.INVALID_IMAGE_NAME, Confidence.CERTAIN)
+    assert "lowercase" in v.evidence[-1].text
+
+
+def test_platform_mismatch_compares_node_and_index() -> None:
+    node = NodeView("node-a", "linux", "amd64")
+    e = ev(cause=Cause.PLATFORM_MISMATCH, node=node, probe=probe(Cause.PLATFORM_MISMATCH, platforms=["linux/arm64"]))
+    v = decide(e)
+    assert (v.cause, v.confidence) == (Cause.PLATFORM_MISMATCH, Confidence.CERTAIN)
+    assert "linux/arm64" in v.summary and "linux/amd64" in v.summary
+
+
+def test_disk_full_with_disk_pressure_is_certain() -> None:
+    node = NodeView("node-b", disk_pressure=True)
+    e = ev(cause=Cause.DISK_FULL, node=node)
+    v = decide(e)
+    assert (v.cause, v.confidence) == (Cause.DISK_FULL, Confidence.CERTAIN)
+    assert any("crictl rmi --prune" in c for f in fixes(v, e) for c in f.commands)
+
+
+def test_rate_limit_reports_remaining_budget() -> None:
+    from pulldoctor.registry.models import RateLimit
+
+    e = ev("docker.io/library/nginx:1.25", cause=Cause.RATE_LIMITED,
+           probe=probe(Cause.RATE_LIMITED, status=429, ratelimit=RateLimit(limit=100, remaining=0, window=21600)))
+    v = decide(e)
+    assert (v.cause, v.confidence) == (Cause.RATE_LIMITED, Confidence.CERTAIN)
+    assert any("0 pulls left of 100" in x.text for x in v.evidence)
+
+
+def test_progress_deadline_fix_names_the_runtime_settings() -> None:
+    e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, node=NodeView("n", runtime_version="containerd://1.7.2"))
+    text = " ".join(c for f in fixes(decide(e), e) for c in f.commands)
+    assert "image_pull_progress_timeout" in text and "pull_progress_timeout" not in text.replace(
+        "image_pull_progress_timeout", "")
+
+
+def test_forbidden_on_ecr_points_at_the_repository_policy() -> None:
+    img = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api:2"
+    e = ev(img, cause=Cause.FORBIDDEN, probe=probe(Cause.FORBIDDEN, status=403))
+    cmds = [c for f in fixes(decide(e), e) for c in f.commands]
+    assert "aws ecr get-repository-policy --repository-name team/api --region eu-west-1" in cmds
+
+
+def test_no_message_and_no_probe_is_other_possible() -> None:
+    v = decide(ev(message=None))
+    assert (v.cause, v.confidence) == (Cause.OTHER, Confidence.POSSIBLE)
+
+
+def test_every_cause_has_one_rule() -> None:
+    covered = [c for r in RULES for c in r.causes]
+    assert sorted(covered) == sorted(set(covered)) and set(covered) == set(Cause)
+
+
+@pytest.mark.parametrize("n", [3])
+def test_same_cause_on_one_registry_is_one_group(n: int) -> None:
+    evs = [ev(f"{HOST}/shop/svc{i}:1", cause=Cause.DNS_FAILURE, probe=probe(Cause.DNS_FAILURE), pod=f"p{i}")
+           for i in range(n)]
+    evs.append(ev(cause=Cause.TAG_NOT_FOUND, probe=probe(Cause.TAG_NOT_FOUND, status=404), pod="lonely"))
+    d = conclude(evs)
+    assert len(d.groups) == 1
+    g = d.groups[0]
+    assert (g.cause, g.scope, g.key, len(g.members)) == (Cause.DNS_FAILURE, "registry", HOST, n)
