@@ -121,6 +121,7 @@ class ImageRef:
             "digest": self.digest,
             "reference": self.reference,
             "endpoint": self.endpoint,
+            "kubelet_image": self.kubelet_image,
             "default_pull_policy": str(_policy_for(self)),
         }
 
@@ -206,28 +207,24 @@ def _analyse(s: str) -> ImageRef | _Failure:
     if remote.lower() != remote:
         runtime = f"invalid reference format: repository name ({remote}) must be lowercase"
         return _explain(s, runtime)
-    full = domain + "/" + remainder
-    m = _REFERENCE_RE.fullmatch(full)
-    if m is None:
-        low = full.lower()
-        if low != full and _REFERENCE_RE.fullmatch(low):
-            return _explain(s, "repository name must be lowercase")
-        return _explain(s, "invalid reference format")
-    name, tag, digest = m.group(1), m.group(2), m.group(3)
-    nm = _ANCHORED_NAME_RE.fullmatch(name)
-    registry, path = (nm.group(1) or "", nm.group(2)) if nm else ("", name)
-    if len(path) > PATH_MAX:
-        return _Failure(
-            f"repository name must not be more than {PATH_MAX} characters",
-            f"invalid reference format: repository name must not be more than {PATH_MAX} characters "
-            f"(the path has {len(path)}): {path}",
-            "name-too-long",
-            path,
-        )
-    if digest:
-        problem = _go_digest_error(digest)
-        if problem is not None:
-            return _Failure(problem, _digest_message(problem, digest), "digest", digest)
+    parsed = _go_parse(domain + "/" + remainder)
+    if isinstance(parsed, str):
+        if parsed == "repository name must not be more than 255 characters":
+            name_tag = remainder.partition("@")[0]
+            colon = name_tag.rfind(":")
+            path = name_tag[:colon] if colon > name_tag.rfind("/") else name_tag
+            return _Failure(
+                parsed,
+                f"invalid reference format: repository name must not be more than {PATH_MAX} characters "
+                f"(the path has {len(path)}): {path}",
+                "name-too-long",
+                path,
+            )
+        if parsed.startswith(("invalid checksum", "unsupported digest")):
+            digest = s.partition("@")[2]
+            return _Failure(parsed, _digest_message(parsed, digest), "digest", digest)
+        return _explain(s, parsed)
+    registry, path, tag, digest = parsed
     tag = tag or None
     digest = digest or None
     name = f"{registry}/{path}"
@@ -248,6 +245,28 @@ def _analyse(s: str) -> ImageRef | _Failure:
         name=name,
         reference=reference,
     )
+
+
+def _go_parse(s: str) -> tuple[str, str, str, str] | str:
+    """reference.go ``Parse``: (domain, path, tag, digest), "" for absent parts; or the error text."""
+    if s == "":
+        return "repository name must have at least one component"
+    m = _REFERENCE_RE.fullmatch(s)
+    if m is None:
+        low = s.lower()
+        if low != s and _REFERENCE_RE.fullmatch(low):
+            return "repository name must be lowercase"
+        return "invalid reference format"
+    name, tag, digest = m.group(1), m.group(2) or "", m.group(3) or ""
+    nm = _ANCHORED_NAME_RE.fullmatch(name)
+    domain, path = (nm.group(1) or "", nm.group(2)) if nm else ("", name)
+    if len(path) > PATH_MAX:
+        return f"repository name must not be more than {PATH_MAX} characters"
+    if digest:
+        problem = _go_digest_error(digest)
+        if problem is not None:
+            return problem
+    return domain, path, tag, digest
 
 
 def _split_docker_domain(name: str) -> tuple[str, str]:
