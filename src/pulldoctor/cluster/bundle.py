@@ -11,7 +11,6 @@ Never a value. The manifest also records what was listed, so "secret missing" st
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -99,29 +98,6 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
 # --- writing ----------------------------------------------------------------------------------------
 
 
-def _registries_fallback(secret: Secret) -> list[RedactedRegistry]:
-    """Registry keys of a docker config secret, for when ``pulldoctor.keyring`` is not available."""
-    from pulldoctor.cluster.context import PULL_SECRET_TYPES
-
-    key = PULL_SECRET_TYPES.get(secret.type)
-    raw = (secret.data or {}).get(key or "", "")
-    if not raw:
-        return []
-    try:
-        doc = json.loads(base64.b64decode(raw, validate=False))
-    except (ValueError, TypeError):
-        raise SecretFormatError(f"secret {secret.metadata.namespace}/{secret.metadata.name}: "
-                                "payload is not base64-encoded JSON") from None
-    auths = doc.get("auths", {}) if secret.type == "kubernetes.io/dockerconfigjson" else doc
-    out = []
-    for k, v in (auths or {}).items() if isinstance(auths, dict) else ():
-        v = v if isinstance(v, dict) else {}
-        has_auth = bool(v.get("auth"))
-        out.append(RedactedRegistry(key=str(k), has_username=bool(v.get("username")) or has_auth,
-                                    has_password=bool(v.get("password")) or has_auth))
-    return out
-
-
 def redact_secret(secret: Secret) -> tuple[Secret, str | None]:
     """The bundle form of a secret (no ``data``), and a one-line problem if its payload is malformed."""
     if secret.redacted:
@@ -132,14 +108,11 @@ def redact_secret(secret: Secret) -> tuple[Secret, str | None]:
     from pulldoctor.cluster.context import PULL_SECRET_TYPES
 
     if secret.type in PULL_SECRET_TYPES:
+        from pulldoctor.keyring import entries_from_secret
+
         try:
-            try:
-                from pulldoctor.keyring import entries_from_secret
-            except ImportError:
-                regs = _registries_fallback(secret)
-            else:
-                regs = [RedactedRegistry(key=e.key, has_username=e.has_username, has_password=e.has_password)
-                        for e in entries_from_secret(ns, name, secret.type, secret.data or {})]
+            regs = [RedactedRegistry(key=e.key, has_username=e.has_username, has_password=e.has_password)
+                    for e in entries_from_secret(ns, name, secret.type, secret.data or {})]
         except SecretFormatError as err:
             problem = str(err)
     meta = msgspec.structs.replace(secret.metadata, owner_references=[])

@@ -11,10 +11,10 @@ FailedToRetrieveImagePullSecret and the pull goes on without it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
+from pulldoctor import keyring
 from pulldoctor.cluster.model import Node, Pod, Secret
 from pulldoctor.cluster.snapshot import Snapshot
+from pulldoctor.errors import SecretFormatError
 
 PULL_SECRET_TYPES: dict[str, str] = {
     "kubernetes.io/dockerconfigjson": ".dockerconfigjson",
@@ -78,30 +78,27 @@ def _names_in_effect(snapshot: Snapshot, pod: Pod, ps: PullSecrets) -> list[str]
     ns = pod.metadata.namespace
     ps.service_account = pod.spec.service_account_name or "default"
     own = [r.name for r in pod.spec.image_pull_secrets if r.name]
-    if own:
-        ps.source = "pod"
-        return own
-    sa = snapshot.service_accounts.get((ns, ps.service_account))
-    if sa is None:
-        if not snapshot.listed("ServiceAccount", ns):
+    sa_names: list[str] = []
+    if not own:
+        sa = snapshot.service_accounts.get((ns, ps.service_account))
+        if sa is not None:
+            sa_names = [r.name for r in sa.image_pull_secrets if r.name]
+        elif snapshot.listed("ServiceAccount", ns):
+            ps.problems.append(f"service account {ns}/{ps.service_account} does not exist")
+        else:
             ps.checked = False
             ps.problems.append(f"service account {ns}/{ps.service_account} was not read; "
                                "pull secrets it may add were not checked")
-        else:
-            ps.problems.append(f"service account {ns}/{ps.service_account} does not exist")
-        return []
-    names = [r.name for r in sa.image_pull_secrets if r.name]
-    if names:
-        ps.source = f"service account {ps.service_account}"
+    names, ps.source = keyring.secrets_in_effect(own, sa_names, ps.service_account)
     return names
 
 
-def pull_secrets(snapshot: Snapshot, pod: Pod) -> tuple[PullSecrets, list[Any]]:
+def pull_secrets(snapshot: Snapshot, pod: Pod) -> tuple[PullSecrets, list[keyring.Entry]]:
     """The secrets in effect for ``pod`` and the ``keyring.Entry`` list they give (no values printed)."""
     ps = PullSecrets()
     ps.names = _names_in_effect(snapshot, pod, ps)
     ns = pod.metadata.namespace
-    entries: list[Any] = []
+    entries: list[keyring.Entry] = []
     for name in ps.names:
         secret = snapshot.secrets.get((ns, name))
         if secret is None:
@@ -114,29 +111,28 @@ def pull_secrets(snapshot: Snapshot, pod: Pod) -> tuple[PullSecrets, list[Any]]:
             continue
         if secret.type not in PULL_SECRET_TYPES:
             ps.wrong_type.append((name, secret.type))
-            ps.problems.append(f"secret {ns}/{name} has type {secret.type or '(none)'}, not "
-                               "kubernetes.io/dockerconfigjson; the kubelet ignores it")
-            continue
         entries.extend(_entries(secret, ps))
     return ps, entries
 
 
-def _entries(secret: Secret, ps: PullSecrets) -> list[Any]:
+def _entries(secret: Secret, ps: PullSecrets) -> list[keyring.Entry]:
     ns, name = secret.metadata.namespace, secret.metadata.name
-    source = f"secret {ns}/{name}"
-    try:
-        from pulldoctor import keyring
-    except ImportError:  # the keyring part is not there yet: report the secret, no entries
-        ps.problems.append(f"{source}: entries not read (pulldoctor.keyring is not available)")
-        return []
-    if secret.redacted:
+    if secret.redacted:  # from a bundle: registry keys only
         ps.redacted = True
+        if secret.type not in PULL_SECRET_TYPES:
+            ps.problems.append(f"secret {ns}/{name} has type {secret.type or '(none)'}, not "
+                               "kubernetes.io/dockerconfigjson; the kubelet ignores it")
+            return []
+        source = keyring.secret_source(ns, name)
         return [keyring.redacted_entry(r.key, source, r.has_username, r.has_password)
                 for r in secret.registries or ()]
-    from pulldoctor.errors import SecretFormatError
-
+    data = secret.data or {}
+    problems = keyring.problems_for_secret(ns, name, secret.type, data)
+    ps.problems.extend(str(p) for p in problems)
+    if any(p.fatal for p in problems):
+        return []
     try:
-        return list(keyring.entries_from_secret(ns, name, secret.type, secret.data or {}))
-    except SecretFormatError as err:
+        return list(keyring.entries_from_secret(ns, name, secret.type, data))
+    except SecretFormatError as err:  # pragma: no cover - problems_for_secret reported it already
         ps.problems.append(str(err))
         return []

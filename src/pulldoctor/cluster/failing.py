@@ -12,11 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pulldoctor.causes import IMAGE_WAITING_REASONS, ContainerType, PullPolicy
+from pulldoctor.causes import IMAGE_WAITING_REASONS, ContainerType
 from pulldoctor.cluster.context import NodeInfo, PullSecrets, node_info, pull_secrets
 from pulldoctor.cluster.model import Container, ContainerStatus, Pod
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import EventIndex, Timeline, build
+from pulldoctor.reference import default_pull_policy
 
 
 @dataclass(slots=True)
@@ -51,26 +52,6 @@ class FailingReport:
     not_image: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     pods_seen: int = 0
-
-
-def _default_pull_policy(image: str) -> str:
-    """``pulldoctor.reference.default_pull_policy``, or the same rule when that part is missing:
-    ``:latest`` or no tag → Always, else IfNotPresent (pkg/apis/core/v1/defaults.go)."""
-    try:
-        from pulldoctor.reference import default_pull_policy
-    except ImportError:
-        default_pull_policy = None
-    if default_pull_policy is not None:
-        try:
-            return str(default_pull_policy(image))
-        except Exception:  # an unparsable image: the API server defaults to IfNotPresent
-            return PullPolicy.IF_NOT_PRESENT.value
-    name = image.split("@", 1)[0]
-    if "@" in image and ":" not in name.rsplit("/", 1)[-1]:
-        return PullPolicy.IF_NOT_PRESENT.value
-    last = name.rsplit("/", 1)[-1]
-    tag = last.rsplit(":", 1)[1] if ":" in last else "latest"
-    return PullPolicy.ALWAYS.value if tag == "latest" else PullPolicy.IF_NOT_PRESENT.value
 
 
 _SECTIONS = (
@@ -151,7 +132,7 @@ def find_failing(snapshot: Snapshot, pod: str | None = None, *, namespace: str |
         policy = spec.image_pull_policy if spec else ""
         defaulted = not policy
         if defaulted:
-            policy = _default_pull_policy(image)
+            policy = default_pull_policy(image).value  # SetDefaults_Container's rule
         events_read = snapshot.listed("Event", meta.namespace)
         timeline = build(index.for_pod(meta.uid, meta.namespace, meta.name), ctype, cs.name,
                          events_read=events_read, waiting_reason=waiting.reason)
