@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from lab import procs
 from lab.startup import Lab, start_lab
-from parts import need, need_binary
+from parts import need, need_binary, need_root
+
+if TYPE_CHECKING:
+    from lab.containerd import Containerd
 
 _REPORT: list[str] = []
 
@@ -31,10 +35,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="session")
-def containerd(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def containerd(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Containerd]:
     """containerd with its CRI plugin, configured for the lab's registries; needs root."""
-    from parts import need_root
-
     need_root("containerd")
     need_binary("containerd")
     need(shutil.which("runc") is not None or shutil.which("/usr/sbin/runc") is not None, "binary 'runc'")

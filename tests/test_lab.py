@@ -49,24 +49,27 @@ def test_lab_starts_fast_and_tracks_its_processes(lab: Lab) -> None:
 
 
 def test_push_then_fetch_by_tag_and_digest(lab: Lab) -> None:
-    pushed = lab.push(lab.open_registry, "demo/hello", "v1")
-    status, headers, body = _get(lab.open_registry, "/v2/demo/hello/manifests/v1")
+    repo = lab.fresh_repo("demo")
+    pushed = lab.push(lab.open_registry, repo, "v1")
+    status, headers, body = _get(lab.open_registry, f"/v2/{repo}/manifests/v1")
     assert status == 200
     assert headers["docker-content-digest"] == pushed.digest
     assert len(body) == pushed.size
-    assert _get(lab.open_registry, f"/v2/demo/hello/manifests/{pushed.digest}")[0] == 200
+    assert _get(lab.open_registry, f"/v2/{repo}/manifests/{pushed.digest}")[0] == 200
 
 
 def test_each_push_has_new_content(lab: Lab) -> None:
-    first = lab.push(lab.open_registry, "demo/fresh", "v1")
-    second = lab.push(lab.open_registry, "demo/fresh", "v1")
+    repo = lab.fresh_repo("demo")
+    first = lab.push(lab.open_registry, repo, "v1")
+    second = lab.push(lab.open_registry, repo, "v1")
     assert first.digest != second.digest
     assert set(first.layer_digests).isdisjoint(second.layer_digests)
 
 
 def test_index_lists_its_platforms(lab: Lab) -> None:
-    pushed = lab.push(lab.open_registry, "demo/armonly", "v1", platforms=("linux/arm64", "linux/s390x"))
-    status, _, body = _get(lab.open_registry, "/v2/demo/armonly/manifests/v1")
+    repo = lab.fresh_repo("demo")
+    pushed = lab.push(lab.open_registry, repo, "v1", platforms=("linux/arm64", "linux/s390x"))
+    status, _, body = _get(lab.open_registry, f"/v2/{repo}/manifests/v1")
     assert status == 200
     doc = json.loads(body)
     assert doc["mediaType"] == "application/vnd.oci.image.index.v1+json"
@@ -75,8 +78,9 @@ def test_index_lists_its_platforms(lab: Lab) -> None:
 
 
 def test_auth_registry_wants_the_right_password(lab: Lab) -> None:
-    lab.push(lab.auth_registry, "private/hello", "v1", auth=(lab.user, lab.password))
-    path = "/v2/private/hello/manifests/v1"
+    repo = lab.fresh_repo("private")
+    lab.push(lab.auth_registry, repo, "v1", auth=(lab.user, lab.password))
+    path = f"/v2/{repo}/manifests/v1"
     none = _get(lab.auth_registry, path)
     wrong = _get(lab.auth_registry, path, headers=_basic(lab.user, "wrong"))
     right = _get(lab.auth_registry, path, headers=_basic(lab.user, lab.password))
@@ -86,8 +90,9 @@ def test_auth_registry_wants_the_right_password(lab: Lab) -> None:
 
 
 def test_proxy_registry_serves_upstream_content(lab: Lab) -> None:
-    pushed = lab.push(lab.proxy_registry, "demo/cached", "v1")
-    status, headers, _ = _get(lab.proxy_registry, "/v2/demo/cached/manifests/v1")
+    repo = lab.fresh_repo("demo")
+    pushed = lab.push(lab.proxy_registry, repo, "v1")
+    status, headers, _ = _get(lab.proxy_registry, f"/v2/{repo}/manifests/v1")
     assert status == 200 and headers["docker-content-digest"] == pushed.digest
 
 
@@ -101,7 +106,8 @@ def test_proxy_registry_serves_upstream_content(lab: Lab) -> None:
     ("bearer", 401, "UNAUTHORIZED"),
 ])
 def test_nginx_failure_locations(lab: Lab, prefix: str, status: int, code: str) -> None:
-    got, headers, body = _get(lab.nginx, f"/v2/{prefix}/app/manifests/v1")
+    repo = lab.fresh_repo(prefix)
+    got, headers, body = _get(lab.nginx, f"/v2/{repo}/manifests/v1")
     assert got == status
     assert json.loads(body)["errors"][0]["code"] == code
     assert headers["docker-distribution-api-version"] == "registry/2.0"
@@ -110,7 +116,7 @@ def test_nginx_failure_locations(lab: Lab, prefix: str, status: int, code: str) 
         assert headers["docker-ratelimit-source"] == "127.0.0.1"
     if status == 401:
         assert headers["www-authenticate"].startswith("Bearer realm=")
-        assert f'scope="repository:{prefix}/app:pull"' in headers["www-authenticate"]
+        assert f'scope="repository:{repo}:pull"' in headers["www-authenticate"]
 
 
 def test_nginx_v2_and_access_log(lab: Lab) -> None:
@@ -133,27 +139,31 @@ def test_ratelimited_budget_is_per_fresh_repo(lab: Lab) -> None:
 
 
 def test_bearer_token_only_for_the_lab_user(lab: Lab) -> None:
-    pushed = lab.push(lab.nginx, "bearer/app", "v1")
-    assert _get(lab.nginx, "/bearer-token?scope=repository:bearer/app:pull")[0] == 401
+    repo = lab.fresh_repo("bearer")
+    pushed = lab.push(lab.nginx, repo, "v1")
+    assert _get(lab.nginx, f"/bearer-token?scope=repository:{repo}:pull")[0] == 401
     assert _get(lab.nginx, "/bearer-token", headers=_basic(lab.user, "wrong"))[0] == 401
     status, _, body = _get(lab.nginx, "/bearer-token", headers=_basic(lab.user, lab.password))
     assert status == 200
     token = json.loads(body)["token"]
-    status, headers, _ = _get(lab.nginx, "/v2/bearer/app/manifests/v1", headers={"Authorization": f"Bearer {token}"})
+    path = f"/v2/{repo}/manifests/v1"
+    status, headers, _ = _get(lab.nginx, path, headers={"Authorization": f"Bearer {token}"})
     assert status == 200 and headers["docker-content-digest"] == pushed.digest
-    assert _get(lab.nginx, "/v2/bearer/app/manifests/v1", headers={"Authorization": "Bearer forged"})[0] == 401
+    assert _get(lab.nginx, path, headers={"Authorization": "Bearer forged"})[0] == 401
 
 
 def test_stall_never_sends_headers(lab: Lab) -> None:
-    lab.push(lab.nginx, "stall/app", "v1")
+    repo = lab.fresh_repo("stall")
+    lab.push(lab.nginx, repo, "v1")
     with pytest.raises(TimeoutError):
-        _get(lab.nginx, "/v2/stall/app/manifests/v1", timeout=1.0)
+        _get(lab.nginx, f"/v2/{repo}/manifests/v1", timeout=1.0)
 
 
 def test_tls_ports(lab: Lab) -> None:
-    pushed = lab.push(lab.nginx_tls, "demo/tls", "v1")
+    repo = lab.fresh_repo("demo")
+    pushed = lab.push(lab.nginx_tls, repo, "v1")
     trusting = ssl.create_default_context(cafile=str(lab.ca_cert))
-    status, headers, _ = _get(lab.nginx_tls, "/v2/demo/tls/manifests/v1", tls=trusting)
+    status, headers, _ = _get(lab.nginx_tls, f"/v2/{repo}/manifests/v1", tls=trusting)
     assert status == 200 and headers["docker-content-digest"] == pushed.digest
     with pytest.raises(ssl.SSLCertVerificationError, match="self.signed"):
         _get(lab.nginx_tls, "/v2/", tls=ssl.create_default_context())
@@ -178,14 +188,15 @@ UNKNOWN_PREFIX = "rpc error: code = Unknown desc = "
 @pytest.fixture(scope="module")
 def images(lab: Lab) -> dict[str, str]:
     """One fresh image per place the pull tests need, pushed once for the module."""
+    fresh = lab.fresh_repo
     refs = {
-        "open": lab.push(lab.open_registry, "demo/hello", "v1").ref,
-        "auth": lab.push(lab.auth_registry, "private/hello", "v1", auth=(lab.user, lab.password)).ref,
-        "bearer": lab.push(lab.nginx, "bearer/hello", "v1").ref,
-        "armonly": lab.push(lab.open_registry, "demo/armonly", "v1", platforms=("linux/arm64", "linux/s390x")).ref,
-        "slow": lab.push(lab.nginx, "slow/big", "v1", layer_bytes=256 * 1024).ref,
-        "proxied": lab.push(lab.proxy_registry, "demo/proxied", "v1").ref,
-        "tls": lab.push(lab.nginx_tls, "demo/tls", "v1").ref,
+        "open": lab.push(lab.open_registry, fresh("demo"), "v1").ref,
+        "auth": lab.push(lab.auth_registry, fresh("private"), "v1", auth=(lab.user, lab.password)).ref,
+        "bearer": lab.push(lab.nginx, fresh("bearer"), "v1").ref,
+        "armonly": lab.push(lab.open_registry, fresh("demo"), "v1", platforms=("linux/arm64", "linux/s390x")).ref,
+        "slow": lab.push(lab.nginx, fresh("slow"), "v1", layer_bytes=256 * 1024).ref,
+        "proxied": lab.push(lab.proxy_registry, fresh("demo"), "v1").ref,
+        "tls": lab.push(lab.nginx_tls, fresh("demo"), "v1").ref,
     }
     return refs
 
@@ -248,20 +259,20 @@ def test_bearer_token_refused(lab: Lab, containerd, images) -> None:
                     "failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized")
     _expect_failure(containerd.pull(images["bearer"], lab.user, "wrong"), "Unknown",
                     "failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized")
-    _expect_failure(containerd.pull(f"{lab.nginx}/tokenfail/app:v1"), "Unknown",
+    _expect_failure(containerd.pull(f"{lab.nginx}/{lab.fresh_repo('tokenfail')}:v1"), "Unknown",
                     "failed to fetch anonymous token: unexpected status: 401 Unauthorized")
 
 
 @pytest.mark.containerd
 def test_hub_like_insufficient_scope(lab: Lab, containerd) -> None:
-    _expect_failure(containerd.pull(f"{lab.nginx}/hubmissing/app:latest"), "Unknown",
+    _expect_failure(containerd.pull(f"{lab.nginx}/{lab.fresh_repo('hubmissing')}:latest"), "Unknown",
                     "pull access denied, repository does not exist or may require authorization",
                     "insufficient_scope")
 
 
 @pytest.mark.containerd
 def test_forbidden(lab: Lab, containerd) -> None:
-    _expect_failure(containerd.pull(f"{lab.nginx}/denied/app:v1"), "Unknown", "[manifests v1]: 403 Forbidden")
+    _expect_failure(containerd.pull(f"{lab.nginx}/{lab.fresh_repo('denied')}:v1"), "Unknown", "[manifests v1]: 403 Forbidden")
 
 
 @pytest.mark.containerd
@@ -288,7 +299,7 @@ def test_rate_limited_after_budget(lab: Lab, containerd) -> None:
 @pytest.mark.parametrize(("prefix", "status"), [("error500", "500 Internal Server Error"),
                                                 ("error503", "503 Service Temporarily Unavailable")])
 def test_server_errors(lab: Lab, containerd, prefix: str, status: str) -> None:
-    _expect_failure(containerd.pull(f"{lab.nginx}/{prefix}/app:v1"), "Unknown", f"[manifests v1]: {status}")
+    _expect_failure(containerd.pull(f"{lab.nginx}/{lab.fresh_repo(prefix)}:v1"), "Unknown", f"[manifests v1]: {status}")
 
 
 @pytest.mark.containerd
@@ -344,7 +355,8 @@ def test_pull_cut_off_by_deadline(lab: Lab, containerd, images) -> None:
         time.sleep(0.05)
     line = next(x for x in containerd.log_text().splitlines() if needle in x)
     assert "code = Canceled" in line and "context canceled" in line
-    assert any(path.startswith("/v2/slow/big/blobs/") for _, path, _ in lab.nginx_requests("/v2/slow/big/"))
+    repo = images["slow"].removeprefix(f"{lab.nginx}/").rpartition(":")[0]
+    assert any("/blobs/" in path for _, path, _ in lab.nginx_requests(f"/v2/{repo}/"))
 
 
 @pytest.mark.containerd

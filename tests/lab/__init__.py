@@ -41,7 +41,8 @@ also stops every process this package started).
   to nginx/TLS/proxy addresses stores into ``open_registry`` under the same repo; ``Pushed.ref`` still names
   the address given. ``Pushed``: registry, repo, tag, digest, size (bytes of the tagged document),
   media_type, platforms, manifests (platform → digest), layers_size, layer_digests, ``.ref``, ``.by_digest``.
-- ``fresh_repo(prefix)`` — a never-used repository name under ``prefix``.
+- ``fresh_repo(prefix)`` — a never-used repository name under ``prefix`` ("denied/r4-1a2b3c/app"). The lab is
+  shared by the whole session: use fresh names so another test's push never changes what yours reads.
 - ``startup_seconds``, ``timings`` (per part), ``pids``, ``stop()``.
 
 ``Containerd`` (tests/lab/containerd.py, fixture ``containerd``): ``pull(image, username=None, password=None,
