@@ -1,0 +1,94 @@
+"""``pulldoctor probe IMAGE``: ask the registry for an image the way a node would, and say what happens.
+
+Exit 0 when a node could pull the image, 1 when it could not, 2 on bad usage (invalid reference,
+unreadable ``--docker-config``, bad ``--platform``/``--ca-file``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pulldoctor.errors import InputError
+
+if TYPE_CHECKING:
+    from pulldoctor.keyring import Credential
+    from pulldoctor.registry.models import ProbeResult
+
+WIDTH = 80
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+def credentials_from_docker_config(path: str, image: str) -> tuple[list[Credential], str]:
+    """Credentials the kubelet would try for ``image`` from a docker config file, and who they are."""
+    from pulldoctor.keyring import Keyring, entries_from_docker_config
+
+    try:
+        with Path(path).open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as err:
+        raise InputError(f"cannot read --docker-config {path}: {err.strerror or type(err).__name__}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise InputError(f"--docker-config {path} is larger than {MAX_CONFIG_BYTES} bytes; not a docker config")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"--docker-config {path} is not UTF-8 text") from None
+    lookup = Keyring(entries_from_docker_config(text, f"file {path}")).lookup(image)
+    creds = [e.credential for e in lookup.matches if e.credential is not None]
+    return creds, lookup.explanation
+
+
+def render_text(result: ProbeResult, credentials_note: str = "") -> str:
+    """Verdict line first, then one line per step (wrapped at 80 columns)."""
+    lines = [result.summary()]
+    failed = result.failed_step
+    if failed is not None:
+        lines += textwrap.wrap(failed.detail, WIDTH, initial_indent="  ", subsequent_indent="  ")
+    if result.suggestions:
+        lines.append(f"  close tags: {', '.join(result.suggestions)}")
+    if result.ratelimit is not None:
+        lines.append(f"  rate limit: {result.ratelimit.describe()}")
+    if result.platforms:
+        lines += textwrap.wrap("platforms: " + ", ".join(result.platforms), WIDTH, initial_indent="  ",
+                               subsequent_indent="    ")
+    if credentials_note:
+        lines += textwrap.wrap("credentials: " + credentials_note, WIDTH, initial_indent="  ", subsequent_indent="    ")
+    lines.append("steps:")
+    for step in result.steps:
+        mark = "ok  " if step.ok else "FAIL"
+        ms = f"{step.elapsed * 1000:.0f} ms"
+        head = f"  {mark} {step.name:<9} "
+        lines += textwrap.wrap(
+            f"{step.detail} ({ms})", WIDTH, initial_indent=head, subsequent_indent=" " * len(head),
+            break_long_words=True, break_on_hyphens=False,
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    from pulldoctor.reference import parse
+    from pulldoctor.registry import probe_sync
+    from pulldoctor.registry.manifest import parse_platform
+    from pulldoctor.registry.models import ProbeOptions
+
+    ref = parse(args.image)  # InvalidReference → exit 2
+    platform = str(parse_platform(args.platform)) if args.platform else "linux/amd64"
+    creds: list[Credential] = []
+    note = ""
+    if args.docker_config:
+        creds, note = credentials_from_docker_config(args.docker_config, args.image)
+    options = ProbeOptions.build(insecure_registries=args.insecure_registry, ca_file=args.ca_file)
+    result = probe_sync(ref, credentials=creds, platform=platform, options=options)
+    if args.output == "json":
+        doc = result.to_json()
+        if args.docker_config:
+            doc["credentials"] = {"tried": len(creds), "explanation": note}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(result, note))
+    return 0 if result.cause is None else 1

@@ -1,0 +1,189 @@
+"""What a probe is asked and what it answers: plain dataclasses, no network, no aiohttp.
+
+Kept apart from the client so that the diagnosis and the renderers can use the result types without
+paying for aiohttp's import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pulldoctor.causes import Cause
+
+if TYPE_CHECKING:
+    from pulldoctor.keyring import Credential
+    from pulldoctor.reference import ImageRef
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """How far and how long a probe may go. Every limit here bounds a network call or a loop."""
+
+    insecure_registries: frozenset[str] = frozenset()
+    #: Loopback registries the nodes reach over HTTPS anyway (a hosts.toml ``server = "https://…"``).
+    https_registries: frozenset[str] = frozenset()
+    ca_file: str | None = None
+    dns_timeout: float = 5.0
+    connect_timeout: float = 5.0
+    request_timeout: float = 15.0  # whole request: connect, headers and capped body
+    manifest_cap: int = 4 * MIB  # containerd refuses manifests above 4 MiB too
+    body_cap: int = 64 * KIB  # error bodies, tokens, image configs
+    tags_page_cap: int = 1 * MIB
+    tags_max_pages: int = 20
+    tags_page_size: int = 1000
+    max_redirects: int = 5
+    per_registry_concurrency: int = 32
+    max_suggestions: int = 5
+    fetch_manifest: bool = True  # GET the manifest body for platforms and size (a Docker Hub "pull")
+    min_ratelimit_remaining: int = 5  # below this, do not spend a Docker Hub pull on a GET
+
+    @staticmethod
+    def build(
+        insecure_registries: Iterable[str] = (),
+        ca_file: str | None = None,
+        https_registries: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> ProbeOptions:
+        """Options from CLI-style values; host names are compared case-insensitively."""
+        return ProbeOptions(
+            insecure_registries=_hosts(insecure_registries),
+            https_registries=_hosts(https_registries),
+            ca_file=ca_file,
+            **kwargs,
+        )
+
+
+def _hosts(values: Iterable[str]) -> frozenset[str]:
+    """``HOST[:PORT]`` values as given on a command line; a scheme prefix is tolerated and dropped."""
+    out = set()
+    for v in values:
+        v = v.strip().lower()
+        for prefix in ("http://", "https://"):
+            v = v.removeprefix(prefix)
+        if v.rstrip("/"):
+            out.add(v.rstrip("/"))
+    return frozenset(out)
+
+
+def _size(n: int) -> str:
+    from pulldoctor.registry.manifest import human_size
+
+    return human_size(n)
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """One image to probe with the credentials the kubelet would try, in its order."""
+
+    image: str | ImageRef
+    credentials: Sequence[Credential] = ()
+    platform: str = "linux/amd64"
+
+
+@dataclass
+class Step:
+    """One thing the probe did, as a node would do it, and how it went."""
+
+    name: str
+    ok: bool
+    detail: str
+    elapsed: float = 0.0  # seconds
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "elapsed": round(self.elapsed, 4)}
+
+
+@dataclass
+class RateLimit:
+    """Docker Hub's ``ratelimit-limit``/``ratelimit-remaining`` headers (``100;w=21600``)."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    window: int | None = None  # seconds
+    source: str | None = None
+    retry_after: int | None = None
+
+    def describe(self) -> str:
+        """``0 of 100 left per 21600 s, retry after 60 s`` (parts that are known)."""
+        parts = []
+        if self.remaining is not None and self.limit is not None:
+            parts.append(f"{self.remaining} of {self.limit} left")
+        elif self.limit is not None:
+            parts.append(f"limit {self.limit}")
+        elif self.remaining is not None:
+            parts.append(f"{self.remaining} left")
+        if self.window:
+            parts.append(f"per {self.window} s")
+        if self.retry_after is not None:
+            parts.append(f"retry after {self.retry_after} s")
+        return " ".join(parts) or "headers present"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "limit": self.limit,
+            "remaining": self.remaining,
+            "window": self.window,
+            "source": self.source,
+            "retry_after": self.retry_after,
+        }
+
+
+@dataclass
+class ProbeResult:
+    """The probe's verdict: ``cause`` is None when a node could pull the image."""
+
+    image: str
+    cause: Cause | None = None
+    steps: list[Step] = field(default_factory=list)
+    digest: str | None = None
+    platforms: list[str] = field(default_factory=list)
+    size: int | None = None  # compressed layer bytes for the node's platform
+    ratelimit: RateLimit | None = None
+    suggestions: list[str] = field(default_factory=list)
+    credentials_sent: bool = False
+    status: int | None = None  # last HTTP status the registry answered
+    url: str | None = None  # manifest URL asked (no credentials in it)
+    media_type: str | None = None
+    platform: str = "linux/amd64"
+    credential: str | None = None  # which credential worked (user and fingerprint, never the password)
+
+    @property
+    def pullable(self) -> bool:
+        return self.cause is None
+
+    @property
+    def failed_step(self) -> Step | None:
+        """The step that decided the verdict (the last failed one), or None when pullable."""
+        return next((s for s in reversed(self.steps) if not s.ok), None)
+
+    def summary(self) -> str:
+        """One line: the verdict and its main evidence."""
+        if self.cause is None:
+            parts = [p for p in (self.digest and self.digest[:19] + "…", self.platform,
+                                 _size(self.size) if self.size is not None else None) if p]
+            return f"pullable: {self.image}" + (f" ({', '.join(parts)})" if parts else "")
+        return f"{self.cause.value}: {self.image}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "image": self.image,
+            "cause": self.cause.value if self.cause is not None else None,
+            "pullable": self.cause is None,
+            "steps": [s.to_json() for s in self.steps],
+            "digest": self.digest,
+            "media_type": self.media_type,
+            "platform": self.platform,
+            "platforms": list(self.platforms),
+            "size": self.size,
+            "ratelimit": self.ratelimit.to_json() if self.ratelimit else None,
+            "suggestions": list(self.suggestions),
+            "credentials_sent": self.credentials_sent,
+            "credential": self.credential,
+            "status": self.status,
+            "url": self.url,
+        }

@@ -1,0 +1,81 @@
+"""The wire-level types of the registry client, without aiohttp: constants, ``Response``, ``TransportError``.
+
+Kept apart from ``client`` so that importing ``pulldoctor.registry`` does not import aiohttp.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+#: What containerd 1.6 sends when it resolves a reference (remotes/docker/resolver.go), same order.
+MANIFEST_ACCEPT = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "*/*",
+    ]
+)
+INDEX_TYPES = frozenset(
+    {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
+)
+USER_AGENT = "pulldoctor (registry probe)"
+
+
+class TransportError(Exception):
+    """The request got no usable HTTP answer. ``kind`` is one of:
+
+    ``refused``, ``connect_timeout``, ``unreachable``, ``dns``, ``tls``, ``read_timeout``,
+    ``disconnected``, ``bad_response``, ``payload``, ``redirects``.
+    The message never contains a header value.
+    """
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass
+class Response:
+    """Status, headers and at most ``cap`` bytes of body (``truncated`` when there was more)."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    truncated: bool
+    url: URL
+    method: str
+
+    def json(self) -> Any:
+        """Parsed body, or None when it is not JSON (never raises)."""
+        if self.truncated or not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def error_codes(self) -> list[str]:
+        """Distribution error codes (``MANIFEST_UNKNOWN``, ``NAME_UNKNOWN``, ``DENIED`` …) in the body."""
+        doc = self.json()
+        errors = doc.get("errors") if isinstance(doc, dict) else None
+        if not isinstance(errors, list):
+            return []
+        return [str(e.get("code")) for e in errors[:16] if isinstance(e, dict) and e.get("code")]
+
+    def error_message(self, limit: int = 200) -> str:
+        """First distribution error ``code: message``, or the start of a text body."""
+        doc = self.json()
+        errors = doc.get("errors") if isinstance(doc, dict) else None
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            e = errors[0]
+            return f"{e.get('code', '')}: {e.get('message', '')}"[:limit]
+        text = self.body[:limit].decode("utf-8", "replace")
+        return " ".join(text.split()) if text.isprintable() or "\n" in text else ""
