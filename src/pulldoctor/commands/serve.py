@@ -1,0 +1,58 @@
+"""``pulldoctor serve``: run the Prometheus exporter until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from pulldoctor.errors import UsageError
+
+
+def config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pulldoctor.exporter.config import ExporterConfig, parse_duration, parse_listen
+
+    if args.namespace and args.all_namespaces:
+        raise UsageError("use -n NAMESPACE or -A, not both")
+    host, port = parse_listen(args.listen)
+    return ExporterConfig(
+        listen_host=host,
+        listen_port=port,
+        namespace=args.namespace,
+        all_namespaces=bool(args.all_namespaces),
+        context=args.context,
+        kubeconfig=args.kubeconfig,
+        probe_interval=parse_duration(args.probe_interval),
+        probe=not args.no_probe,
+        insecure_registries=tuple(args.insecure_registry or ()),
+        ca_file=args.ca_file,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pulldoctor.exporter import Exporter
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logging.getLogger("pulldoctor.exporter").info("signal %d: shutting down", signum)
+        stop.set()
+
+    try:
+        exporter = Exporter(config)
+    except OSError as err:  # the listen address is taken or not ours
+        raise UsageError(f"cannot listen on {args.listen}: {err.strerror or err}") from None
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        exporter.start()
+        exporter.wait(stop)
+    finally:
+        exporter.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 0

@@ -1,0 +1,133 @@
+"""The objects a diagnosis needs besides pods and events: service accounts, pull secrets, nodes.
+
+Fetched one by one with GET, only for failing pods, and cached for ``ttl`` seconds: a 10 000-pod
+cluster with three failing pods reads three service accounts, not every secret of the cluster (which
+would also hold every Helm release). A 403 (secrets are optional in deploy/) or a 404 is remembered
+too, and ``fill`` marks a kind as read in a namespace only when every name it needed was answered,
+so a secret we could not read is never reported as missing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+
+from pulldoctor.cluster.model import Node, Pod, Secret, ServiceAccount
+from pulldoctor.cluster.snapshot import Snapshot
+from pulldoctor.exporter.transport import ApiStatusError, ApiTransport
+
+MAX_OBJECT_BYTES = 8 * 1024 * 1024   # a node with many images is the biggest (~1 MiB); secrets cap at 1 MiB
+MAX_CACHED = 10_000
+
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    "serviceaccounts": msgspec.json.Decoder(ServiceAccount),
+    "secrets": msgspec.json.Decoder(Secret),
+    "nodes": msgspec.json.Decoder(Node),
+}
+
+
+class _Missing:
+    """404: the object does not exist."""
+
+
+class _Unreadable:
+    """403 or an error: we do not know."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+MISSING = _Missing()
+Answer = Any  # a decoded object, MISSING or _Unreadable
+
+
+class ContextCache:
+    """GET-with-TTL cache for service accounts, secrets and nodes. Thread-safe."""
+
+    def __init__(self, transport: ApiTransport | None, ttl: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._transport = transport
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, str, str], tuple[float, Answer]] = OrderedDict()
+        self.gets = 0
+
+    def _get(self, kind: str, namespace: str, name: str) -> Answer:
+        key = (kind, namespace, name)
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+        answer = self._fetch(kind, namespace, name)
+        with self._lock:
+            self._cache.pop(key, None)
+            self._cache[key] = (now, answer)
+            while len(self._cache) > MAX_CACHED:
+                self._cache.popitem(last=False)
+        return answer
+
+    def _fetch(self, kind: str, namespace: str, name: str) -> Answer:
+        if self._transport is None:
+            return _Unreadable("no API access")
+        path = (f"/api/v1/namespaces/{quote(namespace, safe='')}/{kind}/{quote(name, safe='')}"
+                if namespace else f"/api/v1/{kind}/{quote(name, safe='')}")
+        self.gets += 1
+        try:
+            data = self._transport.get_bytes(path, [], cap=MAX_OBJECT_BYTES, timeout=15.0)
+            return _DECODERS[kind].decode(data)
+        except ApiStatusError as err:
+            if err.status == 404:
+                return MISSING
+            return _Unreadable(f"{err.status} {err.reason}")
+        except Exception as err:  # network trouble or a bad body: unknown, never "missing"
+            return _Unreadable(type(err).__name__)
+
+    def fill(self, snapshot: Snapshot, pods: Iterable[Pod]) -> None:
+        """Add to ``snapshot`` the service accounts, pull secrets and nodes ``pods`` need."""
+        sa_ok: dict[str, bool] = {}
+        secret_ok: dict[str, bool] = {}
+        nodes_ok = True
+        notes: set[str] = set()
+        for pod in pods:
+            ns = pod.metadata.namespace
+            names = [r.name for r in pod.spec.image_pull_secrets if r.name]
+            if not names:
+                sa_name = pod.spec.service_account_name or "default"
+                sa = self._get("serviceaccounts", ns, sa_name)
+                if isinstance(sa, ServiceAccount):
+                    snapshot.service_accounts[(ns, sa_name)] = sa
+                    names = [r.name for r in sa.image_pull_secrets if r.name]
+                sa_ok[ns] = sa_ok.get(ns, True) and not isinstance(sa, _Unreadable)
+                if isinstance(sa, _Unreadable):
+                    notes.add(f"could not read service account {ns}/{sa_name} ({sa.why})")
+            for name in names:
+                secret = self._get("secrets", ns, name)
+                if isinstance(secret, Secret):
+                    snapshot.secrets[(ns, name)] = secret
+                secret_ok[ns] = secret_ok.get(ns, True) and not isinstance(secret, _Unreadable)
+                if isinstance(secret, _Unreadable):
+                    notes.add(f"could not read secret {ns}/{name} ({secret.why}); pull secrets not checked")
+            node_name = pod.spec.node_name
+            if node_name and node_name not in snapshot.nodes:
+                node = self._get("nodes", "", node_name)
+                if isinstance(node, Node):
+                    snapshot.nodes[node_name] = node
+                elif isinstance(node, _Unreadable):
+                    nodes_ok = False
+        for ns, ok in sa_ok.items():
+            if ok:
+                snapshot.mark_listed("ServiceAccount", ns)
+        for ns, ok in secret_ok.items():
+            if ok:
+                snapshot.mark_listed("Secret", ns)
+        if nodes_ok:
+            snapshot.mark_listed("Node", None)
+        snapshot.notes.extend(sorted(notes))
