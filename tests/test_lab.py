@@ -9,8 +9,13 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
+import signal
 import ssl
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +51,29 @@ def test_lab_starts_fast_and_tracks_its_processes(lab: Lab) -> None:
     assert lab.startup_seconds < 5
     alive = {pid for _, pid in procs.alive_pids()}
     assert lab.pids and set(lab.pids) <= alive
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_lab_outside_pytest_stops_at_interpreter_exit() -> None:
+    """bench/ uses the lab without pytest: the atexit hook must stop every process and remove the temp dir."""
+    tests_dir = str(Path(__file__).parent)
+    code = (f"import sys; sys.path.insert(0, {tests_dir!r}); from lab import start_lab; lab = start_lab(); "
+            "print(lab.root, *lab.pids, flush=True)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    root, *pids = out.stdout.split()
+    assert len(pids) == 4
+    left = [int(p) for p in pids if _running(int(p))]
+    for pid in left:  # clean up before failing, so a broken hook does not leak servers
+        os.kill(pid, signal.SIGKILL)
+    assert not left
+    assert not Path(root).exists()
 
 
 def test_push_then_fetch_by_tag_and_digest(lab: Lab) -> None:

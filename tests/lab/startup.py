@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import secrets
 import shutil
@@ -85,7 +86,9 @@ class Lab:
         return [p.pid for p in self._procs]
 
     def stop(self) -> None:
-        """Stop every process (SIGTERM, then SIGKILL) and the blackhole; remove the temp dir if ours."""
+        """Stop every process (SIGTERM, then SIGKILL) and the blackhole; remove the temp dir if ours.
+        Idempotent; also runs at interpreter exit for callers outside pytest."""
+        atexit.unregister(self.stop)
         procs.stop_all(self._procs)
         if self._blackhole is not None:
             self._blackhole.close()
@@ -139,7 +142,7 @@ def start_lab(root: Path | None = None, *, timeout: float = 15.0) -> Lab:
         if owns_root:
             shutil.rmtree(root, ignore_errors=True)
         raise
-    return Lab(
+    lab = Lab(
         root=root, open_registry=open_addr, auth_registry=auth_addr, proxy_registry=proxy_addr,
         nginx=nginx_addr, nginx_tls=f"127.0.0.1:{ports.tls}", nginx_tls_trusted=f"127.0.0.1:{ports.tls_trusted}",
         nginx_tls_wrongname=f"127.0.0.1:{ports.tls_wrongname}", ca_cert=cert.cert, wrongname_cert=wrong.cert,
@@ -147,3 +150,5 @@ def start_lab(root: Path | None = None, *, timeout: float = 15.0) -> Lab:
         timings=timings, _procs=started, _blackhole=hole, _access_log=root / "nginx" / "access.log",
         _owns_root=owns_root,
     )
+    atexit.register(lab.stop)
+    return lab
