@@ -1,0 +1,32 @@
+"""Read the runtime's error text: which cause it names, and the facts inside it.
+
+``classify(message)`` takes what a user sees — a kubelet event message, a container's waiting message,
+as printed by ``kubectl describe`` or pasted from YAML/JSON — and returns ``Classification(cause, fields,
+signals)``. It never raises and examines at most 16 KiB (head and tail), with bounded patterns only.
+
+How: ``normalize`` undoes escaping and line folding; ``peel`` removes the kubelet/kubectl wrappers and
+splits kubelet aggregates; ``rules`` finds every core error (each a *signal*); ``fields`` extracts the facts.
+
+**The root-signal rule.** Every rule has a specificity tier (``rules.py``: stated outright > precise
+mechanism > transport failure > the registry's answer about the image > rate limit / server error >
+bare 401/403 > cancelled). The root is the signal with the highest tier; among equals, the innermost one,
+i.e. the one that appears last (Go errors wrap as ``outer: inner``). In a kubelet aggregate ``[e1, e2]``
+(one error per credential tried) each member is classified alone, and a member whose cause is about the
+image beats a member whose cause is about one credential (auth_missing, auth_invalid, forbidden,
+repo_not_found_or_no_access); among those left, the most specific, then the first. ``signals`` lists every
+cause seen, root first.
+
+Two context rules then use the image named in the message:
+
+- ``docker.io/<host.name>/…``: Docker Hub namespaces hold no dots, so an access or not-found answer for
+  such a path means the repository cannot exist → ``repo_not_found``;
+- a platform mismatch for the sandbox ``pause`` image (published for every platform) is a runtime
+  fault → ``other``.
+
+Hedges stay honest: containerd's ``<ref>: not found`` (a HEAD 404, identical for a missing tag and a missing
+repository) is ``tag_not_found`` as causes.md documents, with ``fields["also_possible"]`` naming the others.
+"""
+
+from pulldoctor.messages.classifier import Classification, classify
+
+__all__ = ["Classification", "classify"]

@@ -1,0 +1,186 @@
+"""``classify``: peel the wrappers, match the core error, pick the root signal, extract the facts.
+
+The root-signal rule is written out in the package docstring (``pulldoctor/messages/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pulldoctor.causes import Cause
+from pulldoctor.messages import fields as f
+from pulldoctor.messages import rules
+from pulldoctor.messages.lexicon import words
+from pulldoctor.messages.normalize import normalize
+from pulldoctor.messages.peel import Peeled, peel, runtime_of
+from pulldoctor.messages.rules import Signal
+
+#: Causes about one credential rather than about the image: in an aggregate (one error per credential
+#: the kubelet tried), a member that says something about the image wins over these.
+CREDENTIAL_CAUSES: frozenset[Cause] = frozenset(
+    {Cause.AUTH_MISSING, Cause.AUTH_INVALID, Cause.FORBIDDEN, Cause.REPO_NOT_FOUND_OR_NO_ACCESS}
+)
+
+# Answers that mean "not for you / not here" and that a repository which cannot exist also gets.
+_ACCESS_OR_ABSENCE: frozenset[Cause] = frozenset(
+    {Cause.AUTH_MISSING, Cause.AUTH_INVALID, Cause.FORBIDDEN, Cause.TAG_NOT_FOUND, Cause.REPO_NOT_FOUND_OR_NO_ACCESS}
+)
+_HOSTNAME = re.compile(r"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}(?::\d{1,5})?")
+_DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
+
+
+@dataclass
+class Classification:
+    """What a message says: the root cause, the facts in it, and every cause seen (root first)."""
+
+    cause: Cause
+    fields: dict[str, object] = field(default_factory=dict)
+    signals: list[Cause] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {"cause": self.cause.value, "fields": self.fields, "signals": [s.value for s in self.signals]}
+
+
+def _key(sig: Signal) -> tuple[int, int]:
+    return (sig.tier, sig.pos)
+
+
+def _core_signals(core: str) -> tuple[list[Signal], list[tuple[int, int]], str, frozenset[bytes]]:
+    low = core.lower()
+    ws = words(low)
+    sigs, found = rules.match(low, ws)
+    if not sigs and b"rpc" in ws:
+        g = rules.grpc_signal(f.grpc_code(core, low))
+        if g is not None:
+            sigs.append(g)
+    return sigs, found, low, ws
+
+
+def _ordered(sigs: list[Signal]) -> list[Signal]:
+    """Root first (most specific, then innermost), then the rest in the same order."""
+    return sorted(sigs, key=_key, reverse=True)
+
+
+def _causes(sigs: list[Signal]) -> list[Cause]:
+    out: list[Cause] = []
+    for s in sigs:
+        if s.cause not in out:
+            out.append(s.cause)
+    return out
+
+
+def _wrapper_signals(p: Peeled) -> list[Signal]:
+    """The kubelet's own verdicts peeled off with their wrapper (``evalCRIPullErr``)."""
+    out: list[Signal] = []
+    if "signature_failed" in p.wrappers:
+        out.append(Signal(Cause.SIGNATURE_INVALID, rules.DEFINITIVE, -1, "kubelet_signature"))
+    if "registry_unavailable" in p.wrappers:
+        out.append(Signal(Cause.NETWORK_UNREACHABLE, rules.FALLBACK - 5, -1, "kubelet_registry_unavailable"))
+    return out
+
+
+def _cannot_exist_on_hub(img: str | None) -> bool:
+    """``docker.io/quay.io/x``: Docker Hub namespaces are letters and digits only, so a host name there
+    means a registry prefix was doubled and the repository cannot exist."""
+    if not img:
+        return False
+    parts = img.split("@", 1)[0].split("/")
+    return len(parts) >= 3 and parts[0].lower() in _DOCKER_HUB and _HOSTNAME.fullmatch(parts[1].lower()) is not None
+
+
+def _is_pause(img: str | None) -> bool:
+    return bool(img) and img.split("@", 1)[0].rsplit(":", 1)[0].rsplit("/", 1)[-1] == "pause"  # type: ignore[union-attr]
+
+
+def _classify(message: object) -> Classification:
+    text = normalize(message)
+    p = peel(text)
+    fields: dict[str, object] = {}
+    extra = _wrapper_signals(p)
+    found: list[tuple[int, int]] = []
+
+    if p.members:
+        members: list[dict[str, object]] = []
+        best: list[Signal] = []
+        per_member: list[list[Signal]] = []
+        for m in p.members:
+            sigs, got, _, _ = _core_signals(m)
+            found.extend(got)
+            sigs = _ordered(sigs)
+            per_member.append(sigs)
+            members.append({"message": m, "cause": (sigs[0].cause if sigs else Cause.OTHER).value})
+        about_image = [s for s in per_member if s and s[0].cause not in CREDENTIAL_CAUSES]
+        pool = about_image or [s for s in per_member if s]
+        if pool:
+            best = max(pool, key=lambda s: s[0].tier)  # first member among the most specific
+        ordered = best + [s for sigs in per_member if sigs is not best for s in sigs] + extra
+        fields["members"] = members
+    else:
+        sigs, found, core_low, core_words = _core_signals(p.core)
+        ordered = _ordered(sigs + extra)
+
+    secondary: list[Signal] = []
+    if p.secondary:
+        secondary = _core_signals(p.secondary)[0]
+        secondary = _ordered(secondary)
+
+    low = text.lower()
+    img = p.image or f.image(text, low)
+    root = ordered[0] if ordered else (secondary[0] if secondary else None)
+    cause = root.cause if root else Cause.OTHER
+    signals = _causes(ordered + secondary) or [Cause.OTHER]
+
+    # Context rules: what the image itself proves about the answer (documented in the package docstring).
+    if cause in _ACCESS_OR_ABSENCE and _cannot_exist_on_hub(img):
+        cause = Cause.REPO_NOT_FOUND
+        fields["note"] = "a registry host inside a docker.io path: this repository cannot exist on Docker Hub"
+    elif cause is Cause.PLATFORM_MISMATCH and "sandbox" in p.wrappers and _is_pause(img):
+        cause = Cause.OTHER
+        fields["note"] = "the pause image is published for every platform: the runtime's platform matching failed"
+    if cause not in signals:
+        signals.insert(0, cause)
+    elif signals[0] is not cause:
+        signals.remove(cause)
+        signals.insert(0, cause)
+
+    if img:
+        fields["image"] = img
+    u = f.url(text, low)
+    h = f.host(text, low, u, img)
+    if h:
+        fields["host"] = h
+    if u:
+        fields["url"] = u
+    status = root.status if root and root.status else None
+    if status is None and found:
+        status = found[-1][0]
+    if status is not None:
+        fields["status"] = status
+    code = f.grpc_code(text, low)
+    if code:
+        fields["grpc_code"] = code
+    if p.members:
+        core_low = p.core.lower()
+        core_words = words(core_low)
+    fields["runtime"] = runtime_of(core_low, core_words)
+    plat = f.platform(text, low) if cause is Cause.PLATFORM_MISMATCH or "platform" in low else None
+    if plat:
+        fields["platform"] = plat
+    res = f.resolver(text, low)
+    if res:
+        fields["resolver"] = res
+    wrapper = next((w for w in p.wrappers if w != "kubectl_field"), None)
+    if wrapper:
+        fields["wrapper"] = wrapper
+    if root and root.cause is cause and root.also:
+        fields["also_possible"] = [c.value for c in root.also]
+    return Classification(cause, fields, signals)
+
+
+def classify(message: str) -> Classification:
+    """Classify one runtime/kubelet error message. Never raises; bounded time on any input."""
+    try:
+        return _classify(message)
+    except Exception:  # noqa: BLE001 - the contract is "never raises": an unreadable text is "other"
+        return Classification(Cause.OTHER, {"runtime": "unknown"}, [Cause.OTHER])

@@ -1,0 +1,82 @@
+"""Turn pasted text back into the one line the runtime produced.
+
+People paste messages from `kubectl describe`, from YAML (`kubectl get -o yaml` folds long lines and
+indents the continuation) or from JSON logs (quotes escaped as ``\\"``). The rules match the runtime's
+own one-line text, so this undoes those changes first. It also caps how much text is examined, so the
+cost of a classification is bounded whatever the input.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: At most this many characters are examined: the head (kubelet wrapper, image) and the tail (the
+#: innermost error). Real kubelet messages are well under 4 KiB; aggregates of a few errors fit too.
+HEAD_CHARS = 8192
+TAIL_CHARS = 8192
+MAX_CHARS = HEAD_CHARS + TAIL_CHARS
+
+# A line break with the blanks around it. A break with no blanks between two word characters is a
+# terminal wrap inside a token (a digest, a URL): joined without a space. Anything else is a fold.
+_BREAK = re.compile(r"[ \t]*\r?\n[ \t]*")
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def as_text(message: object) -> str:
+    """Any input as ``str``: bytes are decoded leniently, ``None`` is empty, anything else is ``str()``."""
+    if isinstance(message, str):
+        return message
+    if isinstance(message, bytes | bytearray | memoryview):
+        return bytes(message[: MAX_CHARS * 4]).decode("utf-8", errors="replace")
+    if message is None:
+        return ""
+    try:
+        return str(message)
+    except Exception:  # a hostile __str__: nothing to read
+        return ""
+
+
+def cap(text: str) -> str:
+    """Keep the head and the tail of a long text; the middle of a huge paste says nothing new."""
+    if len(text) <= MAX_CHARS:
+        return text
+    return text[:HEAD_CHARS] + " … " + text[-TAIL_CHARS:]
+
+
+def _join_break(m: re.Match[str]) -> str:
+    s = m.string
+    start, end = m.start(), m.end()
+    bare = m.group(0).strip("\r\n") == ""
+    if bare and 0 < start and end < len(s) and s[start - 1] in _WORD and s[end] in _WORD:
+        return ""
+    return " "
+
+
+def unescape(text: str) -> str:
+    """Undo JSON/Go string escaping of quotes and line breaks (up to three levels, as seen in FailedSync events)."""
+    for _ in range(3):
+        if '\\"' not in text and "\\n" not in text:
+            break
+        text = text.replace('\\"', '"').replace("\\n", "\n").replace("\\t", " ")
+    return text
+
+
+def unfold(text: str) -> str:
+    """Join folded and wrapped lines back into one line."""
+    if "\n" not in text:
+        return text
+    return _BREAK.sub(_join_break, text)
+
+
+def normalize(message: object) -> str:
+    """The capped, unescaped, unfolded, stripped text the rules look at."""
+    text = cap(as_text(message))
+    if "\\" in text:
+        text = unescape(text)
+    if "\n" in text:
+        text = unfold(text)
+    if "\t" in text:
+        text = text.replace("\t", " ")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text.strip()

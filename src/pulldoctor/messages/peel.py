@@ -1,0 +1,183 @@
+"""Peel the wrappers the kubelet and kubectl put around a runtime's error, and split aggregates.
+
+What is peeled (outermost first; each wrapper may appear once, in any order, at most ``MAX_PEELS`` times):
+
+- kubectl 1.35 ``describe`` prefixes the event with the field path: ``spec.containers{app}: ``;
+- kubelet events (``pkg/kubelet/images/image_manager.go``): ``Failed to pull image "X": ``,
+  ``Back-off pulling image "X"`` (1.32+ adds ``: <Reason>: <last error>``, PR kubernetes#127918),
+  ``Failed to inspect image "X": ``, ``Failed to apply default image tag "X": ``,
+  ``Container image "X" is not present with pull policy of Never``, and ``evalCRIPullErr``'s
+  ``image pull failed for X because the registry is unavailable`` / ``… signature validation failed``;
+- the pre-1.20 FailedSync event ``Error syncing pod …: failed to "StartContainer" for "c" with R: "…"``;
+- the sandbox event ``Failed create pod sandbox: … failed to get sandbox image "X": …``;
+- the second Failed event ``Error: ErrImagePull``.
+
+The gRPC status (``rpc error: code = X desc = ``) and the runtime's own wrappers are not removed: the
+rules look for the core error inside them, and the wrappers tell which runtime spoke (``runtime_of``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pulldoctor.messages.lexicon import Index, words
+
+MAX_PEELS = 8
+MAX_MEMBERS = 16
+
+_IMG = r'"([^"]{0,4096})"'
+
+# (wrapper name, anchored pattern; group 1 = image when present). Matched case-insensitively.
+_WRAPPERS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("kubectl_field", re.compile(r"spec\.[a-z]{1,32}\{[^}]{0,253}\}:\s*()", re.I)),
+    ("failed_to_pull", re.compile(r"failed to pull image " + _IMG + r":?\s*", re.I)),
+    ("back_off", re.compile(r"back-off pulling image " + _IMG + r":?\s*", re.I)),
+    ("inspect_failed", re.compile(r"failed to inspect image " + _IMG + r":?\s*", re.I)),
+    ("default_tag", re.compile(r"failed to apply default image tag " + _IMG + r":?\s*", re.I)),
+    ("never_pull", re.compile(r"container image " + _IMG + r"(?= is not present)", re.I)),
+    ("registry_unavailable",
+     re.compile(r"image pull failed for (\S{1,4096}) because the registry is unavailable[.:]?\s*", re.I)),
+    ("signature_failed",
+     re.compile(r"image pull failed for (\S{1,4096}) because the signature validation failed[.:]?\s*", re.I)),
+    ("error_syncing",
+     re.compile(r'error syncing pod[^:]{0,300}: failed to "[a-z]{1,32}" for "[^"]{0,253}" with \w{1,64}: "?()',
+                re.I)),
+    ("sandbox", re.compile(r"failed (?:to )?create pod sandbox:\s*()", re.I)),
+    ("error_event", re.compile(r"error: (?=\w{1,64}$)()", re.I)),
+)
+
+# Wrappers by the first letter they can start with, so each step tries one or two patterns, not all.
+_BY_FIRST: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {}
+for _name, _pat in _WRAPPERS:
+    _c = _pat.pattern[0].lower()
+    _BY_FIRST[_c] = (*_BY_FIRST.get(_c, ()), (_name, _pat))
+
+_SANDBOX_IMAGE = re.compile(r'failed to get sandbox image "([^"]{0,4096})"', re.I)
+
+# Heads that start a runtime error: where a kubelet aggregate ``[e1, e2]`` is split.
+_MEMBER_HEADS = (
+    "rpc error: ", "failed to ", "error ", "unable to ", "reading manifest ", "pinging container registry",
+    "initializing source", "pull access denied", "unauthorized", "denied", "toomanyrequests", "manifest ",
+    "pull qps exceeded", "no basic auth", "image pull failed", "registryunavailable", "signaturevalidationfailed",
+    "get ", "head ", "received unexpected", "unexpected status", "writing blob", "net/http", "dial tcp",
+    "context ", "x509", "tls:", "no such host", "no match", "no matching",
+)
+
+
+@dataclass(slots=True)
+class Peeled:
+    """The core error once the kubelet/kubectl wrappers are off."""
+
+    core: str
+    wrappers: list[str] = field(default_factory=list)
+    image: str | None = None
+    members: list[str] = field(default_factory=list)  # kubelet aggregate members, in order
+    secondary: str = ""  # CRI-O's "; artifact err: …" part: a fallback attempt, not the image's error
+
+
+def peel(text: str) -> Peeled:
+    """Remove the wrappers at the front of ``text``; record which and the image they name."""
+    out = Peeled(core=text)
+    rest = text
+    for _ in range(MAX_PEELS):
+        for name, pattern in _BY_FIRST.get(rest[:1].lower(), ()):
+            m = pattern.match(rest)
+            if m is None:
+                continue
+            if name not in out.wrappers:
+                out.wrappers.append(name)
+            img = m.group(1)
+            if img and out.image is None:
+                out.image = img
+            if name == "never_pull":  # nothing left to peel: the sentence is the error
+                break
+            rest = rest[m.end():]
+            break
+        else:
+            break
+        if "never_pull" in out.wrappers:
+            break
+    if "error_syncing" in out.wrappers and rest.endswith('"'):
+        rest = rest[:-1]
+    if "sandbox" in out.wrappers and out.image is None:
+        m2 = _SANDBOX_IMAGE.search(rest)
+        if m2:
+            out.image = m2.group(1)
+    out.core = rest
+    _split_secondary(out)
+    _split_aggregate(out)
+    return out
+
+
+def _split_secondary(out: Peeled) -> None:
+    """CRI-O 1.31+ tries the reference as an OCI artifact after the image pull fails; keep the two apart."""
+    low = out.core.lower()
+    i = low.find("; artifact err:")
+    if i > 0:
+        out.secondary = out.core[i + 2:]
+        out.core = out.core[:i]
+
+
+def _split_aggregate(out: Peeled) -> None:
+    """``utilerrors.NewAggregate`` prints several errors as ``[e1, e2]`` (one per credential tried)."""
+    core = out.core
+    if not core.startswith("[") or len(core) < 4:
+        return
+    body = core[1:-1] if core.endswith("]") else core[1:]
+    low = body.lower()
+    heads = set(_MEMBER_HEADS)
+    first = low[:16]
+    if first:
+        heads.add(first)
+    cuts = [0]
+    i = low.find(", ")
+    while i != -1 and len(cuts) < MAX_MEMBERS:
+        nxt = low[i + 2: i + 2 + 40]
+        if nxt.startswith(tuple(heads)):
+            cuts.append(i + 2)
+        i = low.find(", ", i + 2)
+    if len(cuts) < 2:
+        return
+    cuts.append(len(body) + 2)
+    out.members = [body[a: b - 2].strip() for a, b in zip(cuts, cuts[1:], strict=False)]
+
+
+# Which runtime wrapped the error: marker substrings (lower case), checked in this order.
+_RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("containerd", (
+        "failed to pull and unpack image", "failed to resolve reference", "failed to resolve image",
+        "httpreadseeker", "httpreaderseeker", "unexpected status from ", "pulling from host ",
+        "failed to do request", "failed to authorize", "failed to extract layer", "failed to unpack image",
+        "failed to get sandbox image", "failed to fetch anonymous token", "failed to fetch oauth token",
+        "no match for platform in manifest", "failed to copy:", "unexpected status code",
+    )),
+    ("cri-o", (
+        "initializing source", "reading manifest", "pinging container registry", "unable to pull image or oci",
+        "writing blob", "short-name", "source image rejected", "choosing image instance",
+        "no image found in manifest list", "no image found in image index", "unable to retrieve auth token",
+        "error initializing source", "copying system image", "trying to reuse blob",
+    )),
+    ("docker", (
+        "error response from daemon", "api error (", "pull access denied for ", "manifest for ",
+        "no matching manifest for ", "failed to register layer", "received unexpected http status",
+        "error: image ", "error processing tar file", "does not match the specified platform",
+    )),
+)
+
+
+_RUNTIME_INDEX: Index[int] = Index(
+    (marker, rank) for rank, (_, markers) in enumerate(_RUNTIME_MARKERS) for marker in markers
+)
+
+
+def runtime_of(low: str, text_words: frozenset[bytes] | None = None) -> str:
+    """``containerd``, ``cri-o``, ``docker`` or ``unknown`` from the wrappers in the (lower-cased) text.
+
+    When markers of several runtimes appear, the first family in ``_RUNTIME_MARKERS`` wins (containerd's
+    wrappers are the most distinctive; Docker's "manifest for" phrasing is also quoted by others).
+    """
+    if text_words is None:
+        text_words = words(low)
+    ranks = [rank for marker, rank in _RUNTIME_INDEX.candidates(text_words) if marker in low]
+    return _RUNTIME_MARKERS[min(ranks)][0] if ranks else "unknown"

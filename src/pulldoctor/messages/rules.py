@@ -1,0 +1,274 @@
+"""The core errors: which text means which cause, and how specific each one is.
+
+Each rule names the cause, a specificity tier (higher = says more about the root cause), the substrings
+that must be present before its pattern is even tried (cheap ``in`` checks on the lower-cased text), and
+optionally a pattern that confirms it. Patterns are linear: every repetition is bounded, none is nested.
+
+Where the texts come from (checked against real events, ``/work/shared/research/kubelet-semantics.md``
+§6 and ``real-components.md`` §4–5):
+
+- containerd ``core/remotes/docker/resolver.go`` / ``fetcher.go`` / ``remotes/errors``: ``<ref>: not found``,
+  ``unexpected status from HEAD request to <url>: 401 Unauthorized`` (2.x), ``unexpected status code <url>:
+  502 Bad Gateway`` (1.x), ``pulling from host H failed with status code [manifests v1]: 403 Forbidden``,
+  ``failed to fetch oauth token`` / ``failed to fetch anonymous token``, ``pull access denied, repository does
+  not exist or may require authorization: server message: insufficient_scope``, ``no match for platform``;
+- containers/image (CRI-O, skopeo) ``docker/docker_client.go``, ``docker/errors.go``: ``reading manifest T in
+  R: manifest unknown``, ``pinging container registry H``, ``unable to retrieve auth token: invalid
+  username/password``, ``authentication required``, ``too many requests to registry``, ``no image found in
+  manifest list for architecture``, ``invalid status code from registry 503 (Service Unavailable)``;
+- Docker (moby ``distribution/errors.go``, ``registry``): ``manifest for X not found``, ``pull access denied for
+  X, repository does not exist or may require 'docker login'``, ``no basic auth credentials``, ``received
+  unexpected HTTP status: 500 Internal Server Error``, ``no matching manifest for linux/arm64 in the manifest
+  list entries``;
+- the registries' error bodies (distribution spec error codes ``MANIFEST_UNKNOWN``, ``NAME_UNKNOWN``,
+  ``DENIED``, ``UNAUTHORIZED``, ``TOOMANYREQUESTS``; ECR, GCR/Artifact Registry, ACR, Quay, Harbor, GHCR);
+- Go's ``net``, ``net/http`` and ``crypto/tls`` errors (``no such host``, ``connection refused``, ``x509:``,
+  ``server gave HTTP response to HTTPS client``, ``context canceled``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from pulldoctor.causes import Cause
+from pulldoctor.messages.lexicon import Index, words
+
+C = Cause
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One core error: triggers (lower-case substrings, any one suffices) and an optional confirming pattern."""
+
+    name: str
+    cause: Cause
+    tier: int
+    triggers: tuple[str, ...]
+    pattern: re.Pattern[str] | None = None
+    also: tuple[Cause, ...] = ()  # what the same text can honestly also mean
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A cause seen in the text: by which rule, how specific, and where (the innermost error is last)."""
+
+    cause: Cause
+    tier: int
+    pos: int
+    rule: str
+    also: tuple[Cause, ...] = ()
+    status: int | None = None
+
+
+# Tiers: the root signal is the most specific one (see messages/__init__.py for the whole rule).
+DEFINITIVE = 95   # the text states the cause outright (policy Never, bad reference, no space, signature)
+SPECIFIC = 85     # a precise mechanism (DNS, scheme, platform, oauth token 401, IAM denial)
+TRANSPORT = 80    # a transport-level failure (TLS, refused, unreachable)
+REGISTRY = 70     # the registry's answer about the image (not found, hedges)
+STATUS_HIGH = 60  # rate limits and server errors, by status or error code
+STATUS = 50       # bare 401/403/400 and their error codes
+WEAK = 40
+TIMEOUT = 30      # the pull was cancelled: any real reason found elsewhere wins
+FALLBACK = 15
+
+
+def _r(name: str, cause: Cause, tier: int, triggers: tuple[str, ...] | str, pattern: str | None = None,
+       also: tuple[Cause, ...] = ()) -> Rule:
+    trig = (triggers,) if isinstance(triggers, str) else triggers
+    return Rule(name, cause, tier, trig, re.compile(pattern) if pattern else None, also)
+
+
+RULES: tuple[Rule, ...] = (
+    # --- stated outright -------------------------------------------------------------------------
+    _r("never_pull", C.NEVER_PULL_ABSENT, DEFINITIVE, ("pull policy of never", "errimageneverpull")),
+    _r("bad_reference", C.INVALID_IMAGE_NAME, DEFINITIVE,
+       ("invalid reference format", "couldn't parse image reference", "failed to parse image reference",
+        "invalidimagename", "repository name must be lowercase", "invalid image name",
+        "repository name must be canonical")),
+    _r("short_name", C.INVALID_IMAGE_NAME, DEFINITIVE, "short-name",
+       r"short-name .{0,600}?(?:did not resolve to an alias|resolution enforced|unqualified-search)"),
+    _r("signature", C.SIGNATURE_INVALID, DEFINITIVE,
+       ("signaturevalidationfailed", "signature validation failed", "source image rejected",
+        "signature verification failed", "a signature was required", "is rejected by policy",
+        "signature for identity", "no valid signature", "invalid signature")),
+    _r("disk_full", C.DISK_FULL, DEFINITIVE, ("no space left on device", "disk quota exceeded")),
+    _r("kubelet_qps", C.RATE_LIMITED, DEFINITIVE, "pull qps exceeded"),
+    # --- precise mechanisms ----------------------------------------------------------------------
+    _r("proxy", C.NETWORK_UNREACHABLE, SPECIFIC + 3, "proxyconnect"),
+    _r("platform", C.PLATFORM_MISMATCH, SPECIFIC,
+       ("no match for platform", "no matching manifest for", "no image found in manifest list",
+        "no image found in image index", "does not match the specified platform",
+        "image operating system", "no manifest found for platform")),
+    _r("http_to_https", C.HTTP_VS_HTTPS, SPECIFIC,
+       ("server gave http response to https client", "first record does not look like a tls handshake",
+        "client sent an http request to an https server", "plain http request was sent to https port")),
+    _r("dns_lookup", C.DNS_FAILURE, SPECIFIC, "lookup ",
+       r"dial (?:tcp|udp)[46]?: lookup \S|lookup \S{1,255} on \S{1,64}:\d{1,5}"),
+    _r("dns", C.DNS_FAILURE, SPECIFIC,
+       ("no such host", "server misbehaving", "temporary failure in name resolution",
+        "name or service not known", "no answer from dns server", "nodename nor servname")),
+    _r("oauth_401", C.AUTH_INVALID, SPECIFIC, "failed to fetch oauth token",
+       r"failed to fetch oauth token.{0,600}?\b401\b"),
+    _r("oauth_403", C.FORBIDDEN, SPECIFIC, "failed to fetch oauth token",
+       r"failed to fetch oauth token.{0,600}?\b403\b"),
+    _r("anonymous_token", C.AUTH_MISSING, SPECIFIC, "failed to fetch anonymous token",
+       r"failed to fetch anonymous token.{0,600}?\b40[13]\b"),
+    _r("bad_credentials", C.AUTH_INVALID, SPECIFIC,
+       ("invalid username/password", "incorrect username or password", "authorization token has expired",
+        "token has expired", "token is expired", "expired token", "bad credentials",
+        "invalid username or password", "unauthorized: invalid credentials")),
+    _r("no_credentials", C.AUTH_MISSING, SPECIFIC, ("no basic auth credentials", "no credentials found")),
+    _r("iam_denied", C.FORBIDDEN, SPECIFIC,
+       ("denied: permission \"", "is not authorized to perform", "token exchange failed",
+        "caller does not have permission", "does not have permission", "not allowed access",
+        "you don't have the needed permissions", "permission_denied", "access is forbidden")),
+    # --- transport -------------------------------------------------------------------------------
+    _r("tls", C.TLS_ERROR, TRANSPORT,
+       ("x509:", "tls:", "tls handshake timeout", "certificate signed by unknown authority",
+        "certificate has expired", "certificate is valid for", "unknown certificate authority")),
+    _r("dial", C.NETWORK_UNREACHABLE, TRANSPORT,
+       ("connection refused", "no route to host", "network is unreachable", "connection reset by peer",
+        "connection timed out", "host is unreachable", "operation timed out")),
+    _r("dial_timeout", C.NETWORK_UNREACHABLE, TRANSPORT, "dial tcp ", r"dial tcp \S{1,300}: i/o timeout"),
+    _r("no_connection", C.NETWORK_UNREACHABLE, TRANSPORT - 5, "while waiting for connection"),
+    # --- the registry's answer about the image ---------------------------------------------------
+    _r("hedge", C.REPO_NOT_FOUND_OR_NO_ACCESS, REGISTRY,
+       ("pull access denied", "insufficient_scope", "may require authorization", "may require 'docker login'",
+        "requested access to the resource is denied", "does not exist or no pull access",
+        "access to the requested resource is not authorized", "unauthorized to access repository",
+        "repository does not exist or may require")),
+    _r("old_docker_image", C.REPO_NOT_FOUND_OR_NO_ACCESS, REGISTRY, "error: image ",
+       r"error: image \S{1,2048} not found"),
+    _r("repo_unknown", C.REPO_NOT_FOUND, REGISTRY,
+       ("name_unknown", "name unknown", "repository name not known", "does not exist in the registry")),
+    _r("repo_not_found", C.REPO_NOT_FOUND, REGISTRY, "repository ", r"repository \S{1,2048} not found"),
+    _r("blob_missing", C.OTHER, REGISTRY + 2, ("blob unknown", "blob_unknown", "content at "),
+       r"blob.unknown|content at \S{1,4096} not found"),
+    _r("containerd_not_found", C.TAG_NOT_FOUND, REGISTRY,
+       ("failed to resolve reference", "failed to resolve image", "failed to get sandbox image"),
+       r"\S: not found\b",
+       also=(C.REPO_NOT_FOUND, C.REPO_NOT_FOUND_OR_NO_ACCESS)),
+    _r("manifest_unknown", C.TAG_NOT_FOUND, REGISTRY,
+       ("manifest unknown", "manifest_unknown", "requested image not found"), also=(C.REPO_NOT_FOUND,)),
+    _r("manifest_not_found", C.TAG_NOT_FOUND, REGISTRY, ("manifest for ", "tag ", "artifact ", "manifest "),
+       r"(?:manifest for|artifact|manifest) \S{1,2048} not found|tag \S{1,256} not found in repository"),
+    # --- status codes and error codes ------------------------------------------------------------
+    _r("rate_limit", C.RATE_LIMITED, STATUS_HIGH,
+       ("toomanyrequests", "too many requests", "pull rate limit", "rate limit exceeded", "rate exceeded")),
+    _r("server_error", C.REGISTRY_SERVER_ERROR, STATUS_HIGH - 5,
+       ("internal server error", "bad gateway", "service unavailable", "gateway timeout")),
+    _r("io_timeout", C.NETWORK_UNREACHABLE, STATUS_HIGH, "i/o timeout"),
+    _r("unauthorized", C.AUTH_MISSING, STATUS, ("authentication required", "unauthorized", "unauthenticated"),
+       r"authentication required|(?:^|: )unauthori[sz]ed(?::|$| )|unauthenticated", also=(C.AUTH_INVALID,)),
+    _r("denied", C.FORBIDDEN, STATUS, "denied", r"(?:^|: )denied(?::(?! requested access)|$)"),
+    _r("client_timeout", C.NETWORK_UNREACHABLE, WEAK, ("client.timeout exceeded", "timeout exceeded while")),
+    # --- cancelled: the reason is elsewhere when there is one ------------------------------------
+    _r("cancelled", C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, TIMEOUT,
+       ("context canceled", "context cancelled", "context deadline exceeded", "request canceled",
+        "because of no progress", "exceeded image pull deadline", "deadline exceeded", "operation was canceled",
+        "pull progress timeout")),
+    _r("registry_unavailable", C.NETWORK_UNREACHABLE, FALLBACK - 5,
+       ("registryunavailable", "registry is unavailable")),
+    _r("not_found", C.TAG_NOT_FOUND, FALLBACK, "not found", r"not found\W{0,3}$",
+       also=(C.REPO_NOT_FOUND, C.REPO_NOT_FOUND_OR_NO_ACCESS)),
+)
+
+# HTTP status codes in the text, with their reason phrase so a bare number (a port, a size) never counts:
+# "401 Unauthorized", "invalid status code from registry 503 (Service Unavailable)", "status code: 403".
+_STATUS = re.compile(r"\b([1-5]\d\d) \(?([a-z][a-z' -]{1,30})|status(?: ?code)?:? (\d{3})\b")
+_PHRASES: dict[int, str] = {int(s): s.phrase.lower() for s in HTTPStatus}
+_STATUS_WORDS = frozenset({str(c).encode() for c in _PHRASES} | {b"status", b"statuscode"})
+
+
+def statuses(low: str) -> list[tuple[int, int]]:
+    """Every HTTP status named in the text as (code, position), in order."""
+    found: list[tuple[int, int]] = []
+    for m in _STATUS.finditer(low):
+        if m.group(3):
+            code = int(m.group(3))
+            if code in _PHRASES:
+                found.append((code, m.start(3)))
+            continue
+        code = int(m.group(1))
+        phrase = _PHRASES.get(code)
+        if phrase and m.group(2).startswith(phrase[: max(4, len(phrase) - 2)]):
+            found.append((code, m.start(1)))
+        if len(found) >= 32:
+            break
+    return found
+
+
+def status_signal(code: int, pos: int, low: str) -> Signal | None:
+    """What one HTTP status says on its own (the texts above may say more)."""
+    if code == 401:
+        return Signal(C.AUTH_MISSING, STATUS, pos, "status_401", (C.AUTH_INVALID,), code)
+    if code == 403:
+        return Signal(C.FORBIDDEN, STATUS, pos, "status_403", (), code)
+    if code == 429:
+        return Signal(C.RATE_LIMITED, STATUS_HIGH, pos, "status_429", (), code)
+    if 500 <= code <= 599:
+        return Signal(C.REGISTRY_SERVER_ERROR, STATUS_HIGH, pos, "status_5xx", (), code)
+    if code == 400 and "https://" not in low:
+        # containerd speaking plain HTTP to a TLS port gets 400 (real-components.md §4)
+        return Signal(C.HTTP_VS_HTTPS, STATUS, pos, "status_400", (), code)
+    if code == 404 and "/manifests/" in low:
+        return Signal(C.TAG_NOT_FOUND, STATUS, pos, "status_404", (C.REPO_NOT_FOUND,), code)
+    if code == 408:
+        return Signal(C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, TIMEOUT, pos, "status_408", (), code)
+    return None
+
+
+GRPC_NAMES: tuple[str, ...] = (
+    "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists",
+    "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented",
+    "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+)
+_GRPC_SIGNAL: dict[str, Cause] = {
+    "Canceled": C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE,
+    "DeadlineExceeded": C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE,
+    "NotFound": C.TAG_NOT_FOUND,
+    "Unauthenticated": C.AUTH_MISSING,
+    "PermissionDenied": C.FORBIDDEN,
+}
+
+
+def grpc_signal(code: str | None) -> Signal | None:
+    """The weakest evidence: what the gRPC status code alone suggests (containerd's errgrpc mapping)."""
+    if code is None or code not in _GRPC_SIGNAL:
+        return None
+    return Signal(_GRPC_SIGNAL[code], FALLBACK - 2, -1, "grpc_" + code)
+
+
+_INDEX: Index[int] = Index((trig, i) for i, rule in enumerate(RULES) for trig in rule.triggers)
+
+
+def match(low: str, text_words: frozenset[bytes] | None = None) -> tuple[list[Signal], list[tuple[int, int]]]:
+    """Every rule that fires on the lower-cased core text (with its position), and the HTTP statuses named."""
+    if text_words is None:
+        text_words = words(low)
+    best: dict[int, int] = {}
+    for trig, i in _INDEX.candidates(text_words):
+        p = low.rfind(trig)
+        if p >= 0 and p > best.get(i, -1):
+            best[i] = p
+    out: list[Signal] = []
+    for i, pos in best.items():
+        rule = RULES[i]
+        if rule.pattern is not None:
+            last = None
+            for n, m in enumerate(rule.pattern.finditer(low)):
+                last = m
+                if n >= 64:
+                    break
+            if last is None:
+                continue
+            pos = last.start()
+        out.append(Signal(rule.cause, rule.tier, pos, rule.name, rule.also))
+    found = statuses(low) if text_words & _STATUS_WORDS else []
+    for code, pos in found:
+        sig = status_signal(code, pos, low)
+        if sig is not None:
+            out.append(sig)
+    return out, found
