@@ -46,7 +46,7 @@ def containerd(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
         need(False, "python package grpcio (pip install -e '.[test]')")
     from lab.containerd import start_containerd
 
-    runtime = start_containerd(tmp_path_factory.mktemp("containerd"), lab)
+    runtime = start_containerd(lab, tmp_path_factory.mktemp("containerd"))
     line = f"lab: containerd started in {runtime.startup_seconds:.2f}s"
     print(line)
     _REPORT.append(line)

@@ -76,6 +76,25 @@ def test_lab_outside_pytest_stops_at_interpreter_exit() -> None:
     assert not Path(root).exists()
 
 
+@pytest.mark.containerd
+def test_containerd_outside_pytest_stops_at_interpreter_exit() -> None:
+    from parts import need_binary, need_root
+
+    need_root("containerd")
+    need_binary("containerd")
+    tests_dir = str(Path(__file__).parent)
+    code = (f"import sys; sys.path.insert(0, {tests_dir!r}); from lab import start_lab; "
+            "from lab.containerd import start_containerd; lab = start_lab(); ctrd = start_containerd(lab); "
+            "assert ctrd.pull(lab.push(lab.open_registry, 'demo/x', 'v1').ref).ok; "
+            "print(ctrd.socket_path.parent, ctrd.pid, flush=True)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    root, pid = out.stdout.split()
+    if _running(int(pid)):
+        os.kill(int(pid), signal.SIGKILL)
+        pytest.fail("containerd outlived the interpreter that started it")
+    assert not Path(root).exists()
+
+
 def test_push_then_fetch_by_tag_and_digest(lab: Lab) -> None:
     repo = lab.fresh_repo("demo")
     pushed = lab.push(lab.open_registry, repo, "v1")

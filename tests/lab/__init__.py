@@ -45,7 +45,7 @@ also stops every process this package started).
   shared by the whole session: use fresh names so another test's push never changes what yours reads.
 - ``startup_seconds``, ``timings`` (per part), ``pids``, ``stop()``.
 
-``Containerd`` (tests/lab/containerd.py, fixture ``containerd``): ``pull(image, username=None, password=None,
+``Containerd`` (tests/lab/containerd.py, fixture ``containerd``; outside pytest ``start_containerd(lab)``): ``pull(image, username=None, password=None,
 timeout=30) -> PullOutcome(ok, code, raw, kubelet_message, image_ref, elapsed)`` through containerd's CRI
 plugin (the kubelet's own call), ``log_text()``, and host names set up in its certs.d — see that module.
 """

@@ -15,7 +15,8 @@ HTTP-vs-HTTPS cases each get a host name with its own hosts.toml (research/real-
 
 from __future__ import annotations
 
-import os
+import atexit
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -86,8 +87,9 @@ class Containerd:
     """A running containerd; see the module docstring for the host names it knows."""
 
     def __init__(self, proc: procs.Proc, socket_path: Path, lab: Lab, hosts: dict[str, str],
-                 startup_seconds: float) -> None:
+                 startup_seconds: float, remove_dirs: tuple[Path, ...] = ()) -> None:
         self._proc = proc
+        self._remove_dirs = remove_dirs
         self.socket_path = socket_path
         self._client = CriClient(str(socket_path))
         self.startup_seconds = startup_seconds
@@ -127,8 +129,12 @@ class Containerd:
             return f.read(limit).decode("utf-8", "replace")
 
     def stop(self) -> None:
+        """Stop containerd (SIGTERM, then SIGKILL); remove the temp dirs it was given. Idempotent."""
+        atexit.unregister(self.stop)
         self._client.close()
         self._proc.stop()
+        for directory in self._remove_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _write_hosts(certs_d: Path, lab: Lab) -> dict[str, str]:
@@ -149,11 +155,19 @@ def _write_hosts(certs_d: Path, lab: Lab) -> dict[str, str]:
     return {name: host for name, (host, _) in hosts.items()}
 
 
-def start_containerd(root: Path, lab: Lab, *, timeout: float = 20.0) -> Containerd:
-    """Start containerd under ``root`` and wait until its CRI plugin answers ``Version``."""
+def start_containerd(lab: Lab, root: Path | None = None, *, timeout: float = 20.0) -> Containerd:
+    """Start containerd under ``root`` (a new temp dir, removed at stop, when None) and wait until its CRI
+    plugin answers ``Version``."""
     t0 = time.monotonic()
+    remove: list[Path] = []
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="pulldoctor-containerd-"))
+        remove.append(root)
     root.mkdir(parents=True, exist_ok=True)
-    sock_dir = root if len(str(root)) + 20 < UNIX_PATH_MAX else Path(tempfile.mkdtemp(prefix="pd-ctrd-"))
+    sock_dir = root
+    if len(str(root)) + 20 >= UNIX_PATH_MAX:
+        sock_dir = Path(tempfile.mkdtemp(prefix="pd-ctrd-"))
+        remove.append(sock_dir)
     socket_path = sock_dir / "containerd.sock"
     certs_d = root / "certs.d"
     for sub in ("root", "state", "opt", "cni-bin", "cni-conf", "certs.d"):
@@ -179,8 +193,12 @@ def start_containerd(root: Path, lab: Lab, *, timeout: float = 20.0) -> Containe
         procs.wait_ready(proc, ready, timeout=timeout, every=0.02)
     except BaseException:
         proc.stop()
+        for directory in remove:
+            shutil.rmtree(directory, ignore_errors=True)
         raise
     finally:
         if client is not None:
             client.close()
-    return Containerd(proc, socket_path, lab, hosts, time.monotonic() - t0)
+    runtime = Containerd(proc, socket_path, lab, hosts, time.monotonic() - t0, tuple(remove))
+    atexit.register(runtime.stop)
+    return runtime

@@ -39,7 +39,7 @@ class Lab:
     startup_seconds: float
     timings: dict[str, float]
     user: str = USER
-    password: str = PASSWORD
+    password: str = field(default=PASSWORD, repr=False)
     unresolvable: str = UNRESOLVABLE
     ratelimit_budget: int = nginx.RATELIMIT_BUDGET
     _procs: list[procs.Proc] = field(default_factory=list, repr=False)
