@@ -410,3 +410,20 @@ def test_pull_cut_off_by_deadline(lab: Lab, containerd, images) -> None:
 def test_blackhole_hangs_until_deadline(lab: Lab, containerd) -> None:
     out = containerd.pull(f"{lab.blackhole}/demo/app:v1", timeout=1)
     _expect_failure(out, "DeadlineExceeded", "context deadline exceeded")
+
+
+@pytest.mark.containerd
+def test_remove_image_makes_the_next_pull_fetch_again(lab: Lab, containerd) -> None:
+    pushed = lab.push(lab.nginx, lab.fresh_repo("demo"), "v1")
+    prefix = f"/v2/{pushed.repo}/blobs/"
+
+    def blob_gets() -> int:
+        time.sleep(0.05)
+        return sum(1 for method, _, status in lab.nginx_requests(prefix) if method == "GET" and status == 200)
+
+    assert containerd.pull(pushed.ref).ok
+    first = blob_gets()
+    assert first == 2  # config + one layer
+    containerd.remove(pushed.ref)
+    assert containerd.pull(pushed.ref).ok
+    assert blob_gets() == 2 * first
