@@ -20,6 +20,7 @@ class SourceSpec:
     """Where to read from: files/directories/bundles (``paths``), or the live cluster when empty."""
 
     paths: tuple[str, ...] = ()
+    pod: str | None = None              # live: only this pod (a field selector), when given
     namespace: str | None = None        # live: None = the context's namespace
     all_namespaces: bool = False
     context: str | None = None
@@ -33,6 +34,7 @@ class SourceSpec:
         path = getattr(args, "from_path", None)
         return cls(
             paths=(path,) if path else (),
+            pod=getattr(args, "pod", None),
             namespace=getattr(args, "namespace", None),
             all_namespaces=bool(getattr(args, "all_namespaces", False)),
             context=getattr(args, "context", None),

@@ -1,0 +1,334 @@
+"""Read a live cluster: the official ``kubernetes`` client for configuration (kubeconfig, ``--context``,
+exec credential plugins, in-cluster), auth and transport only; its raw bytes are decoded by ``model``.
+
+What is read, and why so little: pods in scope (paged with ``limit``/``continue``); then, only if some
+container cannot get its image, the image events of those namespaces, and exactly the nodes, service
+accounts and pull secrets those pods use (GET by name: no secret of the namespace is downloaded that the
+kubelet would not use). Least privilege: a 403 on anything but pods is a note, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from pulldoctor.causes import IMAGE_WAITING_REASONS
+from pulldoctor.cluster.model import LIST_DECODER_FOR_KIND, Node, Pod, Secret, ServiceAccount
+from pulldoctor.cluster.snapshot import Snapshot, SourceSpec
+from pulldoctor.errors import ClusterAccessError
+
+MAX_RESPONSE_BYTES = 512 << 20     # one page or object; real pages of 500 pods are a few MB
+MAX_PAGES = 10_000                 # bounds a listing (5 M objects at 500 a page)
+MAX_GETS = 500                     # nodes + service accounts + secrets fetched by name
+ALL_NAMESPACE_EVENTS_ABOVE = 20    # failing namespaces above which events are listed cluster-wide
+_SINGLE = {"Node": msgspec.json.Decoder(Node), "Secret": msgspec.json.Decoder(Secret),
+           "ServiceAccount": msgspec.json.Decoder(ServiceAccount)}
+_IN_CLUSTER_NS = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class _Forbidden(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _Gone(Exception):
+    pass
+
+
+def _status_message(err: Any) -> str:
+    """The API's Status.message (one line), else the HTTP reason."""
+    try:
+        msg = json.loads(err.body or "{}").get("message") or ""
+    except (ValueError, AttributeError):
+        msg = ""
+    return " ".join(str(msg or err.reason or f"HTTP {err.status}").split())[:300]
+
+
+class _Session:
+    """One API client and the calls pulldoctor makes with it, with timeouts, size caps and error mapping."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        from kubernetes import client, config  # only here: reading files never imports kubernetes
+        from kubernetes.config.config_exception import ConfigException
+
+        self.client_mod = client
+        cfg = client.Configuration()
+        self.namespace = "default"
+        path = spec.kubeconfig or os.environ.get("KUBECONFIG")
+        default = Path("~/.kube/config").expanduser()
+        try:
+            if path or default.exists():
+                config.load_kube_config(config_file=path, context=spec.context, client_configuration=cfg,
+                                        persist_config=False)
+                contexts, active = config.list_kube_config_contexts(config_file=path)
+                chosen = next((c for c in contexts if c.get("name") == spec.context), active) if spec.context \
+                    else active
+                self.namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+            elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+                config.load_incluster_config(client_configuration=cfg)
+                if _IN_CLUSTER_NS.exists():
+                    self.namespace = _IN_CLUSTER_NS.read_text().strip() or "default"
+            else:
+                raise ClusterAccessError(
+                    "no kubeconfig (~/.kube/config, $KUBECONFIG or --kubeconfig) and not running in a cluster; "
+                    "give --kubeconfig, or --from FILE to read kubectl output instead")
+        except ConfigException as err:
+            raise ClusterAccessError(f"kubeconfig: {' '.join(str(err).split())[:300]}") from None
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            raise ClusterAccessError(f"kubeconfig could not be read ({type(err).__name__}: "
+                                     f"{' '.join(str(err).split())[:200]})") from None
+        cfg.retries = 1  # one retry on connect; never minutes of silent retrying
+        self.host = cfg.host
+        self.api_client = client.ApiClient(cfg)
+        self.core = client.CoreV1Api(self.api_client)
+        self.events_v1 = client.EventsV1Api(self.api_client)
+        self.timeout = (spec.request_timeout, spec.request_timeout)
+        self.page_size = max(1, spec.page_size)
+
+    def close(self) -> None:
+        try:
+            self.api_client.close()
+        except Exception:  # pragma: no cover - closing a pool must not mask the result
+            pass
+
+    def _call(self, fn: Callable[..., Any], **kwargs: Any) -> bytes:
+        """One request; returns the body bytes (capped) or raises _Forbidden/_NotFound/_Gone/ClusterAccessError."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        try:
+            resp = fn(_preload_content=False, _request_timeout=self.timeout, **kwargs)
+        except ApiException as err:
+            if err.status in (401, 403):
+                raise _Forbidden(err.status, _status_message(err)) from None
+            if err.status == 404:
+                raise _NotFound(_status_message(err)) from None
+            if err.status == 410:
+                raise _Gone(_status_message(err)) from None
+            raise ClusterAccessError(f"the Kubernetes API at {self.host} answered {err.status}: "
+                                     f"{_status_message(err)}") from None
+        except (Urllib3Error, OSError) as err:
+            raise ClusterAccessError(f"cannot reach the Kubernetes API at {self.host} ({_short(err)})") from None
+        try:
+            body = resp.read(MAX_RESPONSE_BYTES + 1)
+        except (Urllib3Error, OSError) as err:
+            raise ClusterAccessError(f"the Kubernetes API at {self.host} broke off a response ({_short(err)})") \
+                from None
+        finally:
+            resp.release_conn()
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise ClusterAccessError(f"a response from {self.host} exceeds {MAX_RESPONSE_BYTES >> 20} MiB; "
+                                     "use -n NAMESPACE")
+        return body
+
+    def list(self, kind: str, fn: Callable[..., Any], **kwargs: Any) -> list[Any]:
+        """Every item of a listing, page by page (``limit``/``continue``); restarts once on 410 Gone."""
+        decoder = LIST_DECODER_FOR_KIND[kind]
+        for _attempt in range(2):
+            items: list[Any] = []
+            token = ""
+            try:
+                for _page in range(MAX_PAGES):
+                    args = dict(kwargs, limit=self.page_size)
+                    if token:
+                        args["_continue"] = token
+                    body = self._call(fn, **args)
+                    try:
+                        page = decoder.decode(body)
+                    except msgspec.MsgspecError as err:
+                        raise ClusterAccessError(f"the Kubernetes API at {self.host} sent a {kind} list "
+                                                 f"pulldoctor cannot read ({err})") from None
+                    items.extend(page.items)
+                    token = page.metadata.continue_
+                    if not token:
+                        return items
+                raise ClusterAccessError(f"listing {kind}s took more than {MAX_PAGES} pages; use -n NAMESPACE")
+            except _Gone:
+                continue  # the continue token expired (etcd compaction): list again from the start
+        raise ClusterAccessError(f"listing {kind}s: the continue token expired twice; try again")
+
+    def get(self, kind: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        body = self._call(fn, **kwargs)
+        try:
+            return _SINGLE[kind].decode(body)
+        except msgspec.MsgspecError as err:
+            raise ClusterAccessError(f"the Kubernetes API at {self.host} sent a {kind} pulldoctor cannot read "
+                                     f"({err})") from None
+
+
+def _short(err: BaseException) -> str:
+    reason = getattr(err, "reason", None) or err
+    text = " ".join(str(reason).split())
+    for known in ("Connection refused", "timed out", "Name or service not known", "No route to host",
+                  "certificate verify failed", "Connection reset"):
+        if known.lower() in text.lower():
+            return known.lower()
+    return text[-200:]
+
+
+def _scope(spec: SourceSpec, session: _Session) -> str | None:
+    return None if spec.all_namespaces else (spec.namespace or session.namespace)
+
+
+def _where(ns: str | None) -> str:
+    return f"namespace {ns}" if ns else "all namespaces"
+
+
+def load_live(spec: SourceSpec, snapshot: Snapshot) -> None:
+    """Fill ``snapshot`` from the cluster ``spec`` points at (see the module docstring for what is read)."""
+    session = _Session(spec)
+    try:
+        _load(spec, session, snapshot)
+    finally:
+        session.close()
+
+
+def _load(spec: SourceSpec, s: _Session, snap: Snapshot) -> None:
+    ns = _scope(spec, s)
+    snap.source = f"cluster {s.host} ({_where(ns)})"
+    core = s.core
+    selector = {"field_selector": f"metadata.name={spec.pod}"} if spec.pod else {}
+    try:
+        if ns:
+            pods = s.list("Pod", core.list_namespaced_pod, namespace=ns, **selector)
+        else:
+            pods = s.list("Pod", core.list_pod_for_all_namespaces, **selector)
+    except _Forbidden as err:
+        what = "unauthorized" if err.status == 401 else "forbidden"
+        raise ClusterAccessError(f"cannot list pods in {_where(ns)}: {what} ({err})") from None
+    snap.add(pods, mark_listed=False)
+    snap.mark_listed("Pod", ns)
+    failing = [p for p in pods if _has_image_failure(p)]
+    if not failing:
+        return
+    namespaces = sorted({p.metadata.namespace for p in failing})
+    _load_events(s, snap, ns, namespaces)
+    budget = [MAX_GETS]
+    _load_nodes(s, snap, sorted({p.spec.node_name for p in failing if p.spec.node_name}), budget)
+    sa_secrets = _load_service_accounts(s, snap, failing, budget)
+    wanted: dict[str, set[str]] = {}
+    for p in failing:
+        names = [r.name for r in p.spec.image_pull_secrets if r.name] or \
+            sa_secrets.get((p.metadata.namespace, p.spec.service_account_name or "default"), [])
+        wanted.setdefault(p.metadata.namespace, set()).update(names)
+    _load_secrets(s, snap, wanted, budget)
+
+
+def _has_image_failure(p: Pod) -> bool:
+    st = p.status
+    for statuses in (st.init_container_statuses, st.container_statuses, st.ephemeral_container_statuses):
+        for cs in statuses:
+            w = cs.state.waiting
+            if w is not None and w.reason in IMAGE_WAITING_REASONS:
+                return True
+    return False
+
+
+def _load_events(s: _Session, snap: Snapshot, scope: str | None, namespaces: list[str]) -> None:
+    """core/v1 events about pods; events.k8s.io/v1 if core/v1 is forbidden. Per failing namespace, or
+    cluster-wide when there are many."""
+    targets: Iterable[str | None] = [None] if scope is None and len(namespaces) > ALL_NAMESPACE_EVENTS_ABOVE \
+        else namespaces
+    core, ev1 = s.core, s.events_v1
+    for ns in targets:
+        try:
+            if ns:
+                items = s.list("Event", core.list_namespaced_event, namespace=ns,
+                               field_selector="involvedObject.kind=Pod")
+            else:
+                items = s.list("Event", core.list_event_for_all_namespaces, field_selector="involvedObject.kind=Pod")
+        except _Forbidden:
+            try:
+                if ns:
+                    items = s.list("Event", ev1.list_namespaced_event, namespace=ns,
+                                   field_selector="regarding.kind=Pod")
+                else:
+                    items = s.list("Event", ev1.list_event_for_all_namespaces, field_selector="regarding.kind=Pod")
+            except _Forbidden:
+                snap.notes.append(f"could not list events in {_where(ns)}: forbidden; "
+                                  "timelines come from waiting messages only")
+                continue
+        snap.add(items, mark_listed=False)
+        snap.mark_listed("Event", ns)
+
+
+def _spend(budget: list[int], snap: Snapshot, what: str) -> bool:
+    if budget[0] <= 0:
+        if not any(n.startswith("more than") for n in snap.notes):
+            snap.notes.append(f"more than {MAX_GETS} objects to fetch by name; {what} and later were not read")
+        return False
+    budget[0] -= 1
+    return True
+
+
+def _load_nodes(s: _Session, snap: Snapshot, names: list[str], budget: list[int]) -> None:
+    for name in names:
+        if not _spend(budget, snap, f"node {name}"):
+            return
+        try:
+            snap.add([s.get("Node", s.core.read_node, name=name)], mark_listed=False)
+        except _Forbidden:
+            snap.notes.append("could not read nodes: forbidden; node images, platform and disk were not checked")
+            return
+        except _NotFound:
+            snap.notes.append(f"node {name} no longer exists")
+
+
+def _load_service_accounts(s: _Session, snap: Snapshot, failing: list[Pod],
+                           budget: list[int]) -> dict[tuple[str, str], list[str]]:
+    """The service accounts of pods without their own pull secrets (the only ones whose secrets count)."""
+    wanted: dict[str, set[str]] = {}
+    for p in failing:
+        if not any(r.name for r in p.spec.image_pull_secrets):
+            wanted.setdefault(p.metadata.namespace, set()).add(p.spec.service_account_name or "default")
+    out: dict[tuple[str, str], list[str]] = {}
+    for ns, names in sorted(wanted.items()):
+        complete = True
+        for name in sorted(names):
+            if not _spend(budget, snap, f"service account {ns}/{name}"):
+                return out
+            try:
+                sa = s.get("ServiceAccount", s.core.read_namespaced_service_account, name=name, namespace=ns)
+            except _Forbidden:
+                snap.notes.append(f"could not read service accounts in namespace {ns}: forbidden; "
+                                  "pull secrets they add were not checked")
+                complete = False
+                break
+            except _NotFound:
+                continue
+            snap.add([sa], mark_listed=False)
+            out[(ns, name)] = [r.name for r in sa.image_pull_secrets if r.name]
+        if complete:
+            snap.mark_listed("ServiceAccount", ns)
+    return out
+
+
+def _load_secrets(s: _Session, snap: Snapshot, wanted: dict[str, set[str]], budget: list[int]) -> None:
+    """GET exactly the pull secrets in effect; a 404 is a missing secret, a 403 leaves them unchecked."""
+    for ns, names in sorted(wanted.items()):
+        complete = True
+        for name in sorted(names):
+            if not _spend(budget, snap, f"secret {ns}/{name}"):
+                return
+            try:
+                secret = s.get("Secret", s.core.read_namespaced_secret, name=name, namespace=ns)
+            except _Forbidden:
+                snap.notes.append(f"could not read secrets in namespace {ns}: forbidden; "
+                                  "pull secrets were not checked")
+                complete = False
+                break
+            except _NotFound:
+                continue
+            snap.add([secret], mark_listed=False)
+        if complete and names:
+            snap.mark_listed("Secret", ns)
