@@ -24,6 +24,7 @@ INDEX = "application/vnd.oci.image.index.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 TIMEOUT = 60.0
+MAX_REPLY = 1 << 20  # registry replies to pushes are small JSON documents
 
 
 class PushError(RuntimeError):
@@ -70,6 +71,13 @@ def make_layer(size: int) -> bytes:
     return gzip.compress(raw.getvalue(), compresslevel=1, mtime=0)
 
 
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    location: str
+    body: bytes
+
+
 class _Client:
     """One keep-alive connection to a registry; every request has a timeout and a bounded read."""
 
@@ -82,23 +90,25 @@ class _Client:
             self._headers["Authorization"] = f"Basic {token}"
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+                headers: dict[str, str] | None = None) -> _Reply:
         all_headers = {**self._headers, **(headers or {})}
         if body is not None:
             all_headers.setdefault("Content-Type", "application/octet-stream")
         self._conn.request(method, path, body=body, headers=all_headers)
         resp = self._conn.getresponse()
-        resp.body = resp.read(1 << 20)  # type: ignore[attr-defined]
-        return resp
+        data = resp.read(MAX_REPLY)
+        if not resp.isclosed():  # over the cap: do not reuse a connection with unread bytes
+            self._conn.close()
+        return _Reply(resp.status, resp.headers.get("Location", ""), data)
 
     def close(self) -> None:
         self._conn.close()
 
 
-def _check(resp: http.client.HTTPResponse, step: str, ok: Sequence[int]) -> None:
-    if resp.status not in ok:
-        body = getattr(resp, "body", b"")[:300].decode("utf-8", "replace")
-        raise PushError(f"{step}: HTTP {resp.status} {body}")
+def _check(reply: _Reply, step: str, ok: Sequence[int]) -> None:
+    if reply.status not in ok:
+        body = reply.body[:300].decode("utf-8", "replace")
+        raise PushError(f"{step}: HTTP {reply.status} {body}")
 
 
 def _push_blob(client: _Client, repo: str, data: bytes) -> str:
@@ -107,7 +117,7 @@ def _push_blob(client: _Client, repo: str, data: bytes) -> str:
         return digest
     resp = client.request("POST", f"/v2/{repo}/blobs/uploads/")
     _check(resp, f"start upload to {repo}", (202,))
-    loc = urlsplit(resp.headers["Location"])  # absolute URL with a _state query; keep our own host
+    loc = urlsplit(resp.location)  # absolute URL with a _state query; keep our own host
     path = f"{loc.path}?{loc.query}&digest={digest}" if loc.query else f"{loc.path}?digest={digest}"
     resp = client.request("PUT", path, body=data)
     _check(resp, f"upload blob to {repo}", (201,))
