@@ -1,0 +1,32 @@
+"""``pulldoctor collect -o BUNDLE.tar.gz``: a support bundle of what the diagnosis uses, safe to share.
+
+Secrets are reduced to their type and the registries they cover; no credential value is written.
+``pulldoctor diagnose --from BUNDLE.tar.gz`` reads it back. See ``cluster/bundle.py`` for the contents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def run(args: argparse.Namespace) -> int:
+    from pulldoctor.cluster import SourceSpec, load_snapshot
+    from pulldoctor.cluster.bundle import write_bundle
+    from pulldoctor.errors import UsageError
+
+    if args.all_namespaces and args.namespace:
+        raise UsageError("use either -n NAMESPACE or -A, not both")
+    spec = SourceSpec.from_args(args)
+    snapshot = load_snapshot(spec)
+    scope = {"source": snapshot.source, "namespace": None if spec.all_namespaces else spec.namespace,
+             "all_namespaces": spec.all_namespaces, "context": spec.context}
+    manifest = write_bundle(snapshot, args.output, scope)
+    c = manifest["counts"]
+    sys.stdout.write(
+        f"wrote {args.output}: {c['pods']} pods, {c['events']} image events, {c['nodes']} nodes, "
+        f"{c['service_accounts']} service accounts, {c['secrets']} pull secrets (registry names only)\n"
+    )
+    for note in snapshot.notes:
+        sys.stderr.write(f"note: {note}\n")
+    return 0
