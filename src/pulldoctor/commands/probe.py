@@ -46,8 +46,10 @@ def credentials_from_docker_config(path: str, image: str) -> tuple[list[Credenti
 def render_text(result: ProbeResult, credentials_note: str = "") -> str:
     """Verdict line first, then one line per step (wrapped at 80 columns)."""
     lines = [result.summary()]
+    if result.facts():
+        lines.append(f"  {result.facts()}")
     failed = result.failed_step
-    if failed is not None:
+    if failed is not None and result.cause is not None:
         lines += textwrap.wrap(failed.detail, WIDTH, initial_indent="  ", subsequent_indent="  ")
     if result.suggestions:
         lines.append(f"  close tags: {', '.join(result.suggestions)}")

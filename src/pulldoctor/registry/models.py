@@ -162,12 +162,14 @@ class ProbeResult:
         return next((s for s in reversed(self.steps) if not s.ok), None)
 
     def summary(self) -> str:
-        """One line: the verdict and its main evidence."""
-        if self.cause is None:
-            parts = [p for p in (self.digest and self.digest[:19] + "…", self.platform,
-                                 _size(self.size) if self.size is not None else None) if p]
-            return f"pullable: {self.image}" + (f" ({', '.join(parts)})" if parts else "")
-        return f"{self.cause.value}: {self.image}"
+        """One line: the verdict and the image (``pullable: …`` or ``<cause>: …``)."""
+        return f"{'pullable' if self.cause is None else self.cause.value}: {self.image}"
+
+    def facts(self) -> str:
+        """Digest, platform and size when known, e.g. ``sha256:1a2b3c4d5e6f…, linux/amd64, 12.0 MiB``."""
+        parts = [self.digest[:19] + "…" if self.digest else None, self.platform if self.digest else None,
+                 _size(self.size) if self.size is not None else None]
+        return ", ".join(p for p in parts if p)
 
     def to_json(self) -> dict[str, object]:
         return {

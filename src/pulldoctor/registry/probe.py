@@ -97,13 +97,33 @@ class _Context:
         self.session = client.make_session(options, self.ssl_context)
         self.http = client.HTTP(self.session, options)
         self.tokens = TokenCache()
-        self.challenges: dict[str, Challenge] = {}
+        self.challenges: dict[tuple[str, str], Challenge] = {}  # (origin, repository) → learnt challenge
+        self._discovery: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._endpoints: dict[str, asyncio.Task[_Endpoint]] = {}
         self._docs: dict[tuple[str, str, str, str], asyncio.Task[Response | TransportError]] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
 
     async def close(self) -> None:
         await self.session.close()
+
+    async def discovery_turn(self, key: tuple[str, str]) -> bool:
+        """The first probe of a repository learns its auth challenge alone; the others wait for it
+        (bounded) and then authorise at once, so 500 tags cost one 401, not 500. True for the leader."""
+        gate = self._discovery.get(key)
+        if gate is None:
+            self._discovery[key] = asyncio.get_running_loop().create_future()
+            return True
+        if not gate.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(gate), self.options.request_timeout * 2)
+            except asyncio.TimeoutError:
+                pass
+        return False
+
+    def discovery_done(self, key: tuple[str, str]) -> None:
+        gate = self._discovery.get(key)
+        if gate is not None and not gate.done():
+            gate.set_result(None)
 
     def semaphore(self, endpoint: str) -> asyncio.Semaphore:
         sem = self._sems.get(endpoint)
@@ -345,28 +365,36 @@ class _Prober:
         origin = str(self.base)
         url = _repo_url(self.base, ref.repository, "manifests", ref.reference)
         self.a.url = str(url)
-        start = time.monotonic()
-        known = ctx.challenges.get(origin)
-        if known is not None and not await self._authorize(known, start):
-            return self.a
-        for round_ in range(2):
+        key = (origin, ref.repository)
+        leader = await ctx.discovery_turn(key)
+        try:
             start = time.monotonic()
-            try:
-                resp = await self.send("HEAD", url, accept=MANIFEST_ACCEPT)
-            except TransportError as err:
-                return await self._transport_failure(err, start)
-            if resp.status != 401:
-                break
-            chs = parse_challenges(", ".join(resp.headers.getall("WWW-Authenticate", [])))
-            ch = pick_challenge(chs)
-            if ch is None:
-                self.step("auth", False, "401 without a usable WWW-Authenticate challenge", start)
-                return self.fail(Cause.AUTH_INVALID if self.a.credentials_sent else Cause.AUTH_MISSING, 401)
-            if self.authorization is not None or round_ == 1:
-                return self._unauthorized(ch, start)
-            ctx.challenges[origin] = Challenge(ch.scheme, {k: v for k, v in ch.params.items() if k in ("realm", "service")})
-            if not await self._authorize(ch, start):
+            known = ctx.challenges.get(key)
+            if known is not None and not await self._authorize(known, start):
                 return self.a
+            for round_ in range(2):
+                start = time.monotonic()
+                try:
+                    resp = await self.send("HEAD", url, accept=MANIFEST_ACCEPT)
+                except TransportError as err:
+                    return await self._transport_failure(err, start)
+                if resp.status != 401:
+                    break
+                chs = parse_challenges(", ".join(resp.headers.getall("WWW-Authenticate", [])))
+                ch = pick_challenge(chs)
+                if ch is None:
+                    self.step("auth", False, "401 without a usable WWW-Authenticate challenge", start)
+                    return self.fail(Cause.AUTH_INVALID if self.a.credentials_sent else Cause.AUTH_MISSING, 401)
+                if self.authorization is not None or round_ == 1:
+                    return self._unauthorized(ch, start)
+                ctx.challenges[key] = Challenge(ch.scheme, {k: v for k, v in ch.params.items() if k in ("realm", "service")})
+                if leader:
+                    ctx.discovery_done(key)
+                if not await self._authorize(ch, start):
+                    return self.a
+        finally:
+            if leader:
+                ctx.discovery_done(key)
         self.a.stage = STAGE_REGISTRY
         return await self._manifest_answer(resp, start)
 
