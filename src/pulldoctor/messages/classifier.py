@@ -73,6 +73,15 @@ def _causes(sigs: list[Signal]) -> list[Cause]:
 def _wrapper_signals(p: Peeled) -> list[Signal]:
     """The kubelet's own verdicts peeled off with their wrapper (``evalCRIPullErr``)."""
     out: list[Signal] = []
+    reason = (p.reason or "").lower()
+    if reason == "signaturevalidationfailed":
+        out.append(Signal(Cause.SIGNATURE_INVALID, rules.DEFINITIVE, -1, "reason_signature"))
+    elif reason == "invalidimagename":
+        out.append(Signal(Cause.INVALID_IMAGE_NAME, rules.DEFINITIVE, -1, "reason_invalid_name"))
+    elif reason == "errimageneverpull":
+        out.append(Signal(Cause.NEVER_PULL_ABSENT, rules.DEFINITIVE, -1, "reason_never_pull"))
+    elif reason == "registryunavailable":
+        out.append(Signal(Cause.NETWORK_UNREACHABLE, rules.FALLBACK - 5, -1, "reason_registry_unavailable"))
     if "signature_failed" in p.wrappers:
         out.append(Signal(Cause.SIGNATURE_INVALID, rules.DEFINITIVE, -1, "kubelet_signature"))
     if "registry_unavailable" in p.wrappers:
@@ -102,19 +111,19 @@ def _classify(message: object) -> Classification:
 
     if p.members:
         members: list[dict[str, object]] = []
-        best: list[Signal] = []
-        per_member: list[list[Signal]] = []
+        per_member: list[tuple[list[Signal], list[tuple[int, int]]]] = []
         for m in p.members:
             sigs, got, _, _ = _core_signals(m)
-            found.extend(got)
             sigs = _ordered(sigs)
-            per_member.append(sigs)
+            per_member.append((sigs, got))
             members.append({"message": m, "cause": (sigs[0].cause if sigs else Cause.OTHER).value})
-        about_image = [s for s in per_member if s and s[0].cause not in CREDENTIAL_CAUSES]
-        pool = about_image or [s for s in per_member if s]
+        about_image = [pm for pm in per_member if pm[0] and pm[0][0].cause not in CREDENTIAL_CAUSES]
+        pool = about_image or [pm for pm in per_member if pm[0]]
+        best: list[Signal] = []
         if pool:
-            best = max(pool, key=lambda s: s[0].tier)  # first member among the most specific
-        ordered = best + [s for sigs in per_member if sigs is not best for s in sigs] + extra
+            best, found = max(pool, key=lambda pm: pm[0][0].tier)  # the first among the most specific
+        head = _ordered(best[:1] + extra)
+        ordered = head + best[1:] + [s for sigs, _ in per_member if sigs is not best for s in sigs]
         fields["members"] = members
     else:
         sigs, found, core_low, core_words = _core_signals(p.core)
@@ -173,6 +182,8 @@ def _classify(message: object) -> Classification:
     wrapper = next((w for w in p.wrappers if w != "kubectl_field"), None)
     if wrapper:
         fields["wrapper"] = wrapper
+    if p.reason:
+        fields["reason"] = p.reason
     if root and root.cause is cause and root.also:
         fields["also_possible"] = [c.value for c in root.also]
     return Classification(cause, fields, signals)

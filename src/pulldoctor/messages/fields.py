@@ -23,7 +23,7 @@ _IMAGE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("unpack image", re.compile(r'failed to pull and unpack image "([^"]{1,4096})"', re.I)),
     ("resolve reference", re.compile(r'failed to resolve reference "([^"]{1,4096})"', re.I)),
     ("sandbox image", re.compile(r'failed to get sandbox image "([^"]{1,4096})"', re.I)),
-    ("initializing source", re.compile(r"initializing source (?:docker://)?([^\s:\"]{1,2048}(?::[^\s:\"]{1,128})?(?:@sha256:[0-9a-f]{64})?)", re.I)),
+    ("initializing source", re.compile(r"initializing source (?:docker://)?(\S{1,4096}): ", re.I)),
     ("pull access denied for ", re.compile(r"pull access denied for ([^\s,]{1,4096}),", re.I)),
     ("manifest for ", re.compile(r"manifest for (\S{1,4096}) not found", re.I)),
     ("reading manifest ", re.compile(r"reading manifest (\S{1,256}) in (\S{1,2048}?):? ", re.I)),
@@ -107,7 +107,7 @@ def registry_of(img: str) -> str:
 
 def host(text: str, low: str, u: str | None, img: str | None) -> str | None:
     """The registry host contacted: from the URL, the runtime's own words, or the image's registry."""
-    if u:
+    if u and ("/v2" in u or not img):
         return host_of_url(u)
     for trigger, pattern in (("pulling from host", _PULLING_HOST), ("pinging container registry", _PINGING),
                              ("lookup ", _LOOKUP)):

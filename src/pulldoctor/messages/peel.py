@@ -53,6 +53,14 @@ for _name, _pat in _WRAPPERS:
     _c = _pat.pattern[0].lower()
     _BY_FIRST[_c] = (*_BY_FIRST.get(_c, ()), (_name, _pat))
 
+# The 1.32+ back-off message and FailedSync repeat the waiting reason before the error (images/types.go,
+# cri-api pkg/errors).
+_REASON = re.compile(r"([A-Za-z]{6,40}): ")
+_REASONS = frozenset(r.lower() for r in (
+    "ErrImagePull", "ImagePullBackOff", "RegistryUnavailable", "SignatureValidationFailed", "ErrImageNeverPull",
+    "InvalidImageName", "ImageInspectError",
+))
+
 _SANDBOX_IMAGE = re.compile(r'failed to get sandbox image "([^"]{0,4096})"', re.I)
 
 # Heads that start a runtime error: where a kubelet aggregate ``[e1, e2]`` is split.
@@ -74,6 +82,7 @@ class Peeled:
     image: str | None = None
     members: list[str] = field(default_factory=list)  # kubelet aggregate members, in order
     secondary: str = ""  # CRI-O's "; artifact err: …" part: a fallback attempt, not the image's error
+    reason: str | None = None  # the waiting reason the 1.32+ back-off message repeats ("ErrImagePull")
 
 
 def peel(text: str) -> Peeled:
@@ -98,6 +107,10 @@ def peel(text: str) -> Peeled:
             break
         if "never_pull" in out.wrappers:
             break
+    m3 = _REASON.match(rest)
+    if m3 and m3.group(1).lower() in _REASONS:
+        out.reason = m3.group(1)
+        rest = rest[m3.end():]
     if "error_syncing" in out.wrappers and rest.endswith('"'):
         rest = rest[:-1]
     if "sandbox" in out.wrappers and out.image is None:

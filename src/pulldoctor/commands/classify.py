@@ -1,0 +1,95 @@
+"""``pulldoctor classify [MESSAGE…] [-o text|json]``: name the cause in runtime error text.
+
+With MESSAGEs: one block of text (or one JSON object per line with ``-o json``) per message.
+Without: JSON Lines on stdin, each an object with a string ``message``; each is written back with
+``cause``, ``fields`` and ``signals`` added, other keys and their order kept, one line out per line in.
+Blank lines are skipped. A bad line (not JSON, not an object, no string ``message``) stops the run with one
+line on stderr naming the line number and exit code 2; the lines before it have already been written.
+Exit code 0 otherwise: a classification is not a verdict on a cluster.
+
+Only the standard library and ``pulldoctor.messages`` are imported, so the command starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TextIO
+
+from pulldoctor.errors import InputError
+from pulldoctor.messages import Classification, classify
+
+#: A stdin line longer than this is refused rather than decoded (classify examines 16 KiB anyway).
+MAX_LINE_CHARS = 4 * 1024 * 1024
+_FIELD_ORDER = ("image", "host", "url", "status", "grpc_code", "runtime", "platform", "resolver", "wrapper")
+
+
+def _text_block(message: str, c: Classification) -> str:
+    """A person's view: the cause, the other signals, then the facts, one per line."""
+    lines = [f"cause: {c.cause.value}"]
+    others = [s.value for s in c.signals if s is not c.cause]
+    if others:
+        lines.append(f"  also seen: {', '.join(others)}")
+    keys = [k for k in _FIELD_ORDER if k in c.fields] + sorted(
+        k for k in c.fields if k not in _FIELD_ORDER and k != "members"
+    )
+    for k in keys:
+        v = c.fields[k]
+        lines.append(f"  {k}: {', '.join(map(str, v)) if isinstance(v, list) else v}")
+    for i, m in enumerate(c.fields.get("members") or [], 1):  # type: ignore[union-attr]
+        lines.append(f"  member {i}: {m['cause']}: {m['message']}")
+    return "\n".join(lines)
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _from_args(messages: list[str], output: str, out: TextIO) -> None:
+    blocks: list[str] = []
+    for message in messages:
+        c = classify(message)
+        if output == "json":
+            out.write(_dumps({"message": message, **c.to_json()}) + "\n")
+        else:
+            blocks.append(_text_block(message, c))
+    if blocks:
+        out.write("\n\n".join(blocks) + "\n")
+
+
+def _records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, object]]]:
+    """Decode JSON Lines; raise ``InputError`` naming the first bad line."""
+    for number, line in enumerate(lines, 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise InputError(f"stdin line {number}: longer than {MAX_LINE_CHARS} characters")
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as err:
+            raise InputError(f"stdin line {number}: not valid JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"stdin line {number}: expected a JSON object with a \"message\" string")
+        if not isinstance(obj.get("message"), str):
+            raise InputError(f"stdin line {number}: no \"message\" string in the object")
+        yield number, obj
+
+
+def _from_stdin(stdin: TextIO, out: TextIO) -> None:
+    for _, obj in _records(stdin):
+        c = classify(obj["message"])  # type: ignore[arg-type]
+        obj.update(c.to_json())
+        out.write(_dumps(obj) + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point from ``pulldoctor.cli``."""
+    if args.messages:
+        _from_args(list(args.messages), args.output, sys.stdout)
+    else:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InputError("no MESSAGE given and stdin is a terminal: pass messages or pipe JSON Lines")
+        _from_stdin(sys.stdin, sys.stdout)
+    return 0

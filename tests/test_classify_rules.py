@@ -1,0 +1,481 @@
+"""The classifier, wrapping by wrapping: synthetic messages built from the runtimes' real formats.
+
+Each case names where its format comes from. "lab" means the exact text measured against containerd
+1.6.20 and skopeo 1.9.3 here (/work/shared/research/real-components.md §4–5); "sem §6" means
+/work/shared/research/kubelet-semantics.md §6; source files are those of the named project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from pulldoctor.causes import Cause
+from pulldoctor.messages import classify
+from pulldoctor.messages.lexicon import anchor, words
+from pulldoctor.messages.rules import RULES
+
+C = Cause
+DIGEST = "sha256:" + "ab" * 32
+
+
+# --- the wrappers, as format functions --------------------------------------------------------------
+def kubelet_failed(image: str, err: str) -> str:
+    """pkg/kubelet/images/image_manager.go: event ``Failed to pull image %q: %v``."""
+    return f'Failed to pull image "{image}": {err}'
+
+
+def backoff_132(image: str, reason: str, err: str) -> str:
+    """1.32+ waiting message (PR kubernetes#127918): ``Back-off pulling image %q: <Reason>: <err>``."""
+    return f'Back-off pulling image "{image}": {reason}: {err}'
+
+
+def grpc(code: str, desc: str) -> str:
+    """cri-client keeps ``rpc error: code = X desc =`` for every code but Unknown (remote_image.go)."""
+    return desc if code == "Unknown" else f"rpc error: code = {code} desc = {desc}"
+
+
+def ctrd(ref: str, inner: str) -> str:
+    """containerd 1.6/1.7/2.0 CRI PullImage (pkg/cri/server/image_pull.go, images.Resolve)."""
+    return f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": {inner}'
+
+
+def ctrd21(ref: str, inner: str) -> str:
+    """containerd 2.1+ with the transfer service: ``failed to resolve image: …`` (sem §6)."""
+    return f'failed to pull and unpack image "{ref}": failed to resolve image: {inner}'
+
+
+def crio_source(ref: str, inner: str) -> str:
+    """containers/image docker_image_src.go via CRI-O: ``initializing source docker://REF: …``."""
+    return f"initializing source docker://{ref}: {inner}"
+
+
+def dockerd(inner: str) -> str:
+    """Docker/cri-dockerd: the daemon's API error ``Error response from daemon: …``."""
+    return f"Error response from daemon: {inner}"
+
+
+@dataclass
+class Case:
+    id: str
+    message: str
+    cause: Cause
+    fields: dict[str, object] = field(default_factory=dict)
+    source: str = ""
+
+
+REF = "127.0.0.1:5000/demo/hello:v1"
+HUB = "docker.io/library/nginx:1.27"
+
+CASES: list[Case] = [
+    # ---- containerd ------------------------------------------------------------------------------
+    Case("ctrd-tag-404", kubelet_failed("127.0.0.1:5000/demo/hello:nope", grpc("NotFound", ctrd(
+        "127.0.0.1:5000/demo/hello:nope", "127.0.0.1:5000/demo/hello:nope: not found"))),
+        C.TAG_NOT_FOUND, {"grpc_code": "NotFound", "runtime": "containerd", "host": "127.0.0.1:5000",
+                          "also_possible": ["repo_not_found", "repo_not_found_or_no_access"]}, "lab"),
+    Case("ctrd21-tag-404", grpc("NotFound", ctrd21(HUB, f"{HUB}: not found")), C.TAG_NOT_FOUND,
+         {"image": HUB, "runtime": "containerd"}, "sem §6 (2.1 transfer service)"),
+    Case("ctrd-digest-404", grpc("NotFound", ctrd(f"127.0.0.1:5000/demo/hello@{DIGEST}",
+                                                  f"127.0.0.1:5000/demo/hello@{DIGEST}: not found")),
+         C.TAG_NOT_FOUND, {"image": f"127.0.0.1:5000/demo/hello@{DIGEST}"}, "lab"),
+    Case("ctrd16-401-host", grpc("Unknown", ctrd("127.0.0.1:5001/private/hello:v1",
+         "pulling from host 127.0.0.1:5001 failed with status code [manifests v1]: 401 Unauthorized")),
+         C.AUTH_MISSING, {"status": 401, "host": "127.0.0.1:5001"}, "lab (containerd 1.6.20 resolver.go)"),
+    Case("ctrd20-401-head", ctrd(HUB, "unexpected status from HEAD request to "
+         "https://registry-1.docker.io/v2/library/nginx/manifests/1.27: 401 Unauthorized"),
+         C.AUTH_MISSING, {"status": 401, "host": "registry-1.docker.io",
+                          "url": "https://registry-1.docker.io/v2/library/nginx/manifests/1.27"},
+         "containerd core/remotes/errors/errors.go ErrUnexpectedStatus"),
+    Case("ctrd-anon-token", ctrd("127.0.0.1:8080/tokenfail/app:v1", "failed to authorize: failed to fetch "
+         "anonymous token: unexpected status: 401 Unauthorized"), C.AUTH_MISSING, {"status": 401}, "lab"),
+    Case("ctrd-oauth-401", ctrd("127.0.0.1:8080/tokenfail/app:v1", "failed to authorize: failed to fetch "
+         "oauth token: unexpected status: 401 Unauthorized"), C.AUTH_INVALID, {"status": 401}, "lab"),
+    Case("ctrd20-oauth-post", ctrd(HUB, "failed to authorize: failed to fetch oauth token: unexpected status "
+         "from POST request to https://auth.docker.io/token: 401 Unauthorized"), C.AUTH_INVALID,
+         {"url": "https://auth.docker.io/token"}, "containerd 2.x remotes/docker/auth/fetch.go"),
+    Case("ctrd-insufficient-scope", ctrd("127.0.0.1:8080/hubmissing/app:latest", "pull access denied, "
+         "repository does not exist or may require authorization: server message: insufficient_scope: "
+         "authorization failed"), C.REPO_NOT_FOUND_OR_NO_ACCESS, {"runtime": "containerd"}, "lab"),
+    Case("ctrd-ecr-no-creds", ctrd("1234.dkr.ecr.eu-west-1.amazonaws.com/app:1", "pull access denied, "
+         "repository does not exist or may require authorization: authorization failed: no basic auth "
+         "credentials"), C.AUTH_MISSING, {"host": "1234.dkr.ecr.eu-west-1.amazonaws.com"}, "sem §6 (ECR)"),
+    Case("ctrd-403", ctrd("127.0.0.1:8080/denied/hello:v1", "pulling from host 127.0.0.1:8080 failed with "
+         "status code [manifests v1]: 403 Forbidden"), C.FORBIDDEN, {"status": 403}, "lab"),
+    Case("ctrd17-429-blob", "failed to pull and unpack image \"docker.io/library/nginx:latest\": failed to "
+         "copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/"
+         f"nginx/manifests/{DIGEST}: 429 Too Many Requests - Server message: toomanyrequests: You have "
+         "reached your pull rate limit. You may increase the limit by authenticating and upgrading: "
+         "https://www.docker.com/increase-rate-limit", C.RATE_LIMITED,
+         {"status": 429, "host": "registry-1.docker.io"}, "sem §6 (containerd 1.7 fetcher.go)"),
+    Case("ctrd20-429-body", ctrd(HUB, "unexpected status from GET request to https://registry-1.docker.io/v2/"
+         "library/nginx/manifests/1.27: 429 Too Many Requests\ntoomanyrequests: You have reached your pull "
+         "rate limit."), C.RATE_LIMITED, {"status": 429}, "sem §6 (containerd 2.x)"),
+    Case("ctrd20-429-retry-after", ctrd(HUB, "unexpected status from HEAD request to https://r.example.com/"
+         "v2/a/manifests/1: 429 Too Many Requests (Retry-After: 2026-11-26T13:00:00Z)"), C.RATE_LIMITED,
+         {"status": 429}, "containerd core/remotes/errors/errors.go (Retry-After)"),
+    Case("ctrd-platform", grpc("NotFound", 'failed to pull and unpack image "127.0.0.1:5000/demo/armonly:v1": '
+         "no match for platform in manifest: not found"), C.PLATFORM_MISMATCH, {"runtime": "containerd"},
+         "lab"),
+    Case("ctrd-refused", ctrd(REF, 'failed to do request: Head "http://127.0.0.1:5999/v2/demo/hello/manifests/'
+         'v1": dial tcp 127.0.0.1:5999: connect: connection refused'), C.NETWORK_UNREACHABLE,
+         {"host": "127.0.0.1:5999"}, "lab"),
+    Case("ctrd-dns", ctrd("nonexistent.invalid/demo/hello:v1", 'failed to do request: Head "https://'
+         'nonexistent.invalid/v2/demo/hello/manifests/v1": dial tcp: lookup nonexistent.invalid on '
+         "10.255.255.53:53: no such host"), C.DNS_FAILURE,
+         {"resolver": "10.255.255.53:53", "host": "nonexistent.invalid"}, "lab"),
+    Case("ctrd-x509", ctrd("127.0.0.1:8443/demo/hello:v1", 'failed to do request: Head "https://127.0.0.1:8443'
+         '/v2/demo/hello/manifests/v1": tls: failed to verify certificate: x509: certificate signed by '
+         "unknown authority"), C.TLS_ERROR, {"host": "127.0.0.1:8443"}, "lab + Go 1.20 crypto/tls"),
+    Case("ctrd-x509-name", ctrd("localhost:8444/demo/hello:v1", 'failed to do request: Head "https://'
+         'localhost:8444/v2/demo/hello/manifests/v1": x509: certificate is valid for wrong.example, not '
+         "localhost"), C.TLS_ERROR, {}, "lab"),
+    Case("ctrd-https-to-http", ctrd("localhost:5000/demo/hello:v1", 'failed to do request: Head "https://'
+         'localhost:5000/v2/demo/hello/manifests/v1": http: server gave HTTP response to HTTPS client'),
+         C.HTTP_VS_HTTPS, {}, "lab"),
+    Case("ctrd-http-to-https-400", ctrd("localhost:8443/demo/hello:v1", "pulling from host localhost:8443 "
+         "failed with status code [manifests v1]: 400 Bad Request"), C.HTTP_VS_HTTPS, {"status": 400}, "lab"),
+    Case("ctrd-bad-ref", 'failed to parse image reference "127.0.0.1:5000/UPPER/case:v1": invalid reference '
+         "format: repository name must be lowercase", C.INVALID_IMAGE_NAME, {}, "lab (CRI)"),
+    Case("ctrd-canceled", grpc("Canceled", ctrd("127.0.0.1:5998/demo/hello:v1", "failed to do request: "
+         "context canceled")), C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, {"grpc_code": "Canceled"}, "lab log"),
+    Case("ctrd-deadline", grpc("DeadlineExceeded", "context deadline exceeded"),
+         C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, {"grpc_code": "DeadlineExceeded"}, "sem §6"),
+    Case("ctrd20-extract-disk", 'failed to pull and unpack image "docker.io/library/big:1": failed to extract '
+         'layer (application/vnd.oci.image.layer.v1.tar+gzip sha256:0123) to overlayfs as "extract-1-abc": '
+         "write /var/lib/containerd/tmpmounts/x/usr/lib/libbig.so: no space left on device", C.DISK_FULL,
+         {"runtime": "containerd"}, "sem §6 (containerd 2.x unpacker)"),
+    Case("ctrd17-extract-disk", 'failed to pull and unpack image "docker.io/library/big:1": failed to extract '
+         "layer sha256:0123: write /var/lib/containerd/x: no space left on device: unknown", C.DISK_FULL, {},
+         "sem §6 (containerd 1.7)"),
+    Case("ctrd16-5xx", 'failed to pull and unpack image "quay.io/a/b:1": failed to copy: httpReadSeeker: '
+         "failed open: unexpected status code https://quay.io/v2/a/b/manifests/1: 503 Service Unavailable",
+         C.REGISTRY_SERVER_ERROR, {"status": 503, "host": "quay.io"}, "containerd 1.6 fetcher.go"),
+    Case("ctrd-blob-missing", 'failed to pull and unpack image "r.example.com/a/b:1": failed to copy: '
+         "httpReadSeeker: failed open: content at https://r.example.com/v2/a/b/blobs/sha256:0123 not found: "
+         "not found", C.OTHER, {}, "containerd remotes/docker/fetcher.go (content at %v not found)"),
+    # ---- CRI-O / containers/image -----------------------------------------------------------------
+    Case("crio-manifest-unknown", crio_source("127.0.0.1:5000/demo/hello:nope", "reading manifest nope in "
+         "127.0.0.1:5000/demo/hello: manifest unknown: manifest unknown"), C.TAG_NOT_FOUND,
+         {"runtime": "cri-o", "image": "127.0.0.1:5000/demo/hello:nope"}, "lab (skopeo)"),
+    Case("crio-reading-only", "reading manifest v1 in quay.io/org/app: manifest unknown", C.TAG_NOT_FOUND,
+         {"runtime": "cri-o", "image": "quay.io/org/app:v1"}, "sem §6"),
+    Case("crio-401", crio_source("127.0.0.1:5001/private/hello:v1", "reading manifest v1 in "
+         "127.0.0.1:5001/private/hello: unauthorized: authentication required"), C.AUTH_MISSING, {}, "lab"),
+    Case("crio-bad-password", crio_source("quay.io/org/app:v1", "unable to retrieve auth token: invalid "
+         "username/password: unauthorized: incorrect username or password"), C.AUTH_INVALID, {},
+         "containers/image docker/errors.go ErrUnauthorizedForCredentials"),
+    Case("crio-403", crio_source("127.0.0.1:8080/denied/hello:v1", "reading manifest v1 in "
+         "127.0.0.1:8080/denied/hello: denied"), C.FORBIDDEN, {}, "lab (skopeo 403)"),
+    Case("crio-429", crio_source("127.0.0.1:8080/toomany/hello:v1", "reading manifest v1 in 127.0.0.1:8080/"
+         "toomany/hello: toomanyrequests: You have reached your pull rate limit."), C.RATE_LIMITED, {}, "lab"),
+    Case("crio-too-many", "reading manifest v1 in r.example.com/a: too many requests to registry",
+         C.RATE_LIMITED, {}, "containers/image docker_client.go"),
+    Case("crio-platform", 'choosing image instance: no image found in manifest list for architecture "arm64", '
+         'variant "v8", OS "linux"', C.PLATFORM_MISMATCH, {"platform": "linux/arm64/v8", "runtime": "cri-o"},
+         "containers/image internal/manifest/list.go"),
+    Case("crio-refused-registry-unavailable", 'RegistryUnavailable: pinging container registry 127.0.0.1:5999: '
+         'Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused',
+         C.NETWORK_UNREACHABLE, {"host": "127.0.0.1:5999", "runtime": "cri-o"}, "sem §6 + lab (skopeo)"),
+    Case("crio-dns", 'pinging container registry nonexistent.invalid: Get "https://nonexistent.invalid/v2/": '
+         "dial tcp: lookup nonexistent.invalid on 10.255.255.53:53: no such host", C.DNS_FAILURE,
+         {"resolver": "10.255.255.53:53"}, "lab (skopeo)"),
+    Case("crio-tls", 'pinging container registry 127.0.0.1:8443: Get "https://127.0.0.1:8443/v2/": x509: '
+         "certificate signed by unknown authority", C.TLS_ERROR, {"host": "127.0.0.1:8443"}, "lab (skopeo)"),
+    Case("crio-short-name", 'short-name "nginx" did not resolve to an alias and no unqualified-search '
+         'registries are defined in "/etc/containers/registries.conf"', C.INVALID_IMAGE_NAME, {},
+         "containers/image pkg/shortnames"),
+    Case("crio-signature", "SignatureValidationFailed: Source image rejected: A signature was required, but no "
+         "signature exists", C.SIGNATURE_INVALID, {}, "cri-api pkg/errors + containers/image signature policy"),
+    Case("crio-writing-blob", 'writing blob: storing blob to file "/var/tmp/storage1/1": write '
+         "/var/tmp/storage1/1: no space left on device", C.DISK_FULL, {"runtime": "cri-o"}, "sem §6"),
+    Case("crio-503", crio_source("r.example.com/a:1", "reading manifest 1 in r.example.com/a: invalid status "
+         "code from registry 503 (Service Unavailable)"), C.REGISTRY_SERVER_ERROR, {"status": 503},
+         "containers/image docker_client.go"),
+    Case("crio-artifact-fallback", backoff_132("quay.io/a/b:1", "ErrImagePull", "unable to pull image or OCI "
+         "artifact: pull image err: initializing source docker://quay.io/a/b:1: reading manifest 1 in "
+         "quay.io/a/b: manifest unknown; artifact err: get manifest: build image source: reading manifest 1 "
+         "in quay.io/a/b: unauthorized"), C.TAG_NOT_FOUND, {"reason": "ErrImagePull", "wrapper": "back_off"},
+         "corpus ipf-089 shape (CRI-O 1.31+ OCI artifact pull)"),
+    # ---- Docker / cri-dockerd ---------------------------------------------------------------------
+    Case("docker-manifest-for", kubelet_failed("r.example.com/a:1", dockerd(
+        "manifest for r.example.com/a:1 not found: manifest unknown: manifest unknown")), C.TAG_NOT_FOUND,
+        {"runtime": "docker"}, "moby distribution/errors.go"),
+    Case("docker-pull-access", dockerd("pull access denied for acme/private, repository does not exist or may "
+         "require 'docker login': denied: requested access to the resource is denied"),
+         C.REPO_NOT_FOUND_OR_NO_ACCESS, {"image": "acme/private", "host": "docker.io"}, "moby"),
+    Case("docker-repo-not-found", dockerd("repository 1234.dkr.ecr.eu-west-1.amazonaws.com/app not found: name "
+         "unknown: The repository with name 'app' does not exist in the registry with id '1234'"),
+         C.REPO_NOT_FOUND, {}, "moby + ECR body"),
+    Case("docker-no-basic-auth", dockerd("Get https://1234.dkr.ecr.eu-west-1.amazonaws.com/v2/app/manifests/1: "
+         "no basic auth credentials"), C.AUTH_MISSING, {"host": "1234.dkr.ecr.eu-west-1.amazonaws.com"},
+         "sem §6 (ECR)"),
+    Case("docker-old-api-error", "API error (500): manifest for r.example.com/a:1 not found", C.TAG_NOT_FOUND,
+         {"runtime": "docker"}, "docker < 1.13 engine-api (500 is the daemon's, not the registry's)"),
+    Case("docker-wait-connection", dockerd("Get https://k8s.gcr.io/v2/: net/http: request canceled while waiting "
+         "for connection (Client.Timeout exceeded while awaiting headers)"), C.NETWORK_UNREACHABLE,
+         {"host": "k8s.gcr.io"}, "Go net/http"),
+    Case("docker-tls-timeout", dockerd('Get "https://registry-1.docker.io/v2/": net/http: TLS handshake timeout'),
+         C.TLS_ERROR, {}, "Go net/http"),
+    Case("docker-platform", dockerd("no matching manifest for linux/arm64/v8 in the manifest list entries"),
+         C.PLATFORM_MISMATCH, {"platform": "linux/arm64/v8"}, "moby distribution/pull_v2.go"),
+    Case("docker-platform-wanted", dockerd("image with reference r/a:1 was found but does not match the "
+         "specified platform: wanted linux/amd64, actual: linux/arm64"), C.PLATFORM_MISMATCH,
+         {"platform": "linux/amd64"}, "moby daemon/images"),
+    Case("docker-hub-bad-password", dockerd("Get https://registry-1.docker.io/v2/: unauthorized: incorrect "
+         "username or password"), C.AUTH_INVALID, {}, "Docker Hub body"),
+    Case("docker-old-code-2", "rpc error: code = 2 desc = Error response from daemon: Get https://r.example.com"
+         "/v2/: x509: certificate has expired or is not yet valid", C.TLS_ERROR, {"grpc_code": "Unknown"},
+         "dockershim era gRPC (numeric codes)"),
+    Case("docker-old-code-4", "rpc error: code = 4 desc = context deadline exceeded",
+         C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, {"grpc_code": "DeadlineExceeded"}, "dockershim era gRPC"),
+    Case("dockerd-registry-unavailable-5xx", "RegistryUnavailable: Error response from daemon: received "
+         "unexpected HTTP status: 503 Service Unavailable", C.REGISTRY_SERVER_ERROR, {"status": 503},
+         "sem §6 (cri-dockerd maps 502/503/504)"),
+    Case("docker-register-layer", "failed to register layer: Error processing tar file(exit status 1): write "
+         "/x: no space left on device", C.DISK_FULL, {"runtime": "docker"}, "moby layer store"),
+    Case("docker-progress-deadline", "Cancel pulling image r/a:1 because it exceeded image pull deadline 1m0s. "
+         "Latest progress x", C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, {}, "cri-dockerd"),
+    # ---- registries' own phrasing -----------------------------------------------------------------
+    Case("gar-permission", ctrd("europe-docker.pkg.dev/p/r/app:1", 'failed to do request: Head "https://'
+         'europe-docker.pkg.dev/v2/p/r/app/manifests/1": denied: Permission "artifactregistry.repositories.'
+         'downloadArtifacts" denied on resource "projects/p/locations/europe/repositories/r" (or it may not '
+         'exist)'), C.FORBIDDEN, {"host": "europe-docker.pkg.dev"}, "Artifact Registry"),
+    Case("gar-oauth-403", ctrd("europe-docker.pkg.dev/p/r/app:1", "failed to authorize: failed to fetch oauth "
+         "token: unexpected status from GET request to https://europe-docker.pkg.dev/v2/token?scope=repository"
+         "%3Ap%2Fr%2Fapp%3Apull&service=europe-docker.pkg.dev: 403 Forbidden"), C.FORBIDDEN, {"status": 403},
+         "Artifact Registry via containerd"),
+    Case("ecr-expired", dockerd("denied: Your authorization token has expired. Reauthenticate and try again."),
+         C.AUTH_INVALID, {}, "ECR"),
+    Case("ecr-iam", dockerd("denied: User: arn:aws:sts::1234:assumed-role/node/i-0 is not authorized to perform:"
+         " ecr:BatchGetImage on resource: arn:aws:ecr:eu-west-1:1234:repository/app"), C.FORBIDDEN, {}, "ECR"),
+    Case("ecr-requested-image", dockerd("manifest for 1234.dkr.ecr.eu-west-1.amazonaws.com/app:9 not found: "
+         "manifest unknown: Requested image not found"), C.TAG_NOT_FOUND, {}, "ECR"),
+    Case("acr-unauthorized", "unauthorized: authentication required, visit https://aka.ms/acr/authorization "
+         "for more information.", C.AUTH_MISSING, {}, "ACR"),
+    Case("acr-firewall", "denied: client with IP '203.0.113.7' is not allowed access. Refer "
+         "https://aka.ms/acr/firewall to grant access.", C.FORBIDDEN, {}, "ACR"),
+    Case("quay-unauthorized", crio_source("quay.io/org/nope:1", "reading manifest 1 in quay.io/org/nope: "
+         "unauthorized: access to the requested resource is not authorized"), C.REPO_NOT_FOUND_OR_NO_ACCESS,
+         {}, "Quay"),
+    Case("harbor-repo", dockerd("unknown: repository library/nope not found"), C.REPO_NOT_FOUND, {}, "Harbor"),
+    Case("harbor-artifact", "NOT_FOUND: artifact library/nginx:nope not found", C.TAG_NOT_FOUND, {}, "Harbor"),
+    Case("harbor-unauthorized", "unauthorized: unauthorized to access repository: priv/app, action: pull: "
+         "unauthorized to access repository: priv/app, action: pull", C.REPO_NOT_FOUND_OR_NO_ACCESS, {},
+         "Harbor"),
+    Case("ghcr-anon", ctrd("ghcr.io/org/app:1", "failed to authorize: failed to fetch anonymous token: "
+         "unexpected status from GET request to https://ghcr.io/token?scope=repository%3Aorg%2Fapp%3Apull&"
+         "service=ghcr.io: 401 Unauthorized"), C.AUTH_MISSING, {"status": 401}, "GHCR via containerd 2.x"),
+    Case("ghcr-denied", dockerd("denied: denied"), C.FORBIDDEN, {}, "GHCR"),
+    Case("gcr-name-unknown", "name unknown: Repository \"p/app\" not found", C.REPO_NOT_FOUND, {},
+         "distribution NAME_UNKNOWN"),
+    # ---- kubelet / kubectl wrappers ---------------------------------------------------------------
+    Case("kubelet-qps", kubelet_failed("r.example.com/a:1", "pull QPS exceeded"), C.RATE_LIMITED,
+         {"wrapper": "failed_to_pull"}, "sem §3 (registryPullQPS)"),
+    Case("kubelet-never", 'Container image "r.example.com/a:1" is not present with pull policy of Never',
+         C.NEVER_PULL_ABSENT, {"image": "r.example.com/a:1", "wrapper": "never_pull"}, "image_manager.go"),
+    Case("kubelet-default-tag", 'Failed to apply default image tag "Nginx": couldn\'t parse image reference '
+         '"Nginx": invalid reference format: repository name must be lowercase', C.INVALID_IMAGE_NAME,
+         {"wrapper": "default_tag", "image": "Nginx"}, "image_manager.go applyDefaultImageTag"),
+    Case("kubelet-inspect", 'Failed to inspect image "": rpc error: code = DeadlineExceeded desc = context '
+         "deadline exceeded", C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, {"wrapper": "inspect_failed"},
+         "sem §3 (1.32+ prints the empty imageRef)"),
+    Case("kubelet-registry-unavailable", "image pull failed for 127.0.0.1:5999/demo/hello:v1 because the "
+         "registry is unavailable: pinging container registry 127.0.0.1:5999: Get \"http://127.0.0.1:5999/v2/\""
+         ": dial tcp 127.0.0.1:5999: connect: connection refused", C.NETWORK_UNREACHABLE,
+         {"wrapper": "registry_unavailable", "image": "127.0.0.1:5999/demo/hello:v1"}, "evalCRIPullErr"),
+    Case("kubelet-registry-unavailable-bare", "image pull failed for r.example.com/a:1 because the registry is "
+         "unavailable", C.NETWORK_UNREACHABLE, {"wrapper": "registry_unavailable"}, "evalCRIPullErr"),
+    Case("kubelet-signature", "image pull failed for r.example.com/a:1 because the signature validation failed:"
+         " Source image rejected: Signature for identity r.example.com/a:1 is not accepted",
+         C.SIGNATURE_INVALID, {"wrapper": "signature_failed"}, "evalCRIPullErr"),
+    Case("kubelet-backoff-registry-unavailable", backoff_132("r.example.com/a:1", "RegistryUnavailable",
+         "image pull failed for r.example.com/a:1 because the registry is unavailable"),
+         C.NETWORK_UNREACHABLE, {"reason": "RegistryUnavailable"}, "PR #127918"),
+    Case("kubelet-backoff-bare", 'Back-off pulling image "r.example.com/a:1"', C.OTHER,
+         {"wrapper": "back_off", "image": "r.example.com/a:1"}, "image_manager.go (before 1.32)"),
+    Case("kubelet-error-event", "Error: ErrImagePull", C.OTHER, {"wrapper": "error_event"},
+         "kuberuntime_container.go startContainer"),
+    Case("kubelet-error-syncing", 'Error syncing pod 5f3b ("web-0_default(5f3b)"), skipping: failed to '
+         '"StartContainer" for "web" with ErrImagePull: "rpc error: code = NotFound desc = failed to pull and '
+         'unpack image \\"docker.io/library/nginx:nope\\": failed to resolve reference \\"docker.io/library/'
+         'nginx:nope\\": docker.io/library/nginx:nope: not found"', C.TAG_NOT_FOUND,
+         {"wrapper": "error_syncing", "image": "docker.io/library/nginx:nope", "grpc_code": "NotFound"},
+         "pod_workers.go FailedSync"),
+    Case("kubectl-135-field", "spec.containers{web}: " + kubelet_failed(HUB, ctrd(
+        HUB, "dial tcp: lookup registry-1.docker.io: no such host")), C.DNS_FAILURE,
+        {"wrapper": "failed_to_pull", "image": HUB}, "kubectl 1.35 describe (PR #133627)"),
+    Case("kubectl-init-field", "spec.initContainers{init}: " + kubelet_failed(HUB, "pull QPS exceeded"),
+         C.RATE_LIMITED, {"wrapper": "failed_to_pull"}, "kubectl 1.35 describe"),
+    Case("sandbox-refused", 'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox'
+         ' image "registry.k8s.io/pause:3.9": failed to pull image "registry.k8s.io/pause:3.9": failed to pull '
+         'and unpack image "registry.k8s.io/pause:3.9": failed to resolve reference "registry.k8s.io/pause:3.9"'
+         ': failed to do request: Head "https://registry.k8s.io/v2/pause/manifests/3.9": dial tcp '
+         "34.96.108.209:443: i/o timeout", C.NETWORK_UNREACHABLE,
+         {"wrapper": "sandbox", "image": "registry.k8s.io/pause:3.9"}, "FailedCreatePodSandBox"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case(case: Case) -> None:
+    got = classify(case.message)
+    assert got.cause is case.cause, (got.cause, got.signals, got.fields)
+    for k, v in case.fields.items():
+        assert got.fields.get(k) == v, (k, got.fields)
+    assert got.signals[0] is got.cause
+
+
+# --- pasting artefacts ------------------------------------------------------------------------------
+BASE = kubelet_failed("r.example.com/app:1", ctrd("r.example.com/app:1", "unexpected status from HEAD "
+                      "request to https://r.example.com/v2/app/manifests/1: 403 Forbidden"))
+
+
+def test_json_escaped_quotes() -> None:
+    escaped = BASE.replace('"', '\\"')
+    got = classify(escaped)
+    assert got.cause is C.FORBIDDEN
+    assert got.fields["image"] == "r.example.com/app:1"
+
+
+def test_yaml_folded_lines() -> None:
+    folded = BASE.replace(": unexpected status", ":\n          unexpected status").replace(" request to ",
+                                                                                            " request\n  to ")
+    got = classify(folded)
+    assert got.cause is C.FORBIDDEN and got.fields["url"] == "https://r.example.com/v2/app/manifests/1"
+
+
+def test_terminal_wrap_inside_a_digest_is_joined() -> None:
+    msg = kubelet_failed(f"quay.io/a/b@{DIGEST}", f"reading manifest {DIGEST} in quay.io/a/b: manifest unknown")
+    cut = msg.index(DIGEST) + 30
+    wrapped = msg[:cut] + "\n" + msg[cut:]
+    assert classify(wrapped).fields["image"] == f"quay.io/a/b@{DIGEST}"
+
+
+def test_crlf_and_tabs() -> None:
+    assert classify(BASE.replace(": ", ":\r\n\t")).cause is C.FORBIDDEN
+
+
+# --- aggregates and several signals -----------------------------------------------------------------
+AGG_401 = grpc("Unknown", ctrd(HUB, "failed to authorize: failed to fetch oauth token: unexpected status from "
+                              "POST request to https://auth.docker.io/token: 401 Unauthorized"))
+AGG_404 = grpc("NotFound", ctrd(HUB, f"{HUB}: not found"))
+AGG_SCOPE = ctrd(HUB, "pull access denied, repository does not exist or may require authorization: server "
+                 "message: insufficient_scope: authorization failed")
+
+
+def test_aggregate_prefers_what_it_says_about_the_image() -> None:
+    """kuberuntime_image.go: one error per credential tried, ``[e1, e2]``; the image's answer wins."""
+    for msg in (kubelet_failed(HUB, f"[{AGG_401}, {AGG_404}]"), kubelet_failed(HUB, f"[{AGG_404}, {AGG_401}]")):
+        got = classify(msg)
+        assert got.cause is C.TAG_NOT_FOUND
+        members = got.fields["members"]
+        assert isinstance(members, list) and len(members) == 2
+        assert {m["cause"] for m in members} == {"auth_invalid", "tag_not_found"}
+        assert set(got.signals) >= {C.TAG_NOT_FOUND, C.AUTH_INVALID}
+        assert got.fields["grpc_code"] in {"Unknown", "NotFound"}
+
+
+def test_aggregate_of_credential_errors_takes_the_most_specific() -> None:
+    got = classify(backoff_132(HUB, "ErrImagePull", f"[{AGG_SCOPE}, {AGG_401}]"))
+    assert got.cause is C.AUTH_INVALID
+    assert got.signals[:2] == [C.AUTH_INVALID, C.REPO_NOT_FOUND_OR_NO_ACCESS] or C.REPO_NOT_FOUND_OR_NO_ACCESS in got.signals
+    assert [m["cause"] for m in got.fields["members"]] == ["repo_not_found_or_no_access", "auth_invalid"]  # type: ignore[index]
+
+
+def test_aggregate_members_containing_commas_are_not_split_inside() -> None:
+    docker_denied = dockerd("pull access denied for a/b, repository does not exist or may require 'docker "
+                            "login': denied: requested access to the resource is denied")
+    got = classify(kubelet_failed("a/b", f"[{docker_denied}, {dockerd('unauthorized: incorrect username or password')}]"))
+    assert len(got.fields["members"]) == 2  # type: ignore[arg-type]
+
+
+def test_a_500_then_a_401_roots_on_the_server_error() -> None:
+    """Rule: a 5xx outranks a bare 401 (the server failed; the 401 can be its consequence)."""
+    msg = ("unexpected status from HEAD request to https://r.example.com/v2/a/manifests/1: 500 Internal Server "
+           "Error; fallback: unexpected status from GET request to https://r.example.com/v2/a/manifests/1: 401 "
+           "Unauthorized")
+    got = classify(msg)
+    assert got.cause is C.REGISTRY_SERVER_ERROR
+    assert got.signals[:2] == [C.REGISTRY_SERVER_ERROR, C.AUTH_MISSING]
+    assert got.fields["status"] == 500
+
+
+def test_equal_tiers_take_the_innermost() -> None:
+    msg = "unexpected status code https://r.example.com/v2/a/manifests/1: 502 Bad Gateway: upstream: 503 Service Unavailable"
+    got = classify(msg)
+    assert got.cause is C.REGISTRY_SERVER_ERROR and got.fields["status"] == 503
+
+
+def test_specific_cause_beats_a_cancellation() -> None:
+    msg = ctrd(REF, 'failed to do request: Head "http://127.0.0.1:5999/v2/demo/hello/manifests/v1": dial tcp '
+               "127.0.0.1:5999: connect: connection refused: context canceled")
+    assert classify(msg).signals[:2] == [C.NETWORK_UNREACHABLE, C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE]
+
+
+def test_dns_lookup_timeout_is_dns_not_network() -> None:
+    msg = dockerd('Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io on '
+                  "192.168.65.2:53: read udp 192.168.49.2:59506->192.168.65.2:53: i/o timeout")
+    got = classify(msg)
+    assert got.cause is C.DNS_FAILURE and got.fields["resolver"] == "192.168.65.2:53"
+
+
+# --- context rules ----------------------------------------------------------------------------------
+def test_registry_host_inside_a_docker_hub_path_cannot_exist() -> None:
+    img = "docker.io/quay.io/org/app:1"
+    msg = kubelet_failed(img, ctrd(img, "unexpected status from HEAD request to https://registry-1.docker.io/"
+                                        "v2/quay.io/org/app/manifests/1: 401 Unauthorized"))
+    got = classify(msg)
+    assert got.cause is C.REPO_NOT_FOUND and C.AUTH_MISSING in got.signals and "note" in got.fields
+
+
+def test_mirror_paths_on_other_registries_are_left_alone() -> None:
+    img = "localhost:7439/docker.io/acme/app:1"
+    assert classify(kubelet_failed(img, ctrd(img, f"{img}: not found"))).cause is C.TAG_NOT_FOUND
+
+
+def test_sandbox_pause_platform_mismatch_is_a_runtime_fault() -> None:
+    msg = ('Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox image '
+           '"registry.k8s.io/pause:3.9": failed to pull image "registry.k8s.io/pause:3.9": failed to pull and '
+           'unpack image "registry.k8s.io/pause:3.9": failed to unpack image on snapshotter overlayfs: no match '
+           f"for platform in manifest {DIGEST}: not found")
+    got = classify(msg)
+    assert got.cause is C.OTHER and C.PLATFORM_MISMATCH in got.signals
+    app = msg.replace("pause:3.9", "app:3.9").replace("failed to get sandbox image", "failed to pull image")
+    assert classify(app.replace("Failed to create pod sandbox: ", "")).cause is C.PLATFORM_MISMATCH
+
+
+# --- words that must not fire -----------------------------------------------------------------------
+@pytest.mark.parametrize("msg", [
+    kubelet_failed("acme/x509-tools:1", ctrd("docker.io/acme/x509-tools:1", "docker.io/acme/x509-tools:1: not found")),
+    kubelet_failed("acme/no-space-left:1", grpc("NotFound", ctrd("docker.io/acme/no-space-left:1",
+                                                               "docker.io/acme/no-space-left:1: not found"))),
+    kubelet_failed("acme/app:429", ctrd("docker.io/acme/app:429", "docker.io/acme/app:429: not found")),
+])
+def test_image_names_do_not_fire_rules(msg: str) -> None:
+    assert classify(msg).cause is C.TAG_NOT_FOUND
+
+
+def test_a_port_number_is_not_a_status() -> None:
+    got = classify(ctrd("r.example.com:500/a:1", "dial tcp 10.0.0.1:500: connect: connection refused"))
+    assert got.cause is C.NETWORK_UNREACHABLE and "status" not in got.fields
+
+
+def test_local_permission_denied_is_not_forbidden() -> None:
+    got = classify("failed to pull and unpack image \"r/a:1\": failed to extract layer sha256:1: mount callback "
+                   "failed on /var/lib/containerd/tmpmounts/x: open /x/etc: permission denied")
+    assert got.cause is C.OTHER
+
+
+# --- the rule table itself --------------------------------------------------------------------------
+@pytest.mark.parametrize("rule", [r for r in RULES if r.pattern is None], ids=lambda r: r.name)
+def test_every_trigger_fires_alone(rule: object) -> None:
+    """Each trigger phrase, on its own in a sentence, yields its rule's cause among the signals."""
+    for trig in rule.triggers:  # type: ignore[attr-defined]
+        got = classify(f"something went wrong: {trig} (details)")
+        assert rule.cause in got.signals, (trig, got.signals)  # type: ignore[attr-defined]
+
+
+def test_every_trigger_has_an_anchor_word_it_contains() -> None:
+    for rule in RULES:
+        for trig in rule.triggers:
+            assert anchor(trig) in words(trig.lower())
