@@ -213,7 +213,9 @@ def slow(ctx: Ctx) -> Built:
     repo = ctx.lab.fresh_repo("slow", "ml-model")
     ctx.lab.push(reg, repo, "7", layer_bytes=512 * 1024)
     image = f"{reg}/{repo}:7"
-    ctx.ctrd.pull(image, timeout=3)
+    out = ctx.ctrd.pull(image, timeout=3)
+    if out.ok:
+        raise RuntimeError(f"expected {image} to stall, it pulled")
     msg = _canceled_from_log(ctx, image)
     return Built("model", "pull_timeout_or_progress_deadline", _failing(ctx, "model", image, msg, attempts=3),
                  ["image_pull_progress_timeout"], msg, reg)
@@ -231,7 +233,8 @@ def _canceled_from_log(ctx: Ctx, image: str, wait: float = 5.0) -> str:
         if m:
             return m.group(1).replace('\\"', '"')
         time.sleep(0.1)
-    raise RuntimeError(f"containerd logged no cancelled pull for {image}")
+    tail = [line for line in ctx.ctrd.log_text().splitlines() if image in line][-3:]
+    raise RuntimeError(f"containerd logged no cancelled pull for {image}: {tail}")
 
 
 def never_pull(ctx: Ctx) -> Built:

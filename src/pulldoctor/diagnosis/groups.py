@@ -21,11 +21,13 @@ _WHAT = {"image": "image", "registry": "registry", "node": "node"}
 
 
 def _scopes(cause: Cause) -> tuple[str, ...]:
+    """Where a shared cause means one problem. A missing tag or secret is per image (two typos on one
+    registry are two problems); an unreachable or refusing registry is one problem for all its images."""
     if cause in _NODE_FIRST:
         return ("node", "image")
     if cause in _REGISTRY_FIRST:
         return ("registry", "node", "image")
-    return ("image", "registry")
+    return ("image",)
 
 
 def _key(f: Finding, scope: str) -> str | None:

@@ -75,4 +75,18 @@ def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEA
         k = _key(ev)
         if k is not None:
             ev.probe = results[keys[k]]
-    return [f"probed {len(requests)} distinct image/credential pair(s) for {len(evidences)} container(s)"]
+    notes = [f"probed {len(requests)} distinct image/credential pair(s) for {len(evidences)} container(s)"]
+    unreachable = sorted({_host(r) for r, res in zip(requests, results) if _unreachable(res)})
+    if unreachable:
+        notes.append(f"could not probe {len(unreachable)} registr{'y' if len(unreachable) == 1 else 'ies'} from "
+                     f"here ({', '.join(unreachable[:6])}{', …' if len(unreachable) > 6 else ''}): DNS or the "
+                     "connection failed, so verdicts about them rest on the node's messages")
+    return notes
+
+
+def _host(request: Any) -> str:
+    return str(getattr(request.image, "registry", request.image))
+
+
+def _unreachable(result: Any) -> bool:
+    return getattr(result, "cause", None) in (Cause.DNS_FAILURE, Cause.NETWORK_UNREACHABLE)

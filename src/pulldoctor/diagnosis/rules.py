@@ -312,10 +312,14 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
     return _disagree(ev, claimed, "access")
 
 
+def _what(ref: object) -> str:
+    digest = getattr(ref, "digest", None)
+    return f"digest {digest}" if digest else f"tag {getattr(ref, 'tag', None) or 'latest'}"
+
+
 def _tag_verdict(ev: Evidence, lines: list[EvidenceLine], rule: str) -> Verdict:
     ref = ev.ref
-    digest = getattr(ref, "digest", None)
-    what = f"digest {digest}" if digest else f"tag {getattr(ref, 'tag', None) or 'latest'}"
+    what = _what(ref)
     sugg = list(getattr(ev.probe, "suggestions", None) or [])
     if sugg:
         lines.append(EvidenceLine("probe", f"closest tags: {', '.join(sugg[:5])}"))
@@ -328,10 +332,9 @@ def not_found(ev: Evidence, claimed: Cause) -> Verdict:
     """"not found" / "manifest unknown": a probe tells a missing tag (or digest) from a missing repository."""
     state = _probe_state(ev)
     if state in ("skipped", "unreachable"):
+        hedge = " (containerd reports a missing repository the same way)" if claimed == C.TAG_NOT_FOUND else ""
         return _from_message_only(
-            ev, claimed,
-            f"{ev.registry} has no {getattr(ev.ref, 'reference', 'such tag')} for {getattr(ev.ref, 'repository', ev.image)}"
-            + (" (containerd reports a missing repository the same way)." if claimed == C.TAG_NOT_FOUND else "."),
+            ev, claimed, f"{ev.registry} has no {_what(ev.ref)} in {getattr(ev.ref, 'repository', ev.image)}{hedge}.",
             "not_found", "tags/list tells a missing tag from a missing repository")
     lines = [*_base(ev), _probe_line(ev), *_keyring_lines(ev)]
     pc = _probe_cause(ev)
@@ -421,6 +424,12 @@ def network(ev: Evidence, claimed: Cause) -> Verdict:
     if pc == claimed:
         note = [] if not loopback else ["the probe ran on this machine's loopback, not the node's"]
         return Verdict(claimed, LIKELY if loopback else CERTAIN, summary, lines, note, rule="network")
+    if pc in (C.DNS_FAILURE, C.NETWORK_UNREACHABLE) and claimed not in (C.DNS_FAILURE, C.NETWORK_UNREACHABLE):
+        # The probe stopped before the step the node failed at: it proves nothing either way.
+        lines[-1] = EvidenceLine("probe", f"could not probe {host}: {_probe_detail(ev)}")
+        return Verdict(claimed, LIKELY, summary, lines,
+                       settle=[f"a probe that reaches {host} (TLS and scheme from here) would settle it"],
+                       rule="network")
     if pc is None or pc not in NETWORK:
         return Verdict(claimed, LIKELY, summary, lines,
                        [f"{host} answers from where pulldoctor runs; the node's DNS, network, proxy or CA "

@@ -51,6 +51,9 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
             out.wrap(out.c(_COLOURS[f.confidence], "✗ ") + headline(f), "", "    ")
         for g in diagnosis.groups:
             out.wrap(f"≡ {g.summary}", "", "    ")
+    tail = _tail(diagnosis)
+    for t in tail:
+        out.wrap(t, "", "  ")
     for f in fs:
         out.raw()
         out.wrap(out.c(_COLOURS[f.confidence], headline(f)), "")
@@ -71,11 +74,6 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
                 for cmd in fix.commands:
                     # Commands are not wrapped: they must stay paste-able.
                     out.raw(out.c(_DIM, "       $ ") + cmd)
-    tail = _tail(diagnosis)
-    if tail:
-        out.raw()
-        for t in tail:
-            out.wrap(t, "", "  ")
     return "\n".join(out.lines) + "\n"
 
 
