@@ -1,0 +1,96 @@
+"""``pulldoctor diagnose`` as a user meets it: the README's first command on a fresh clone, exit codes,
+``--no-probe``, the pod filter, and bad input as one line with exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from parts import need
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "cluster"
+
+
+def run(*args: str, src: Path = ROOT / "src", cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(src), "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "pulldoctor", "diagnose", *args], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=cwd)
+
+
+def test_readme_command_on_a_fresh_clone(tmp_path: Path) -> None:
+    need(shutil.which("git") is not None, "binary 'git'")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    t0 = time.monotonic()
+    out = run("--from", "examples/cluster", src=clone / "src", cwd=clone)
+    elapsed = time.monotonic() - t0
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr and out.stderr == ""
+    assert "cannot get their image" in out.stdout.splitlines()[0]
+    assert "could not probe" in out.stdout   # offline: said plainly, not hidden
+    assert elapsed < 60, f"the offline example took {elapsed:.1f}s"
+
+
+def test_example_json_has_every_case_and_no_password() -> None:
+    out = run("--from", str(EXAMPLE), "-o", "json")
+    assert out.returncode == 1, out.stderr
+    doc = json.loads(out.stdout)
+    causes = {f["cause"] for f in doc["findings"]}
+    assert {"tag_not_found", "auth_missing", "auth_invalid", "rate_limited", "forbidden", "dns_failure",
+            "network_unreachable", "tls_error", "http_vs_https", "platform_mismatch",
+            "pull_timeout_or_progress_deadline", "never_pull_absent", "invalid_image_name", "disk_full"} <= causes
+    assert doc["not_image"] == {"CrashLoopBackOff": 1, "Unschedulable": 1}
+    assert any(g["cause"] == "dns_failure" and g["count"] == 4 for g in doc["groups"])
+    # certain only with independent evidence: offline, registry-side verdicts are at most likely
+    for f in doc["findings"]:
+        if f["cause"] in {"tag_not_found", "auth_missing", "auth_invalid", "forbidden", "rate_limited"}:
+            assert f["confidence"] != "certain", f
+    assert "example-not-a-real-password" not in out.stdout
+
+
+def test_no_probe_lists_failing_containers_with_the_message_cause() -> None:
+    out = run("--from", str(EXAMPLE), "--no-probe", "-o", "json")
+    assert out.returncode == 1
+    doc = json.loads(out.stdout)
+    web = next(f for f in doc["findings"] if f["pod"].startswith("web-"))
+    assert web["cause"] == "tag_not_found" and web["confidence"] == "likely"
+    assert web["probe"] == {"skipped": "not probed (--no-probe)"}
+    assert any("--no-probe" in s for s in web["settle"])
+
+
+def test_pod_filter_and_namespace() -> None:
+    out = run("--from", str(EXAMPLE), "--no-probe", "-o", "json", "-n", "shop", "ledger-7c9d8f6b5-x2x4q")
+    doc = json.loads(out.stdout)
+    assert [f["pod"] for f in doc["findings"]] == ["ledger-7c9d8f6b5-x2x4q"]
+    out = run("--from", str(EXAMPLE), "--no-probe", "-o", "json", "-n", "elsewhere")
+    assert out.returncode == 0 and json.loads(out.stdout)["findings"] == []
+
+
+def test_nothing_failing_exits_0(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "ok", "namespace": "x"}, "status": {"phase": "Running"}}))
+    out = run("--from", str(tmp_path))
+    assert out.returncode == 0 and "No container is failing" in out.stdout
+
+
+@pytest.mark.parametrize("args", [["--from", "/nonexistent/dir"], ["--from", str(EXAMPLE), "-n", "a", "-A"]])
+def test_bad_input_is_one_line_exit_2(args: list[str]) -> None:
+    out = run(*args, "--no-probe")
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_markdown_for_a_ticket() -> None:
+    out = run("--from", str(EXAMPLE), "--no-probe", "-o", "markdown")
+    assert out.returncode == 1
+    assert out.stdout.startswith("# Image pull diagnosis")
+    assert "| namespace | pod | container | image | cause | confidence |" in out.stdout
+    assert "```sh" in out.stdout

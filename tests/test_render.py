@@ -1,0 +1,74 @@
+"""The renderers: a one-line verdict first, 80 columns, colour only when asked, stable JSON."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+from pulldoctor import render
+from pulldoctor.causes import Cause
+from pulldoctor.diagnosis import conclude
+from pulldoctor.diagnosis.evidence import Evidence
+
+from test_diagnose_rules import HOST, cls, ev, probe
+
+
+def _diagnosis():
+    evs = [ev(cause=Cause.TAG_NOT_FOUND, probe=probe(Cause.TAG_NOT_FOUND, status=404, suggestions=["1.4.0"])),
+           ev(f"{HOST}/shop/other:2", cause=Cause.AUTH_MISSING, pod="other-1", probe=probe(Cause.AUTH_MISSING,
+                                                                                           status=401))]
+    return conclude(evs, not_image={"CrashLoopBackOff": 2}, notes=["a note"])
+
+
+def width(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def test_text_verdict_first_and_80_columns() -> None:
+    text = render.text(_diagnosis())
+    lines = text.splitlines()
+    assert lines[0].startswith("2 container(s)")
+    assert lines[1] == "✗ shop/web-7d9c8b-x2x [app]: tag_not_found (certain)"
+    for line in lines:
+        if not line.lstrip().startswith("$ "):   # commands stay whole so they can be pasted
+            assert width(line) <= 80 or " " not in line.strip(), line
+    assert "\033[" not in text
+    assert "CrashLoopBackOff 2" in text and "note: a note" in text
+
+
+def test_text_colour_only_when_asked() -> None:
+    assert "\033[" in render.text(_diagnosis(), color=True)
+
+
+def test_colour_off_with_no_color_or_no_tty(monkeypatch) -> None:
+    from pulldoctor.commands import diagnose as cmd
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert cmd._want_color()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not cmd._want_color()
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False)
+    assert not cmd._want_color()
+
+
+def test_json_schema() -> None:
+    doc = json.loads(render.json(_diagnosis()))
+    assert doc["schema_version"] == 1
+    assert set(doc) == {"schema_version", "findings", "groups", "not_image", "notes"}
+    f = doc["findings"][0]
+    assert {"namespace", "pod", "container", "container_type", "image", "waiting_reason", "cause",
+            "confidence", "summary", "evidence", "fixes", "message", "timeline", "probe",
+            "contradictions", "settle", "transient", "credentials", "node", "registry", "rule"} == set(f)
+    assert all(set(e) == {"source", "text"} for e in f["evidence"])
+    assert all(set(x) == {"text", "commands"} for x in f["fixes"])
+
+
+def test_markdown_has_table_and_fix_commands() -> None:
+    md = render.markdown(_diagnosis())
+    assert "| shop | web-7d9c8b-x2x | app |" in md and "```sh" in md
+
+
+def test_evidence_is_typed() -> None:
+    assert isinstance(ev(cause=Cause.OTHER, classification=cls(Cause.OTHER)), Evidence)
