@@ -141,6 +141,7 @@ class Exporter:
         self._stop.set()
         for w in self.watchers:
             w.stop()
+        self.store.wake()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.1, deadline - time.monotonic()))

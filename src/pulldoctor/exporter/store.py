@@ -127,6 +127,11 @@ class Store:
                 taken.append(self._dirty.pop())
             return taken
 
+    def wake(self) -> None:
+        """Release a ``take_dirty`` wait early (shutdown)."""
+        with self._dirty_cond:
+            self._dirty_cond.notify_all()
+
     def has_dirty(self) -> bool:
         with self._lock:
             return bool(self._dirty)
