@@ -131,7 +131,7 @@ def test_registry_serving_now_is_transient_with_retry_time() -> None:
     e = ev(cause=Cause.AUTH_MISSING, probe=probe(None, status=200), timeline=t)
     v = decide(e)
     assert v.transient and v.confidence == Confidence.POSSIBLE and v.cause == Cause.AUTH_MISSING
-    assert "13:03:00" in v.summary and "deleting the pod" in v.summary
+    assert "13:03:00Z (in 3m)" in v.summary and "deleting the pod" in v.summary
     assert fixes(v, e)[0].commands == ("kubectl delete pod web-7d9c8b-x2x -n shop",)
 
 

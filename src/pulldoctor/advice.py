@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.model import Fix, Verdict
+from pulldoctor.diagnosis.rules import ratelimit_text
 
 C = Cause
 DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -252,13 +253,13 @@ def _forbidden(ev: Evidence, v: Verdict) -> list[Fix]:
 def _rate(ev: Evidence, v: Verdict) -> list[Fix]:
     host = _host(ev)
     steps: list[Fix] = []
-    rl = getattr(ev.probe, "ratelimit", None)
-    if rl:
-        steps.append(Fix(f"Remaining budget reported by {host}: {rl}."))
+    budget = ratelimit_text(ev)
+    if budget:
+        steps.append(Fix(f"{host} reports {budget.removeprefix('rate limit: ')}."))
     if "pull QPS exceeded" in (ev.message or ""):
         return [Fix("Raise the kubelet's registryPullQPS / registryBurst (KubeletConfiguration), or pull fewer "
                     "images at once.")]
-    if host in DOCKER_HUB:
+    if host in DOCKER_HUB or "docker.com/increase-rate-limit" in (ev.message or ""):
         steps.append(Fix("Authenticate the pulls (an account's limit is higher than the anonymous per-IP one):",
                          (_create_secret(ev, "dockerhub"), *[f.commands[0] for f in _patch_secret_in(ev, "dockerhub")
                                                              if f.commands][:1])))

@@ -156,8 +156,11 @@ def _timeline_lines(ev: Evidence) -> list[EvidenceLine]:
 def _retry_line(ev: Evidence) -> str:
     t = ev.timeline
     if t and t.next_attempt:
-        when = f"at {t.next_attempt.strftime('%H:%M:%S')}Z ({ago(t.next_attempt, ev.now)})"
-        return f"the kubelet retries {when}; deleting the pod retries now"
+        when = f"{t.next_attempt.strftime('%H:%M:%S')}Z ({ago(t.next_attempt, ev.now)})"
+        if t.next_attempt < ev.now:
+            return (f"the kubelet's next pull was due about {when} (back-off {t.backoff_seconds}s); "
+                    "deleting the pod retries now")
+        return f"the kubelet retries at about {when}; deleting the pod retries now"
     if t and t.backoff_seconds:
         return f"the kubelet retries within {span(t.backoff_seconds)} (its back-off); deleting the pod retries now"
     return "the kubelet retries within 5 minutes (its back-off caps at 300s); deleting the pod retries now"
@@ -243,7 +246,7 @@ def signature(ev: Evidence, claimed: Cause) -> Verdict:
 def transient(ev: Evidence, claimed: Cause) -> Verdict:
     """The registry answered with an error then, and serves the image now: report it as transient."""
     lines = [*_base(ev), _probe_line(ev), *_keyring_lines(ev)]
-    rl = _ratelimit_text(ev)
+    rl = ratelimit_text(ev)
     if rl:
         lines.append(EvidenceLine("probe", rl))
     return Verdict(claimed, POSSIBLE,
@@ -363,7 +366,7 @@ def forbidden(ev: Evidence, claimed: Cause) -> Verdict:
     return _disagree(ev, claimed, "forbidden")
 
 
-def _ratelimit_text(ev: Evidence) -> str:
+def ratelimit_text(ev: Evidence) -> str:
     """The registry's remaining pull budget, from the probe's ratelimit headers."""
     rl = getattr(ev.probe, "ratelimit", None)
     if rl is None:
@@ -392,7 +395,7 @@ def rate_limit(ev: Evidence, claimed: Cause) -> Verdict:
                                   "rate_limit", "a HEAD reads the remaining budget without spending a pull",
                                   _keyring_lines(ev))
     lines = [*_base(ev), _probe_line(ev), *_keyring_lines(ev)]
-    rl = _ratelimit_text(ev)
+    rl = ratelimit_text(ev)
     if rl:
         lines.append(EvidenceLine("probe", rl))
     if _probe_cause(ev) == C.RATE_LIMITED:
