@@ -158,7 +158,8 @@ RULES: tuple[Rule, ...] = (
     _r("rate_limit", C.RATE_LIMITED, STATUS_HIGH,
        ("toomanyrequests", "too many requests", "pull rate limit", "rate limit exceeded", "rate exceeded")),
     _r("server_error", C.REGISTRY_SERVER_ERROR, STATUS_HIGH - 5,
-       ("internal server error", "bad gateway", "service unavailable", "gateway timeout")),
+       ("internal server error", "bad gateway", "service unavailable", "gateway timeout",
+        "temporarily unavailable")),
     _r("io_timeout", C.NETWORK_UNREACHABLE, STATUS_HIGH, "i/o timeout"),
     _r("unauthorized", C.AUTH_MISSING, STATUS, ("authentication required", "unauthorized", "unauthenticated"),
        r"authentication required|(?:^|: )unauthori[sz]ed(?::|$| )|unauthenticated", also=(C.AUTH_INVALID,)),
@@ -182,6 +183,11 @@ _PHRASES: dict[int, str] = {int(s): s.phrase.lower() for s in HTTPStatus}
 _STATUS_WORDS = frozenset({str(c).encode() for c in _PHRASES} | {b"status", b"statuscode"})
 
 
+def _same_reason(got: list[str], expected: list[str]) -> bool:
+    """First word equal and, for longer phrases, the last expected word among the next few."""
+    return bool(got) and got[0] == expected[0] and (len(expected) == 1 or expected[-1] in got[1:4])
+
+
 def statuses(low: str) -> list[tuple[int, int]]:
     """Every HTTP status named in the text as (code, position), in order."""
     found: list[tuple[int, int]] = []
@@ -193,7 +199,9 @@ def statuses(low: str) -> list[tuple[int, int]]:
             continue
         code = int(m.group(1))
         phrase = _PHRASES.get(code)
-        if phrase and m.group(2).startswith(phrase[: max(4, len(phrase) - 2)]):
+        # the reason phrase's first word must agree (servers vary the rest: nginx's "503 Service
+        # Temporarily Unavailable"); a port or a size followed by a random word does not count
+        if phrase and _same_reason(m.group(2).split(), phrase.split()):
             found.append((code, m.start(1)))
         if len(found) >= 32:
             break
