@@ -94,3 +94,18 @@ def test_markdown_for_a_ticket() -> None:
     assert out.stdout.startswith("# Image pull diagnosis")
     assert "| namespace | pod | container | image | cause | confidence |" in out.stdout
     assert "```sh" in out.stdout
+
+
+def test_live_cluster_gives_the_same_findings_as_files(tmp_path: Path) -> None:
+    """The example served by the fake API server (the real kubernetes client talks to it)."""
+    from kubeapi import FakeKubeAPI
+
+    objs = [o for f in sorted(EXAMPLE.glob("*.json")) for o in json.loads(f.read_text())["items"]]
+    with FakeKubeAPI(objs) as api:
+        kc = api.write_kubeconfig(tmp_path / "kubeconfig")
+        live = run("--kubeconfig", str(kc), "-n", "shop", "--no-probe", "-o", "json")
+    files = run("--from", str(EXAMPLE), "--no-probe", "-o", "json")
+    assert live.returncode == 1, live.stderr
+    key = lambda doc: sorted((f["pod"], f["container"], f["cause"], f["confidence"]) for f in doc["findings"])  # noqa: E731
+    assert key(json.loads(live.stdout)) == key(json.loads(files.stdout))
+    assert len(key(json.loads(live.stdout))) == 24
