@@ -16,10 +16,11 @@ HEAD_CHARS = 8192
 TAIL_CHARS = 8192
 MAX_CHARS = HEAD_CHARS + TAIL_CHARS
 
-# A line break with the blanks around it. A break with no blanks between two word characters is a
-# terminal wrap inside a token (a digest, a URL): joined without a space. Anything else is a fold.
+# A line break with the blanks around it. A bare break between two hex digits is a terminal wrap inside
+# a digest (as pasted from a narrow terminal): joined without a space. Anything else is a fold, or a
+# break the runtime printed itself (containerd 2.x puts the response body on its own line): one space.
 _BREAK = re.compile(r"[ \t]*\r?\n[ \t]*")
-_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_HEX = frozenset("0123456789abcdef")
 
 
 def as_text(message: object) -> str:
@@ -47,7 +48,7 @@ def _join_break(m: re.Match[str]) -> str:
     s = m.string
     start, end = m.start(), m.end()
     bare = m.group(0).strip("\r\n") == ""
-    if bare and 0 < start and end < len(s) and s[start - 1] in _WORD and s[end] in _WORD:
+    if bare and 0 < start and end < len(s) and s[start - 1] in _HEX and s[end] in _HEX:
         return ""
     return " "
 

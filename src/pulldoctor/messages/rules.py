@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import NamedTuple
 
 from pulldoctor.causes import Cause
 from pulldoctor.messages.lexicon import Index, words
@@ -50,9 +51,10 @@ class Rule:
     also: tuple[Cause, ...] = ()  # what the same text can honestly also mean
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """A cause seen in the text: by which rule, how specific, and where (the innermost error is last)."""
+class Signal(NamedTuple):
+    """A cause seen in the text: by which rule, how specific, and where (the innermost error is last).
+
+    A NamedTuple, not a dataclass: several are made per message and creation cost matters here."""
 
     cause: Cause
     tier: int
@@ -139,7 +141,7 @@ RULES: tuple[Rule, ...] = (
         "requested access to the resource is denied", "does not exist or no pull access",
         "access to the requested resource is not authorized", "unauthorized to access repository",
         "repository does not exist or may require")),
-    _r("old_docker_image", C.REPO_NOT_FOUND_OR_NO_ACCESS, REGISTRY, "error: image ",
+    _r("old_docker_image", C.REPO_NOT_FOUND_OR_NO_ACCESS, REGISTRY, "not found",
        r"error: image \S{1,2048} not found"),
     _r("repo_unknown", C.REPO_NOT_FOUND, REGISTRY,
        ("name_unknown", "name unknown", "repository name not known", "does not exist in the registry")),
@@ -178,9 +180,10 @@ RULES: tuple[Rule, ...] = (
 
 # HTTP status codes in the text, with their reason phrase so a bare number (a port, a size) never counts:
 # "401 Unauthorized", "invalid status code from registry 503 (Service Unavailable)", "status code: 403".
-_STATUS = re.compile(r"\b([1-5]\d\d) \(?([a-z][a-z' -]{1,30})|status(?: ?code)?:? (\d{3})\b")
+_STATUS_CODE = re.compile(r"status(?: ?code)?:? (\d{3})\b")
 _PHRASES: dict[int, str] = {int(s): s.phrase.lower() for s in HTTPStatus}
-_STATUS_WORDS = frozenset({str(c).encode() for c in _PHRASES} | {b"status", b"statuscode"})
+_CODE_WORDS = frozenset(str(c).encode() for c in _PHRASES if c >= 400)
+_STATUS_WORDS = _CODE_WORDS | {b"status", b"statuscode"}
 
 
 def _same_reason(got: list[str], expected: list[str]) -> bool:
@@ -188,23 +191,35 @@ def _same_reason(got: list[str], expected: list[str]) -> bool:
     return bool(got) and got[0] == expected[0] and (len(expected) == 1 or expected[-1] in got[1:4])
 
 
-def statuses(low: str) -> list[tuple[int, int]]:
-    """Every HTTP status named in the text as (code, position), in order."""
+def statuses(low: str, text_words: frozenset[bytes] | None = None) -> list[tuple[int, int]]:
+    """Every HTTP status named in the text as (code, position), in order of position.
+
+    A three-digit word that is a status code counts when its reason phrase follows ("401 Unauthorized",
+    "503 (Service Unavailable)"), or when it follows "status"/"status code" ("status code: 403").
+    """
+    if text_words is None:
+        text_words = words(low)
     found: list[tuple[int, int]] = []
-    for m in _STATUS.finditer(low):
-        if m.group(3):
-            code = int(m.group(3))
-            if code in _PHRASES:
-                found.append((code, m.start(3)))
-            continue
-        code = int(m.group(1))
-        phrase = _PHRASES.get(code)
-        # the reason phrase's first word must agree (servers vary the rest: nginx's "503 Service
-        # Temporarily Unavailable"); a port or a size followed by a random word does not count
-        if phrase and _same_reason(m.group(2).split(), phrase.split()):
-            found.append((code, m.start(1)))
-        if len(found) >= 32:
-            break
+    for cw in text_words & _CODE_WORDS:
+        code_s = cw.decode()
+        expected = _PHRASES[int(code_s)].split()
+        i = low.find(code_s)
+        while i != -1 and len(found) < 32:
+            before = low[i - 1] if i else " "
+            if not (before.isalnum() or before in "._"):
+                got = [w.strip("()[]{}:;,.-") for w in low[i + 3: i + 40].split()]
+                if _same_reason(got, expected):
+                    found.append((int(code_s), i))
+            i = low.find(code_s, i + 3)
+    if b"status" in text_words or b"statuscode" in text_words:
+        for n, m2 in enumerate(_STATUS_CODE.finditer(low)):
+            code = int(m2.group(1))
+            if code in _PHRASES and all(p != m2.start(1) for _, p in found):
+                found.append((code, m2.start(1)))
+            if n >= 16:
+                break
+    if len(found) > 1:
+        found.sort(key=lambda cp: cp[1])
     return found
 
 
@@ -274,7 +289,7 @@ def match(low: str, text_words: frozenset[bytes] | None = None) -> tuple[list[Si
                 continue
             pos = last.start()
         out.append(Signal(rule.cause, rule.tier, pos, rule.name, rule.also))
-    found = statuses(low) if text_words & _STATUS_WORDS else []
+    found = statuses(low, text_words) if text_words & _STATUS_WORDS else []
     for code, pos in found:
         sig = status_signal(code, pos, low)
         if sig is not None:
