@@ -536,3 +536,19 @@ def test_canary_never_in_results_logs_or_errors(caplog: pytest.LogCaptureFixture
     assert results[0].cause is None and results[1].cause is Cause.AUTH_INVALID  # type: ignore[attr-defined]
     assert CANARY not in blob
     assert CANARY not in caplog.text
+
+
+def test_unreachable_token_realm_is_a_network_cause_not_an_auth_one() -> None:
+    async def registry(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=401, headers={"WWW-Authenticate": 'Bearer realm="http://realm.pulldoctor.invalid/t",service="s"'})
+
+    async def main() -> object:
+        runner, port = await start_app(registry)
+        try:
+            return await probe(f"127.0.0.1:{port}/a/b:v1", options=ProbeOptions(**FAST))
+        finally:
+            await runner.cleanup()
+
+    res = run(main())
+    assert res.cause is Cause.DNS_FAILURE
+    assert "realm.pulldoctor.invalid" in res.failed_step.detail

@@ -90,6 +90,7 @@ class TokenResult:
     status: int | None = None
     error: str = ""
     expires_at: float = 0.0
+    transport: str = ""  # TransportError kind when the realm could not be reached at all
 
     @property
     def ok(self) -> bool:
@@ -130,7 +131,7 @@ class TokenCache:
                 ttl = max(1.0, result.expires_at - 5.0)
             else:
                 ttl = FAILURE_TTL
-            result = TokenResult(result.token, result.status, result.error, self._clock() + ttl)
+            result = TokenResult(result.token, result.status, result.error, self._clock() + ttl, result.transport)
             self._done[key] = result
             fut.set_result(result)
             return result

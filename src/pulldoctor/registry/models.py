@@ -37,7 +37,7 @@ class ProbeOptions:
     tags_max_pages: int = 20
     tags_page_size: int = 1000
     max_redirects: int = 5
-    per_registry_concurrency: int = 32
+    per_registry_concurrency: int = 64  # probes in flight per registry (and pooled connections per host)
     max_suggestions: int = 5
     fetch_manifest: bool = True  # GET the manifest body for platforms and size (a Docker Hub "pull")
     min_ratelimit_remaining: int = 5  # below this, do not spend a Docker Hub pull on a GET

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 DOCKER_HUB_ENDPOINTS = frozenset({"registry-1.docker.io", "index.docker.io", "docker.io"})
 
+#: The kubelet tries every matching credential; a probe stops after this many (each costs requests).
+MAX_CREDENTIALS = 20
+
 #: How far an attempt got; when every credential fails, the furthest attempt explains best.
 STAGE_AUTH, STAGE_REGISTRY = 1, 2
 
@@ -232,7 +235,7 @@ class _Context:
             try:
                 resp = await self.http.request("GET", url, authorization=authorization)
             except TransportError as err:
-                return TokenResult(None, None, f"token service {realm.host}: {err.detail}")
+                return TokenResult(None, None, f"token service {realm.host}: {err.detail}", transport=err.kind)
             if resp.status != 200:
                 msg = resp.error_message(120)
                 return TokenResult(None, resp.status, f"token service {realm.host} answered {resp.status}" + (f" ({msg})" if msg else ""))
@@ -300,6 +303,10 @@ def _cause_for_status(status: int) -> Cause:
 
 
 def _cause_for_transport(err: TransportError) -> Cause:
+    return _cause_for_transport_kind(err.kind)
+
+
+def _cause_for_transport_kind(kind: str) -> Cause:
     return {
         "refused": Cause.NETWORK_UNREACHABLE,
         "connect_timeout": Cause.NETWORK_UNREACHABLE,
@@ -307,7 +314,7 @@ def _cause_for_transport(err: TransportError) -> Cause:
         "dns": Cause.DNS_FAILURE,
         "tls": Cause.TLS_ERROR,
         "read_timeout": Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE,
-    }.get(err.kind, Cause.REGISTRY_SERVER_ERROR)
+    }.get(kind, Cause.REGISTRY_SERVER_ERROR)
 
 
 class _Prober:
@@ -349,7 +356,9 @@ class _Prober:
         self.bearer_with_credentials = ch.scheme == "bearer" and sent
         if header is None:
             self.step("auth", False, text, start)
-            if failed is not None and failed.status == 429:
+            if failed is not None and failed.transport:
+                self.fail(_cause_for_transport_kind(failed.transport))
+            elif failed is not None and failed.status == 429:
                 self.fail(Cause.RATE_LIMITED, failed.status)
             elif failed is not None and failed.status is not None and failed.status >= 500:
                 self.fail(Cause.REGISTRY_SERVER_ERROR, failed.status)
@@ -634,8 +643,11 @@ async def _probe_ref(ctx: _Context, image: str, ref: ImageRef, creds: Sequence[C
         result.cause = ep.cause
         return result
     attempts: list[_Attempt] = []
+    tried: list[Credential | None] = list(creds[:MAX_CREDENTIALS]) or [None]
+    if len(creds) > MAX_CREDENTIALS:
+        result.steps.append(Step("auth", True, f"{len(creds)} matching credentials; trying the first {MAX_CREDENTIALS}"))
     async with ctx.semaphore(ref.endpoint.lower()):
-        for cred in list(creds) or [None]:
+        for cred in tried:
             attempt = await _Prober(ctx, ref, ep, node, cred).run()
             if len(creds) > 1:
                 for s in attempt.steps:
@@ -654,6 +666,16 @@ async def _probe_ref(ctx: _Context, image: str, ref: ImageRef, creds: Sequence[C
     result.platforms, result.size, result.suggestions = best.platforms, best.size, best.suggestions
     result.ratelimit = next((a.ratelimit for a in reversed(attempts) if a.ratelimit), None)
     return result
+
+
+async def _guarded(ctx: _Context, image: str, ref: ImageRef, creds: Sequence[Credential], node: Platform) -> ProbeResult:
+    """One probe whose unexpected failure (a bug) becomes a result, so the other probes still finish."""
+    try:
+        return await _probe_ref(ctx, image, ref, creds, node)
+    except Exception as err:  # noqa: BLE001 - reported as a result, never with its text (it may hold a URL)
+        res = ProbeResult(image=image, cause=Cause.OTHER, platform=str(node))
+        res.steps.append(Step("probe", False, f"internal error in the probe ({type(err).__name__}); please report it"))
+        return res
 
 
 async def probe(
@@ -695,10 +717,14 @@ async def probe_many(
                 continue
             key = _dedupe_key(ref, req.credentials, str(node))
             if key not in tasks:
-                tasks[key] = asyncio.ensure_future(_probe_ref(ctx, original, ref, req.credentials, node))
+                tasks[key] = asyncio.ensure_future(_guarded(ctx, original, ref, req.credentials, node))
             order.append((original, key))
         if tasks:
-            await asyncio.wait(list(tasks.values()))
+            try:
+                await asyncio.wait(list(tasks.values()))
+            finally:
+                for task in tasks.values():
+                    task.cancel()  # no-op for finished ones; cleans up on cancellation
         out: list[ProbeResult] = []
         for original, item in order:
             if isinstance(item, ProbeResult):
