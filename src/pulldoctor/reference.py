@@ -225,6 +225,11 @@ def _analyse(s: str) -> ImageRef | _Failure:
             return _Failure(parsed, _digest_message(parsed, digest), "digest", digest)
         return _explain(s, parsed)
     registry, path, tag, digest = parsed
+    if not registry:
+        # The first component looked like a host to splitDockerDomain ("my_registry.com") but is not
+        # one to the grammar, so Parse kept it in the path. The kubelet accepts it; containerd's
+        # resolver then takes the first component as the host. Show it that way.
+        registry, _, path = path.partition("/")
     tag = tag or None
     digest = digest or None
     name = f"{registry}/{path}"
@@ -386,4 +391,9 @@ def _explain(s: str, runtime: str) -> _Failure:
         return _fail(runtime, "path-component", bad,
                      "path component must be lower-case letters and digits joined by '.', '_', '__' or "
                      f"dashes, starting and ending with a letter or digit: {bad}")
+    if "must be lowercase" in runtime:
+        # ParseNormalizedNamed checks everything up to the first ":" — a digest algorithm too.
+        if at and digest.partition(":")[0].lower() != digest.partition(":")[0]:
+            return _fail(runtime, "digest", digest, f"digest algorithm must be lower-case: {digest}")
+        return _fail(runtime, "lowercase", s, f"repository name must be lowercase: {s}")
     return _fail(runtime, "format", s, s)
