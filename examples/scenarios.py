@@ -33,6 +33,7 @@ class Built:
     mentions: list[str] = field(default_factory=list)   # the fix must name these (secret, registry, tag…)
     message: str = ""                           # the runtime's error as the kubelet keeps it
     registry: str = ""                          # the lab address the image names (rewritten in the example)
+    transient: bool = False                     # the registry serves the image by the time it is diagnosed
 
 
 @dataclass
@@ -145,6 +146,28 @@ def private_wrong_tag(ctx: Ctx) -> Built:
     return Built("vault", "tag_not_found", objs, ["2.1"], msg, reg)
 
 
+def bearer_wrong_password(ctx: Ctx) -> Built:
+    """Token auth (Docker Hub style): the realm refuses the secret's password."""
+    reg = ctx.lab.nginx
+    ctx.lab.push(reg, "bearer/api", "3.0")
+    image = f"{reg}/bearer/api:3.0"
+    creds = (ctx.lab.user, "rotated-" + FAKE_PASSWORD)
+    msg = _pull(ctx, image, creds)
+    objs = _failing(ctx, "gateway", image, msg, pull_secrets=("gateway-pull",))
+    objs.append(k.secret(ctx.ns, "gateway-pull", {reg: creds}))
+    return Built("gateway", "auth_invalid", objs, ["gateway-pull"], msg, reg)
+
+
+def pushed_since(ctx: Ctx) -> Built:
+    """The tag was missing when the node pulled and has been pushed since: transient."""
+    reg = ctx.lab.open_registry
+    image = f"{reg}/shop/checkout:6.1"
+    msg = _pull(ctx, image)
+    ctx.lab.push(reg, "shop/checkout", "6.1")
+    return Built("checkout", "tag_not_found", _failing(ctx, "checkout", image, msg, attempts=3),
+                 ["kubectl delete pod checkout-"], msg, reg, transient=True)
+
+
 def hub_private(ctx: Ctx) -> Built:
     reg = ctx.lab.nginx
     image = f"{reg}/hubmissing/app:latest"
@@ -221,7 +244,7 @@ def slow(ctx: Ctx) -> Built:
                  ["image_pull_progress_timeout"], msg, reg)
 
 
-def _canceled_from_log(ctx: Ctx, image: str, wait: float = 5.0) -> str:
+def _canceled_from_log(ctx: Ctx, image: str, wait: float = 15.0) -> str:
     """containerd's own error for the cancelled pull (code Canceled: the kubelet keeps the rpc prefix)."""
     import time
 
@@ -272,7 +295,7 @@ def disk_full(ctx: Ctx) -> Built:
 
 SCENARIOS: tuple[Callable[[Ctx], Built], ...] = (
     wrong_tag, wrong_name, wrong_digest, no_secret, secret_missing, secret_wrong_type, secret_no_entry,
-    wrong_password, private_wrong_tag, hub_private, rate_limited, forbidden, dns, refused, tls_untrusted,
+    wrong_password, bearer_wrong_password, private_wrong_tag, pushed_since, hub_private, rate_limited, forbidden, dns, refused, tls_untrusted,
     http_vs_https, platform, slow, never_pull, invalid_name, disk_full,
 )
 

@@ -60,6 +60,7 @@ def test_root_cause_and_fix(make: Any, built: tuple[Path, dict[str, Any]], repor
     case = built[1][make.__name__]
     f = _finding(report, case.name)
     assert f["cause"] == case.cause, (f["summary"], f["evidence"])
+    assert f["transient"] is case.transient, f["summary"]
     said = "\n".join([f["summary"], *(e["text"] for e in f["evidence"]),
                       *(x["text"] for x in f["fixes"]), *(c for x in f["fixes"] for c in x["commands"])])
     for needle in case.mentions:

@@ -433,6 +433,14 @@ def network(ev: Evidence, claimed: Cause) -> Verdict:
         return Verdict(claimed, LIKELY, summary, lines,
                        settle=[f"a probe that reaches {host} (TLS and scheme from here) would settle it"],
                        rule="network")
+    if claimed == C.TLS_ERROR and pc == C.HTTP_VS_HTTPS and loopback:
+        # Loopback registries are probed over plain HTTP by default (as containerd does without a
+        # hosts.toml); the node evidently uses HTTPS, so the probe never reached the TLS step.
+        lines[-1] = EvidenceLine("probe", f"the probe spoke plain HTTP to {host} (loopback counts as insecure); "
+                                          "it did not test TLS")
+        return Verdict(claimed, LIKELY, summary, lines,
+                       settle=[f"probing https://{host} with --ca-file would show which CA it needs"],
+                       rule="network")
     if pc is None or pc not in NETWORK:
         return Verdict(claimed, LIKELY, summary, lines,
                        [f"{host} answers from where pulldoctor runs; the node's DNS, network, proxy or CA "
