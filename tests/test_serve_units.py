@@ -18,7 +18,7 @@ from pulldoctor.exporter.probes import ProbeScheduler
 from pulldoctor.exporter.store import EVENTS_PER_POD, Store
 from pulldoctor.exporter.transport import LineTooLong, iter_lines
 from pulldoctor.exporter.watch import Backoff
-from pulldoctor.registry.models import ProbeRequest, ProbeResult, RateLimit
+from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult, RateLimit
 
 
 @pytest.mark.parametrize("text, seconds", [("30s", 30), ("5m", 300), ("1h30m", 5400), ("90", 90), ("250ms", 0.25)])
@@ -121,15 +121,20 @@ class _Clock:
         return self.now
 
 
+FETCHED: list[bool] = []
+
+
 def _scheduler(results: dict[str, ProbeResult], clock: _Clock) -> tuple[ProbeScheduler, list[str], threading.Event]:
     calls: list[str] = []
     done = threading.Event()
+    FETCHED.clear()
 
     async def probe_many(requests: Any, options: Any) -> list[ProbeResult]:
         calls.extend(str(r.image) for r in requests)
+        FETCHED.extend(options.fetch_manifest for _ in requests)
         return [results[str(r.image)] for r in requests]
 
-    sched = ProbeScheduler(None, 300.0, on_results=lambda keys: done.set(), probe_many=probe_many, clock=clock)
+    sched = ProbeScheduler(ProbeOptions(), 300.0, on_results=lambda keys: done.set(), probe_many=probe_many, clock=clock)
     return sched, calls, done
 
 
@@ -165,5 +170,9 @@ def test_probe_gate_once_per_interval_and_held_after_a_rate_limit() -> None:
         _settle(sched, [ProbeRequest("docker.io/library/a:1"), ProbeRequest("docker.io/library/b:1"),
                         ProbeRequest("ghcr.io/x/c:1")], done)
         assert sorted(calls[2:]) == ["docker.io/library/a:1", "docker.io/library/b:1", "ghcr.io/x/c:1"]
+        # A first probe may read the manifest; a re-probe only HEADs it (a Docker Hub GET is a pull).
+        assert FETCHED[:2] == [True, True]
+        assert dict(zip(calls[2:], FETCHED[2:], strict=True)) == {
+            "docker.io/library/a:1": False, "docker.io/library/b:1": True, "ghcr.io/x/c:1": False}
     finally:
         sched.stop()

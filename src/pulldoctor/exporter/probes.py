@@ -7,6 +7,9 @@ Rules:
   ``interval``;
 - a registry that answered 429 or ``ratelimit-remaining: 0`` for a credential is not probed again with
   that credential until ``interval`` (or its ``Retry-After``, if longer) has passed;
+- a re-probe only HEADs the manifest (``fetch_manifest=False``): on Docker Hub a manifest GET counts as a
+  pull, and an exporter that spent one per failing image every few minutes would eat the limit that the
+  cluster's own pulls need. The first probe of an image reads it in full (platforms, size);
 - probes run in batches of at most ``MAX_BATCH`` on one thread with its own event loop, each batch
   bounded in time, so the watchers and the HTTP server never wait for a registry.
 """
@@ -14,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -142,7 +146,7 @@ class ProbeScheduler:
 
     def _take(self) -> list[tuple[ProbeKey, Any]]:
         with self._lock:
-            while not self._pending and not self._stop.is_set():
+            while not self._pending and not self._stop.is_set():  # bounded by stop(); 1 s ticks
                 self._wake.wait(1.0)
             batch: list[tuple[ProbeKey, Any]] = []
             now = self._clock()
@@ -163,12 +167,21 @@ class ProbeScheduler:
                 batch = self._take()
                 if not batch:
                     continue
-                results = self._probe(loop, [req for _, req in batch])
-                self._record(batch, results)
+                with self._lock:
+                    fresh = [(k, r) for k, r in batch if k not in self._cache]
+                    again = [(k, r) for k, r in batch if k in self._cache]
+                for part, options in ((fresh, self.options), (again, self._repeat_options())):
+                    if part:
+                        self._record(part, self._probe(loop, [req for _, req in part], options))
         finally:
             loop.close()
 
-    def _probe(self, loop: asyncio.AbstractEventLoop, requests: list[Any]) -> list[Any]:
+    def _repeat_options(self) -> Any:
+        if dataclasses.is_dataclass(self.options) and hasattr(self.options, "fetch_manifest"):
+            return dataclasses.replace(self.options, fetch_manifest=False)
+        return self.options
+
+    def _probe(self, loop: asyncio.AbstractEventLoop, requests: list[Any], options: Any) -> list[Any]:
         probe_many = self._probe_many
         if probe_many is None:
             from pulldoctor.registry import probe_many as real  # aiohttp: imported only when probing
@@ -178,7 +191,7 @@ class ProbeScheduler:
         limit = float(getattr(self.options, "request_timeout", 15.0)) * 4 + 30.0
         self.batches += 1
         try:
-            return list(loop.run_until_complete(asyncio.wait_for(probe_many(requests, self.options), limit)))
+            return list(loop.run_until_complete(asyncio.wait_for(probe_many(requests, options), limit)))
         except Exception as err:  # a probe bug or a batch timeout must not kill the exporter
             log.warning("registry probes failed: %s", type(err).__name__)
             return [None] * len(requests)
