@@ -214,7 +214,8 @@ def test_forbidden(lab: Lab) -> None:
     repo = lab.fresh_repo("denied")
     res, reqs = counted(lab, f"{lab.nginx}/{repo}:v1", f"/v2/{repo}/")
     assert res.cause is Cause.FORBIDDEN and res.status == 403
-    assert len(reqs) == 1
+    assert "DENIED: requested access to the resource is denied" in res.failed_step.detail
+    assert [m for m, _p, _s in reqs] == ["HEAD", "GET"]  # the GET only fetches the registry's message
 
 
 def test_rate_limited_with_headers(lab: Lab) -> None:
@@ -246,7 +247,8 @@ def test_server_errors(lab: Lab, prefix: str, status: int) -> None:
     repo = lab.fresh_repo(prefix)
     res, reqs = counted(lab, f"{lab.nginx}/{repo}:v1", f"/v2/{repo}/")
     assert res.cause is Cause.REGISTRY_SERVER_ERROR and res.status == status
-    assert len(reqs) == 1
+    assert "registry says: " in res.failed_step.detail
+    assert len(reqs) == 2
 
 
 def test_stall_is_a_timeout(lab: Lab) -> None:

@@ -76,7 +76,10 @@ async def connect(host: str, port: int, timeout: float) -> NetOutcome:
         return NetOutcome(Step("tcp", False, detail, time.monotonic() - start), Cause.NETWORK_UNREACHABLE)
     peer = writer.get_extra_info("peername")
     writer.close()
-    shown = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else target
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        shown = f"[{peer[0]}]:{peer[1]}" if ":" in str(peer[0]) else f"{peer[0]}:{peer[1]}"
+    else:
+        shown = target
     return NetOutcome(Step("tcp", True, f"connected to {shown}", time.monotonic() - start))
 
 

@@ -461,7 +461,8 @@ class _Prober:
         if status == 200:
             self.a.digest = resp.headers.get("Docker-Content-Digest") or self.ref.digest
             self.a.media_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip() or None
-            self.step("manifest", True, f"{what}, {self.a.digest or 'no digest header'}, {self.a.media_type or '-'}", start)
+            shown = f"{self.a.digest[:19]}…" if self.a.digest else "no digest header"
+            self.step("manifest", True, f"{what}, {shown}, {self.a.media_type or '-'}", start)
             return await self._platform()
         if status == 404:
             self.step("manifest", False, f"{what}: no manifest for {self.ref.reference}", start)
@@ -474,8 +475,23 @@ class _Prober:
         elif status == 403:
             who = f"{_credential_label(self.cred)} is authenticated but" if self.a.credentials_sent else "anonymous requests are"
             extra = f": {who} not allowed to pull {self.ref.repository}"
+        if status == 403 or status >= 500:
+            extra += await self._error_body()
         self.step("manifest", False, what + extra, start)
         return self.fail(_cause_for_status(status))
+
+    async def _error_body(self) -> str:
+        """A HEAD has no body: one capped GET fetches the registry's own words (``DENIED: …``, an IAM
+        permission name), which are the evidence a person needs. Never done for 429 (no pull to spend)."""
+        assert self.a.url is not None
+        try:
+            resp = await self.ctx.http.request(
+                "GET", URL(self.a.url), headers={"Accept": MANIFEST_ACCEPT}, authorization=self.authorization
+            )
+        except TransportError:
+            return ""
+        msg = resp.error_message(200) if resp.status >= 400 else ""
+        return f"; registry says: {msg}" if msg else ""
 
     async def _tags(self) -> _Attempt:
         """After a manifest 404: does the repository exist (tag missing) or not (repository missing)?"""
@@ -603,7 +619,8 @@ class _Prober:
             self.step("size", True, "manifest lists no layers", start)
         else:
             self.a.size = sized[0]
-            self.step("size", True, f"{human_size(sized[0])} compressed in {sized[1]} layers", start)
+            plural = "layer" if sized[1] == 1 else "layers"
+            self.step("size", True, f"{human_size(sized[0])} compressed in {sized[1]} {plural}", start)
         return self.a
 
     async def _config_platform(self, manifest: dict[str, Any]) -> Platform | None:
