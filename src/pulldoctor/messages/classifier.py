@@ -42,10 +42,6 @@ class Classification:
         return {"cause": self.cause.value, "fields": self.fields, "signals": [s.value for s in self.signals]}
 
 
-def _key(sig: Signal) -> tuple[int, int]:
-    return (sig.tier, sig.pos)
-
-
 def _core_signals(core: str) -> tuple[list[Signal], list[tuple[int, int]], str, frozenset[bytes]]:
     low = core.lower()
     ws = words(low)
@@ -59,7 +55,7 @@ def _core_signals(core: str) -> tuple[list[Signal], list[tuple[int, int]], str, 
 
 def _ordered(sigs: list[Signal]) -> list[Signal]:
     """Root first (most specific, then innermost), then the rest in the same order."""
-    return sorted(sigs, key=_key, reverse=True)
+    return sorted(sigs, reverse=True) if len(sigs) > 1 else sigs
 
 
 def _causes(sigs: list[Signal]) -> list[Cause]:
@@ -75,17 +71,17 @@ def _wrapper_signals(p: Peeled) -> list[Signal]:
     out: list[Signal] = []
     reason = (p.reason or "").lower()
     if reason == "signaturevalidationfailed":
-        out.append(Signal(Cause.SIGNATURE_INVALID, rules.DEFINITIVE, -1, "reason_signature"))
+        out.append(Signal(rules.DEFINITIVE, -1, Cause.SIGNATURE_INVALID, "reason_signature"))
     elif reason == "invalidimagename":
-        out.append(Signal(Cause.INVALID_IMAGE_NAME, rules.DEFINITIVE, -1, "reason_invalid_name"))
+        out.append(Signal(rules.DEFINITIVE, -1, Cause.INVALID_IMAGE_NAME, "reason_invalid_name"))
     elif reason == "errimageneverpull":
-        out.append(Signal(Cause.NEVER_PULL_ABSENT, rules.DEFINITIVE, -1, "reason_never_pull"))
+        out.append(Signal(rules.DEFINITIVE, -1, Cause.NEVER_PULL_ABSENT, "reason_never_pull"))
     elif reason == "registryunavailable":
-        out.append(Signal(Cause.NETWORK_UNREACHABLE, rules.FALLBACK - 5, -1, "reason_registry_unavailable"))
+        out.append(Signal(rules.FALLBACK - 5, -1, Cause.NETWORK_UNREACHABLE, "reason_registry_unavailable"))
     if "signature_failed" in p.wrappers:
-        out.append(Signal(Cause.SIGNATURE_INVALID, rules.DEFINITIVE, -1, "kubelet_signature"))
+        out.append(Signal(rules.DEFINITIVE, -1, Cause.SIGNATURE_INVALID, "kubelet_signature"))
     if "registry_unavailable" in p.wrappers:
-        out.append(Signal(Cause.NETWORK_UNREACHABLE, rules.FALLBACK - 5, -1, "kubelet_registry_unavailable"))
+        out.append(Signal(rules.FALLBACK - 5, -1, Cause.NETWORK_UNREACHABLE, "kubelet_registry_unavailable"))
     return out
 
 

@@ -10,10 +10,10 @@ import re
 
 from pulldoctor.messages.rules import GRPC_NAMES
 
-_URL = re.compile(r"""\bhttps?://[^\s"']{1,2048}""", re.I)
+_URL = re.compile(r"""https?://[^\s"']{1,2048}""")  # searched in the lower-cased text: literal prefix, fast
 _URL_TRAIL = ".,:;)]}\"'"
 _DOC_HOSTS = ("www.", "docs.", "aka.ms", "cloud.google.com", "help.", "learn.microsoft.com", "github.com")
-_GRPC = re.compile(r"rpc error: code = (\w{1,32})", re.I)
+_GRPC = re.compile(r"rpc error: code = (\w{1,32})")
 _PULLING_HOST = re.compile(r"pulling from host (\S{1,255}) failed", re.I)
 _PINGING = re.compile(r"pinging container registry ([^\s:]{1,255}(?::\d{1,5})?)", re.I)
 _LOOKUP = re.compile(r"lookup ([^\s:]{1,255})(?: on (\[?[0-9a-f.:]{2,45}\]?:\d{1,5}))?", re.I)
@@ -41,9 +41,10 @@ def grpc_code(text: str, low: str) -> str | None:
     """The outermost gRPC status code, by name (old runtimes printed numbers: ``code = 2`` is Unknown)."""
     if "rpc error" not in low:
         return None
-    m = _GRPC.search(text)
+    m = _GRPC.search(low)
     if m is None:
         return None
+    code = text[m.start(1):m.end(1)] if len(text) == len(low) else m.group(1)
     code = m.group(1)
     if code.isdigit():
         n = int(code)
@@ -63,9 +64,11 @@ def url(text: str, low: str) -> str | None:
     if "://" not in low:
         return None
     api = other = None
-    for i, m in enumerate(_URL.finditer(text)):
-        u = m.group(0).rstrip(_URL_TRAIL)
-        if "/v2" in u or "/v1/" in u or "/token" in u:
+    same = len(text) == len(low)  # lower() kept every position: slice the original case from the text
+    for i, m in enumerate(_URL.finditer(low)):
+        u = (text[m.start():m.end()] if same else m.group(0)).rstrip(_URL_TRAIL)
+        ul = u.lower()
+        if "/v2" in ul or "/v1/" in ul or "/token" in ul:
             api = u
         elif not host_of_url(u).lower().startswith(_DOC_HOSTS):
             other = u

@@ -125,8 +125,7 @@ def peel(text: str) -> Peeled:
 
 def _split_secondary(out: Peeled) -> None:
     """CRI-O 1.31+ tries the reference as an OCI artifact after the image pull fails; keep the two apart."""
-    low = out.core.lower()
-    i = low.find("; artifact err:")
+    i = out.core.find("; artifact err:")  # CRI-O writes it in lower case
     if i > 0:
         out.secondary = out.core[i + 2:]
         out.core = out.core[:i]

@@ -52,13 +52,14 @@ class Rule:
 
 
 class Signal(NamedTuple):
-    """A cause seen in the text: by which rule, how specific, and where (the innermost error is last).
+    """A cause seen in the text: how specific, where (the innermost error is last), by which rule.
 
-    A NamedTuple, not a dataclass: several are made per message and creation cost matters here."""
+    A NamedTuple whose natural order is (tier, position): sorting signals in reverse puts the root first.
+    Not a dataclass: several are made per message and creation cost matters here."""
 
-    cause: Cause
     tier: int
     pos: int
+    cause: Cause
     rule: str
     also: tuple[Cause, ...] = ()
     status: int | None = None
@@ -150,12 +151,13 @@ RULES: tuple[Rule, ...] = (
        r"blob.unknown|content at \S{1,4096} not found"),
     _r("containerd_not_found", C.TAG_NOT_FOUND, REGISTRY,
        ("failed to resolve reference", "failed to resolve image", "failed to get sandbox image"),
-       r"\S: not found\b",
+       r": not found\b",
        also=(C.REPO_NOT_FOUND, C.REPO_NOT_FOUND_OR_NO_ACCESS)),
     _r("manifest_unknown", C.TAG_NOT_FOUND, REGISTRY,
        ("manifest unknown", "manifest_unknown", "requested image not found"), also=(C.REPO_NOT_FOUND,)),
-    _r("manifest_not_found", C.TAG_NOT_FOUND, REGISTRY, ("manifest for ", "tag ", "artifact ", "manifest "),
-       r"(?:manifest for|artifact|manifest) \S{1,2048} not found|tag \S{1,256} not found in repository"),
+    _r("manifest_not_found", C.TAG_NOT_FOUND, REGISTRY, "manifest ", r"manifest (?:for )?\S{1,2048} not found"),
+    _r("artifact_not_found", C.TAG_NOT_FOUND, REGISTRY, "artifact ", r"artifact \S{1,2048} not found"),
+    _r("tag_not_in_repo", C.TAG_NOT_FOUND, REGISTRY, "tag ", r"tag \S{1,256} not found in repository"),
     # --- status codes and error codes ------------------------------------------------------------
     _r("rate_limit", C.RATE_LIMITED, STATUS_HIGH,
        ("toomanyrequests", "too many requests", "pull rate limit", "rate limit exceeded", "rate exceeded")),
@@ -164,8 +166,10 @@ RULES: tuple[Rule, ...] = (
         "temporarily unavailable")),
     _r("io_timeout", C.NETWORK_UNREACHABLE, STATUS_HIGH, "i/o timeout"),
     _r("unauthorized", C.AUTH_MISSING, STATUS, ("authentication required", "unauthorized", "unauthenticated"),
-       r"authentication required|(?:^|: )unauthori[sz]ed(?::|$| )|unauthenticated", also=(C.AUTH_INVALID,)),
-    _r("denied", C.FORBIDDEN, STATUS, "denied", r"(?:^|: )denied(?::(?! requested access)|$)"),
+       also=(C.AUTH_INVALID,)),
+    # the registry's DENIED error code, "…: denied" or "denied: …", never a local "permission denied"
+    _r("denied", C.FORBIDDEN, STATUS, "denied", r": denied(?::(?! requested access)|$)"),
+    _r("denied_first", C.FORBIDDEN, STATUS, "denied", r"^denied(?::(?! requested access)|$)"),
     _r("client_timeout", C.NETWORK_UNREACHABLE, WEAK, ("client.timeout exceeded", "timeout exceeded while")),
     # --- cancelled: the reason is elsewhere when there is one ------------------------------------
     _r("cancelled", C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, TIMEOUT,
@@ -226,20 +230,20 @@ def statuses(low: str, text_words: frozenset[bytes] | None = None) -> list[tuple
 def status_signal(code: int, pos: int, low: str) -> Signal | None:
     """What one HTTP status says on its own (the texts above may say more)."""
     if code == 401:
-        return Signal(C.AUTH_MISSING, STATUS, pos, "status_401", (C.AUTH_INVALID,), code)
+        return Signal(STATUS, pos, C.AUTH_MISSING, "status_401", (C.AUTH_INVALID,), code)
     if code == 403:
-        return Signal(C.FORBIDDEN, STATUS, pos, "status_403", (), code)
+        return Signal(STATUS, pos, C.FORBIDDEN, "status_403", (), code)
     if code == 429:
-        return Signal(C.RATE_LIMITED, STATUS_HIGH, pos, "status_429", (), code)
+        return Signal(STATUS_HIGH, pos, C.RATE_LIMITED, "status_429", (), code)
     if 500 <= code <= 599:
-        return Signal(C.REGISTRY_SERVER_ERROR, STATUS_HIGH, pos, "status_5xx", (), code)
+        return Signal(STATUS_HIGH, pos, C.REGISTRY_SERVER_ERROR, "status_5xx", (), code)
     if code == 400 and "https://" not in low:
         # containerd speaking plain HTTP to a TLS port gets 400 (real-components.md §4)
-        return Signal(C.HTTP_VS_HTTPS, STATUS, pos, "status_400", (), code)
+        return Signal(STATUS, pos, C.HTTP_VS_HTTPS, "status_400", (), code)
     if code == 404 and "/manifests/" in low:
-        return Signal(C.TAG_NOT_FOUND, STATUS, pos, "status_404", (C.REPO_NOT_FOUND,), code)
+        return Signal(STATUS, pos, C.TAG_NOT_FOUND, "status_404", (C.REPO_NOT_FOUND,), code)
     if code == 408:
-        return Signal(C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, TIMEOUT, pos, "status_408", (), code)
+        return Signal(TIMEOUT, pos, C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, "status_408", (), code)
     return None
 
 
@@ -261,7 +265,7 @@ def grpc_signal(code: str | None) -> Signal | None:
     """The weakest evidence: what the gRPC status code alone suggests (containerd's errgrpc mapping)."""
     if code is None or code not in _GRPC_SIGNAL:
         return None
-    return Signal(_GRPC_SIGNAL[code], FALLBACK - 2, -1, "grpc_" + code)
+    return Signal(FALLBACK - 2, -1, _GRPC_SIGNAL[code], "grpc_" + code)
 
 
 _INDEX: Index[int] = Index((trig, i) for i, rule in enumerate(RULES) for trig in rule.triggers)
@@ -274,21 +278,17 @@ def match(low: str, text_words: frozenset[bytes] | None = None) -> tuple[list[Si
     best: dict[int, int] = {}
     for trig, i in _INDEX.candidates(text_words):
         p = low.rfind(trig)
-        if p >= 0 and p > best.get(i, -1):
+        if p > best.get(i, -1):
             best[i] = p
     out: list[Signal] = []
     for i, pos in best.items():
         rule = RULES[i]
         if rule.pattern is not None:
-            last = None
-            for n, m in enumerate(rule.pattern.finditer(low)):
-                last = m
-                if n >= 64:
-                    break
-            if last is None:
+            m = rule.pattern.search(low)
+            if m is None:
                 continue
-            pos = last.start()
-        out.append(Signal(rule.cause, rule.tier, pos, rule.name, rule.also))
+            pos = max(pos, m.start())  # position only breaks ties: the trigger's last place is close enough
+        out.append(Signal(rule.tier, pos, rule.cause, rule.name, rule.also))
     found = statuses(low, text_words) if text_words & _STATUS_WORDS else []
     for code, pos in found:
         sig = status_signal(code, pos, low)
