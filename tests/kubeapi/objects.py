@@ -91,8 +91,9 @@ def pod(name: str, namespace: str = "default", *, containers: list[dict[str, Any
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
 
 
-def _bulk(meta: dict[str, Any], spec: dict[str, Any]) -> None:
-    """~3 KB of what real pods carry and pulldoctor never reads."""
+def _bulk(meta: dict[str, Any], spec: dict[str, Any], managers: tuple[str, ...] = ("kube-controller-manager", "kubelet"),
+          env: int = 3) -> None:
+    """What real pods carry and pulldoctor never reads (a pod is then ~4 KB as kubectl prints it)."""
     meta["managedFields"] = [{
         "apiVersion": "v1", "fieldsType": "FieldsV1", "manager": m, "operation": "Update", "time": ts(0),
         "fieldsV1": {"f:metadata": {"f:labels": {".": {}, "f:app": {}, "f:pod-template-hash": {}}},
@@ -101,10 +102,10 @@ def _bulk(meta: dict[str, Any], spec: dict[str, Any]) -> None:
                          "f:image": {}, "f:imagePullPolicy": {}, "f:name": {}, "f:resources": {},
                          "f:terminationMessagePath": {}, "f:terminationMessagePolicy": {}}}},
                      "f:status": {"f:conditions": {'k:{"type":"Ready"}': {".": {}, "f:status": {}}}}},
-    } for m in ("kube-controller-manager", "kubelet", "kube-scheduler")]
+    } for m in managers]
     meta["annotations"] = {"kubectl.kubernetes.io/restartedAt": ts(0), "checksum/config": "f" * 64}
     for c in spec["containers"]:
-        c["env"] = [{"name": f"VAR_{i}", "value": f"value-{i}-" + "x" * 20} for i in range(8)]
+        c["env"] = [{"name": f"VAR_{i}", "value": f"value-{i}-" + "x" * 20} for i in range(env)]
         c["resources"] = {"limits": {"cpu": "500m", "memory": "256Mi"}, "requests": {"cpu": "100m"}}
         c["volumeMounts"] = [{"name": "kube-api-access", "mountPath": "/var/run/secrets/kubernetes.io/sa",
                               "readOnly": True}]

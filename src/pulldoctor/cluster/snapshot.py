@@ -60,11 +60,13 @@ class Snapshot:
     source: str = ""
     #: kind -> namespaces whose objects of that kind were read in full ("*" = all; nodes use "*").
     complete: dict[str, set[str]] = field(default_factory=dict)
+    _may_have_duplicates: bool = False
 
     def add(self, objects: Iterable[KubeObject], *, mark_listed: bool = True) -> None:
         """Add decoded objects; with ``mark_listed`` (files) a kind counts as listed in every namespace
         where at least one object of that kind appeared."""
         pods, events = self.pods, self.events
+        n_pods, n_events = len(pods), len(events)
         for obj in objects:
             if type(obj) is Event:
                 events.append(obj)
@@ -88,6 +90,9 @@ class Snapshot:
                 seen = self.complete.setdefault(kind, set())
                 if ns not in seen:
                     seen.add(ns)
+        # Duplicates are only possible once a second batch brings pods or events (overlapping files).
+        if n_pods and len(pods) > n_pods or n_events and len(events) > n_events:
+            self._may_have_duplicates = True
 
     def mark_listed(self, kind: str, namespace: str | None) -> None:
         """Record that every ``kind`` in ``namespace`` (None = all namespaces) was read."""
@@ -107,6 +112,8 @@ class Snapshot:
             uid, name = getattr(meta, "uid", ""), getattr(meta, "name", "")
             return uid or ((getattr(meta, "namespace", ""), name) if name else fallback)
 
+        if not self._may_have_duplicates:
+            return
         if self.pods:
             self.pods = list({key(p.metadata, id(p)): p for p in self.pods}.values())
         if self.events:

@@ -126,22 +126,26 @@ def backoff_step(attempts: int) -> int:
 
 
 class EventIndex:
-    """Image events grouped by pod (uid, or namespace/name when the event has no uid). Built once."""
+    """Image events grouped by pod (uid, or namespace/name when the event has no uid). Built once, for the
+    pods in ``uids``/``names`` only (a cluster has far more events than failing pods)."""
 
-    def __init__(self, events: Iterable[Event]) -> None:
+    def __init__(self, events: Iterable[Event], uids: set[str], names: set[tuple[str, str]]) -> None:
         self.by_uid: dict[str, list[EventView]] = {}
         self.by_name: dict[tuple[str, str], list[EventView]] = {}
         reasons = IMAGE_EVENT_REASONS
         for e in events:
             if e.reason not in reasons:
                 continue
-            ref, ev = view(e)
+            ref = e.involved_object or e.regarding
             if ref is None or (ref.kind and ref.kind != "Pod"):
                 continue
             if ref.uid:
-                self.by_uid.setdefault(ref.uid, []).append(ev)
+                if ref.uid in uids:
+                    self.by_uid.setdefault(ref.uid, []).append(view(e)[1])
             else:
-                self.by_name.setdefault((ref.namespace or e.metadata.namespace, ref.name), []).append(ev)
+                key = (ref.namespace or e.metadata.namespace, ref.name)
+                if key in names:
+                    self.by_name.setdefault(key, []).append(view(e)[1])
 
     def for_pod(self, uid: str, namespace: str, name: str) -> list[EventView]:
         return self.by_uid.get(uid, []) + self.by_name.get((namespace, name), []) if uid else \
