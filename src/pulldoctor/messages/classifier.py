@@ -104,22 +104,23 @@ def _classify(message: object) -> Classification:
     fields: dict[str, object] = {}
     extra = _wrapper_signals(p)
     found: list[tuple[int, int]] = []
+    root_text = text  # where the root signal was found: its gRPC code is the one reported
 
     if p.members:
         members: list[dict[str, object]] = []
-        per_member: list[tuple[list[Signal], list[tuple[int, int]]]] = []
+        per_member: list[tuple[list[Signal], list[tuple[int, int]], str]] = []
         for m in p.members:
             sigs, got, _, _ = _core_signals(m)
             sigs = _ordered(sigs)
-            per_member.append((sigs, got))
+            per_member.append((sigs, got, m))
             members.append({"message": m, "cause": (sigs[0].cause if sigs else Cause.OTHER).value})
         about_image = [pm for pm in per_member if pm[0] and pm[0][0].cause not in CREDENTIAL_CAUSES]
         pool = about_image or [pm for pm in per_member if pm[0]]
         best: list[Signal] = []
         if pool:
-            best, found = max(pool, key=lambda pm: pm[0][0].tier)  # the first among the most specific
+            best, found, root_text = max(pool, key=lambda pm: pm[0][0].tier)  # first among the most specific
         head = _ordered(best[:1] + extra)
-        ordered = head + best[1:] + [s for sigs, _ in per_member if sigs is not best for s in sigs]
+        ordered = head + best[1:] + [s for sigs, _, _ in per_member if sigs is not best for s in sigs]
         fields["members"] = members
     else:
         sigs, found, core_low, core_words = _core_signals(p.core)
@@ -162,7 +163,7 @@ def _classify(message: object) -> Classification:
         status = found[-1][0]
     if status is not None:
         fields["status"] = status
-    code = f.grpc_code(text, low)
+    code = f.grpc_code(root_text, root_text.lower()) if p.members else f.grpc_code(text, low)
     if code:
         fields["grpc_code"] = code
     if p.members:
