@@ -165,6 +165,16 @@ def test_readyz_is_false_before_the_first_list_and_true_after(api: FakeKubeAPI, 
     assert 'pulldoctor_watch_errors_total{reason="http_403",resource="pods"}' in http_get(ex.port, "/metrics")[1]
 
 
+def test_ready_without_permission_to_list_events(api: FakeKubeAPI, start_exporter) -> None:
+    api.forbid("events")
+    api.add(failing_pod("web"))
+    ex = start_exporter()
+    wait_for(lambda: ex.ready, 5)
+    assert pods_in(ex.port) == {"web"}
+    code, body = http_get(ex.port, "/findings")
+    assert "cannot list events (no permission)" in body
+
+
 def test_survives_watch_close_410_and_a_vanishing_api_server(api: FakeKubeAPI, start_exporter) -> None:
     """Bounded: about 12 s, most of it the 10 s the API server is gone."""
     ex = start_exporter()

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from pulldoctor.cluster.model import Event, Pod
 from pulldoctor.errors import ClusterAccessError
@@ -38,24 +39,28 @@ IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 def connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str]:
-    """An ``ApiClient`` from the kubeconfig (or in-cluster service account) and the context's namespace."""
+    """An ``ApiClient`` from the kubeconfig (``--kubeconfig``, ``$KUBECONFIG``, ``~/.kube/config``) or, in a
+    pod, the service account; and the context's namespace. Same rules as ``cluster.live``'s session."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
+    if kubeconfig and not os.path.isfile(kubeconfig):
+        raise ClusterAccessError(f"kubeconfig {kubeconfig} does not exist or is not a file")
     cfg = client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+    path = kubeconfig or os.environ.get("KUBECONFIG") or None
     try:
-        if kubeconfig or context or os.path.exists(path):
+        if path or context or os.path.exists(os.path.expanduser("~/.kube/config")) \
+                or not os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
                                     persist_config=False)
-            contexts, active = config.list_kube_config_contexts(path)
+            contexts, active = config.list_kube_config_contexts(config_file=path)
             chosen = next((c for c in contexts if c.get("name") == context), active) if context else active
             namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
         else:
             config.load_incluster_config(client_configuration=cfg)
             with open(IN_CLUSTER_NAMESPACE, encoding="utf-8") as f:
                 namespace = f.read().strip() or "default"
-    except (ConfigException, OSError, ValueError, TypeError) as err:
+    except (ConfigException, OSError, ValueError, TypeError, KeyError) as err:
         first = (str(err).splitlines() or [""])[0][:200]
         raise ClusterAccessError(f"cannot load the cluster configuration: {first or type(err).__name__}") from None
     return client.ApiClient(cfg), namespace
@@ -94,9 +99,10 @@ class Exporter:
             self.probes = ProbeScheduler(options, config.probe_interval, on_results=self._on_probe_results,
                                          observe=observe, probe_many=probe_many)
         context_ttl = min(60.0, config.probe_interval)
-        self.diagnoser = Diagnoser(ContextCache(self.transport, ttl=context_ttl), self.probes, self.namespaces)
         self.watchers = [self._watcher("pods", Pod, self.store.pod_sink()),
                          self._watcher("events", Event, self.store.event_sink())]
+        self.diagnoser = Diagnoser(ContextCache(self.transport, ttl=context_ttl), self.probes, self.namespaces,
+                                   events_listed=lambda: self.watchers[1].stats.synced)
 
         from prometheus_client import make_wsgi_app
 
@@ -107,10 +113,12 @@ class Exporter:
 
     def _watcher(self, kind: str, item_type: type, sink: Any) -> Watcher[Any]:
         ns = self.namespaces[0] if self.namespaces else None
-        path = f"/api/v1/namespaces/{ns}/{kind}" if ns else f"/api/v1/{kind}"
-        selector = "involvedObject.kind=Pod" if kind == "events" else None
+        path = f"/api/v1/namespaces/{quote(ns, safe='')}/{kind}" if ns else f"/api/v1/{kind}"
+        # Events are evidence, not the subject: without RBAC for them the exporter still works (and is
+        # ready), from the waiting messages alone.
+        selector, required = ("involvedObject.kind=Pod", False) if kind == "events" else (None, True)
         return Watcher(
-            self.transport, Resource(kind, path, selector), StructCodec(item_type), sink,
+            self.transport, Resource(kind, path, selector, required), StructCodec(item_type), sink,
             page_size=self.config.page_size, watch_timeout=self.config.watch_timeout,
             backoff=Backoff(self.config.backoff_initial, self.config.backoff_max),
         )
@@ -157,7 +165,7 @@ class Exporter:
     # -- the diagnosis worker -------------------------------------------------------------------------
 
     def _synced(self) -> bool:
-        return all(w.stats.synced for w in self.watchers)
+        return all(w.stats.synced or (not w.resource.required and w.stats.refused) for w in self.watchers)
 
     def _diagnose_loop(self) -> None:
         while not self._stop.is_set():
@@ -221,6 +229,8 @@ class Exporter:
 
         findings = self.findings()
         notes = [] if self._ready else ["not ready: the first list of pods and events is not complete"]
+        notes += [f"cannot list {w.resource.name} (no permission): verdicts rest on the waiting messages"
+                  for w in self.watchers if w.stats.refused and not w.stats.synced]
         diagnosis = Diagnosis(findings, group(findings), {}, notes, self.probes is not None)
         return render_json(diagnosis).encode()
 

@@ -7,7 +7,7 @@ evidence now, and again when its probe result arrives (the scheduler marks the p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pulldoctor.cluster import find_failing
@@ -21,19 +21,23 @@ from pulldoctor.exporter.store import PodKey
 class Diagnoser:
     """Stateless apart from its caches; called from the diagnosis worker thread only."""
 
-    def __init__(self, context: ContextCache, probes: ProbeScheduler | None, namespaces: Sequence[str] | None) -> None:
+    def __init__(self, context: ContextCache, probes: ProbeScheduler | None, namespaces: Sequence[str] | None,
+                 events_listed: Callable[[], bool] = lambda: True) -> None:
         self.context = context
         self.probes = probes
         self.namespaces = namespaces   # None: all namespaces are watched
+        self.events_listed = events_listed
 
     def diagnose(self, pods: Sequence[Pod], events: Sequence[Event]) -> tuple[dict[PodKey, list[Any]], dict[PodKey, set[ProbeKey]]]:
         """Findings per pod, and the probe keys each pod depends on (to re-diagnose when they land)."""
         from pulldoctor.diagnosis import conclude, gather
 
         snapshot = Snapshot(pods=list(pods), events=list(events))
+        events_listed = self.events_listed()
         for ns in self.namespaces or [None]:
             snapshot.mark_listed("Pod", ns)
-            snapshot.mark_listed("Event", ns)
+            if events_listed:
+                snapshot.mark_listed("Event", ns)
         self.context.fill(snapshot, pods)
         report = find_failing(snapshot)
         evidences = gather(report, snapshot)

@@ -90,6 +90,7 @@ class Resource:
     name: str                      # "pods", "events": used in logs and metrics
     path: str
     field_selector: str | None = None
+    required: bool = True          # False: readiness does not wait for it once the API refuses it (401/403)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class WatchStats:
     events: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     synced: bool = False
+    refused: bool = False          # the API answered 401/403 (RBAC); retried with back-off all the same
     last_event_time: float = 0.0
 
     def error(self, kind: str) -> None:
@@ -189,6 +191,8 @@ class Watcher(Generic[T]):
                     version = None
                     continue
                 self.stats.error(f"http_{err.status}")
+                if err.status in (401, 403):
+                    self.stats.refused = True
                 log.warning("%s: API server answered %s", self.resource.name, err)
                 self._wait(self.backoff.next_delay())
             except (ConnectionError, OSError, LineTooLong, msgspec.DecodeError, _ShortWatch) as err:
