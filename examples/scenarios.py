@@ -245,10 +245,12 @@ def slow(ctx: Ctx) -> Built:
 
 
 def _canceled_from_log(ctx: Ctx, image: str, wait: float = 15.0) -> str:
-    """containerd's own error for the cancelled pull (code Canceled: the kubelet keeps the rpc prefix)."""
+    """containerd's own error for the cancelled pull (not code Unknown: the kubelet keeps the rpc prefix)."""
     import time
 
-    pattern = re.compile(r'error="(rpc error: code = Canceled desc = failed to pull and unpack image '
+    # containerd reports the cancelled context as Canceled or, when the client's deadline reached it
+    # first, DeadlineExceeded; both are what a node's kubelet shows for a pull cut short.
+    pattern = re.compile(r'error="(rpc error: code = (?:Canceled|DeadlineExceeded) desc = failed to pull and unpack image '
                          + re.escape(f'\\"{image}\\"') + r'[^"]*(?:\\"[^"]*)*?)"\s*$', re.M)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:  # bounded: containerd logs the cancel right after the deadline
