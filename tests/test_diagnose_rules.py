@@ -225,3 +225,24 @@ def test_same_cause_on_one_registry_is_one_group(n: int) -> None:
     assert len(d.groups) == 1
     g = d.groups[0]
     assert (g.cause, g.scope, g.key, len(g.members)) == (Cause.DNS_FAILURE, "registry", HOST, n)
+
+
+def test_probe_requests_are_deduplicated_per_image_credentials_platform(monkeypatch) -> None:
+    from pulldoctor.diagnosis import probing
+
+    seen: list[list] = []
+
+    async def fake_probe_many(requests, options):
+        seen.append(list(requests))
+        return [probe(Cause.TAG_NOT_FOUND, status=404) for _ in requests]
+
+    monkeypatch.setattr("pulldoctor.registry.probe_many", fake_probe_many)
+    node = NodeView("n1", "linux", "arm64")
+    evs = [ev(pod=f"p{i}") for i in range(5)] + [ev(pod="arm", node=node),
+                                                 ev("Nginx", reason="InvalidImageName", ref=None,
+                                                    ref_error=InvalidReference("x"))]
+    notes = probing.attach(evs, probing.options())
+    assert len(seen) == 1 and len(seen[0]) == 2   # one batch: amd64 default and the arm64 node
+    assert sorted(r.platform for r in seen[0]) == ["linux/amd64", "linux/arm64"]
+    assert all(e.probe is not None for e in evs[:6]) and evs[6].probe is None and evs[6].probe_note
+    assert notes[0].startswith("probed 2 distinct")

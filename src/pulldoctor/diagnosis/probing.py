@@ -37,6 +37,17 @@ def _platform(ev: Evidence) -> str:
     return (ev.node.platform if ev.node else None) or "linux/amd64"
 
 
+def request_for(ev: Evidence) -> Any:
+    """The ``ProbeRequest`` a node's pull of this container amounts to, or None when a probe cannot tell
+    anything (node-side failures, invalid references). ``serve`` uses it too, so both probe alike."""
+    k = _key(ev)
+    if k is None:
+        return None
+    from pulldoctor.registry.models import ProbeRequest
+
+    return ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=k[2])
+
+
 def options(insecure: Sequence[str] = (), ca_file: str | None = None) -> Any:
     from pulldoctor.registry.models import ProbeOptions
 
@@ -46,7 +57,6 @@ def options(insecure: Sequence[str] = (), ca_file: str | None = None) -> Any:
 def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEADLINE) -> list[str]:
     """Probe every distinct request once and set ``ev.probe`` (or ``ev.probe_note``). Returns notes."""
     from pulldoctor.registry import probe_many
-    from pulldoctor.registry.models import ProbeRequest
 
     keys: dict[tuple[str, tuple[str, ...], str], int] = {}
     requests: list[Any] = []
@@ -57,7 +67,7 @@ def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEA
             continue
         if k not in keys:
             keys[k] = len(requests)
-            requests.append(ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=k[2]))
+            requests.append(request_for(ev))
     if not requests:
         return []
 
