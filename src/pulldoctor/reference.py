@@ -333,7 +333,32 @@ def _fail(runtime: str, rule: str, part: str, what: str) -> _Failure:
     return _Failure(runtime, f"{_FMT}: {what}", rule, part)
 
 
+def _userinfo(s: str) -> tuple[str, str] | None:
+    """("user:pw@" as written, "pw") when ``s`` starts with credentials before a host and path."""
+    scheme = _SCHEME_RE.match(s)
+    body = s[scheme.end() :] if scheme else s
+    at = body.find("@")
+    if at < 0:
+        return None
+    slash = body.find("/")
+    if (0 <= slash < at) or ":" not in body[:at] or (slash < 0 and at + 1 < len(body)):
+        return None
+    password = body[:at].split(":", 1)[1]
+    return (body[: at + 1], password) if password else None
+
+
 def _explain(s: str, runtime: str) -> _Failure:
+    """Explain a refusal, never echoing a password written into the reference (user:pw@host/...)."""
+    failure = _explain_rule(s, runtime)
+    found = _userinfo(s)
+    if found:
+        secret = found[1]
+        return _Failure(runtime.replace(secret, "***"), failure.message.replace(secret, "***"), failure.rule,
+                        failure.part.replace(secret, "***"))
+    return failure
+
+
+def _explain_rule(s: str, runtime: str) -> _Failure:
     """Find the first rule ``s`` breaks, checking in the order a person would fix them."""
     if s == "":
         return _fail(runtime, "empty", "", "image reference is empty")
@@ -349,6 +374,11 @@ def _explain(s: str, runtime: str) -> _Failure:
     if scheme:
         return _fail(runtime, "scheme", scheme.group(0),
                      f"remove the scheme {scheme.group(0)!r}, a reference has none: {s}")
+
+    found = _userinfo(s)
+    if found:
+        return _fail(runtime, "userinfo", found[0],
+                     f"remove {found[0]!r}: a reference carries no credentials (use an imagePullSecret): {s}")
 
     # Split where the grammar can: name [":" tag] ["@" digest]; none of the three may hold "@".
     name_tag, at, digest = s.partition("@")
