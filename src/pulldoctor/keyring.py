@@ -191,12 +191,12 @@ def entries_from_docker_config(
     Raises SecretFormatError without quoting the text.
     """
     problems: list[SecretProblem] = []
-    doc = _load_json(text, source, "the file", problems)
+    doc = _load_json(text, source, "content", problems)
     if doc is None:
         raise SecretFormatError(str(problems[0]))
     if format == "auto":
         format = "config.json" if _is_config_json(doc) else "dockercfg"
-    entries = _entries_from_doc(doc, source, "the file", format == "config.json", problems)
+    entries = _entries_from_doc(doc, source, "content", format == "config.json", problems)
     fatal = next((p for p in problems if p.fatal), None)
     if fatal is not None:
         raise SecretFormatError(str(fatal))
