@@ -25,8 +25,8 @@ from pulldoctor.causes import Cause
 from pulldoctor.keyring import Credential
 from pulldoctor.registry import ProbeOptions, ProbeRequest, probe, probe_many
 
-# The module (the package re-exports the function under the same name).
-probe_module = importlib.import_module("pulldoctor.registry.probe")
+# The module that decides where credentials may go (its is_loopback_host is patched below).
+session_module = importlib.import_module("pulldoctor.registry.session")
 
 CANARY = "CANARY-pw-7f3a9c"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -360,8 +360,8 @@ def test_credentials_never_sent_to_a_plain_http_realm_of_an_https_registry(tmp_p
         token_requests.append({"auth": request.headers.get("Authorization") or ""})
         return web.json_response({"details": "no"}, status=401)
 
-    real_is_loopback = probe_module.is_loopback_host
-    monkeypatch.setattr(probe_module, "is_loopback_host", lambda h: False if h.startswith("localhost") else real_is_loopback(h))
+    real_is_loopback = session_module.is_loopback_host
+    monkeypatch.setattr(session_module, "is_loopback_host", lambda h: False if h.startswith("localhost") else real_is_loopback(h))
 
     async def main() -> object:
         realm_runner, realm_port = await start_app(realm)

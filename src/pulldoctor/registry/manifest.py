@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from pulldoctor.errors import UsageError
 
-_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm", "i386": "386"}
+_ARCH_ALIASES = {
+    "x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm", "i386": "386",
+}
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,9 @@ async def handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float) -
     return HandshakeResult(True, der=der)
 
 
-async def tls_step(host: str, port: int, ctx: ssl.SSLContext, ca_file: str | None, timeout: float) -> tuple[Step, HandshakeResult]:
+async def tls_step(
+    host: str, port: int, ctx: ssl.SSLContext, ca_file: str | None, timeout: float
+) -> tuple[Step, HandshakeResult]:
     """TLS step; on a certificate failure the detail shows the served certificate and the --ca-file verdict."""
     start = time.monotonic()
     hs = await handshake(host, port, ctx, timeout)

@@ -1,0 +1,416 @@
+"""One image probed with one credential (or none): auth → manifest → tags → platform → size.
+
+Decisions (see README "Probing a registry"):
+- Bearer ``insufficient_scope`` after a token obtained *with* credentials → ``repo_not_found`` ("as seen
+  with these credentials"): Docker Hub, GHCR and Harbor all answer a missing repository and a repository
+  the account may not read the same way; anonymously → the hedge ``repo_not_found_or_no_access``.
+- A connect timeout is ``network_unreachable``; a connection that opens but whose answer does not come
+  within the request timeout is ``pull_timeout_or_progress_deadline`` (the node would hang until its
+  deadline, which is what the kubelet then reports).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from yarl import URL
+
+from pulldoctor.causes import Cause
+from pulldoctor.reference import ImageRef
+from pulldoctor.registry.auth import Challenge, parse_challenges, pick_challenge
+from pulldoctor.registry.manifest import (
+    Platform,
+    accepts,
+    choose,
+    config_digest,
+    human_size,
+    index_platforms,
+    layers_size,
+    normalize,
+)
+from pulldoctor.registry.models import RateLimit, Step
+from pulldoctor.registry.ratelimit import parse_ratelimit
+from pulldoctor.registry.session import Endpoint, Session, credential_label, repo_url
+from pulldoctor.registry.tags import suggest
+from pulldoctor.registry.wire import INDEX_TYPES, MANIFEST_ACCEPT, Response, TransportError
+
+if TYPE_CHECKING:
+    from pulldoctor.keyring import Credential
+
+DOCKER_HUB_ENDPOINTS = frozenset({"registry-1.docker.io", "index.docker.io", "docker.io"})
+
+#: How far an attempt got; when every credential fails, the furthest attempt explains best.
+STAGE_AUTH, STAGE_REGISTRY = 1, 2
+
+
+@dataclass
+class Attempt:
+    steps: list[Step] = field(default_factory=list)
+    cause: Cause | None = None
+    stage: int = STAGE_AUTH
+    status: int | None = None
+    credentials_sent: bool = False
+    digest: str | None = None
+    media_type: str | None = None
+    platforms: list[str] = field(default_factory=list)
+    size: int | None = None
+    suggestions: list[str] = field(default_factory=list)
+    ratelimit: RateLimit | None = None
+    url: str | None = None
+
+
+def _cause_for_status(status: int) -> Cause:
+    if status == 403:
+        return Cause.FORBIDDEN
+    if status == 429:
+        return Cause.RATE_LIMITED
+    if status >= 500:
+        return Cause.REGISTRY_SERVER_ERROR
+    if status == 404:
+        return Cause.TAG_NOT_FOUND
+    return Cause.OTHER
+
+
+def _cause_for_transport(err: TransportError) -> Cause:
+    return _cause_for_transport_kind(err.kind)
+
+
+def _cause_for_transport_kind(kind: str) -> Cause:
+    return {
+        "refused": Cause.NETWORK_UNREACHABLE,
+        "connect_timeout": Cause.NETWORK_UNREACHABLE,
+        "unreachable": Cause.NETWORK_UNREACHABLE,
+        "dns": Cause.DNS_FAILURE,
+        "tls": Cause.TLS_ERROR,
+        "read_timeout": Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE,
+    }.get(kind, Cause.REGISTRY_SERVER_ERROR)
+
+
+class Prober:
+    """One image, one credential (or none): auth → manifest → tags → platform → size."""
+
+    def __init__(self, ctx: Session, ref: ImageRef, ep: Endpoint, node: Platform, cred: Credential | None) -> None:
+        assert ep.base is not None
+        self.ctx, self.ref, self.ep, self.node, self.cred = ctx, ref, ep, node, cred
+        self.base: URL = ep.base
+        self.scope = f"repository:{ref.repository}:pull"
+        self.authorization: str | None = None
+        self.bearer_with_credentials = False
+        self.a = Attempt()
+
+    def step(self, name: str, ok: bool, detail: str, start: float) -> None:
+        self.a.steps.append(Step(name, ok, detail, time.monotonic() - start))
+
+    def fail(self, cause: Cause, status: int | None = None) -> Attempt:
+        self.a.cause = cause
+        if status is not None:
+            self.a.status = status
+        return self.a
+
+    def note_response(self, resp: Response) -> None:
+        self.a.status = resp.status
+        rl = parse_ratelimit(resp.headers)
+        if rl is not None:
+            self.a.ratelimit = rl
+
+    async def send(self, method: str, url: URL, cap: int | None = None, accept: str | None = None) -> Response:
+        headers = {"Accept": accept} if accept else None
+        resp = await self.ctx.http.request(method, url, headers=headers, authorization=self.authorization, cap=cap)
+        self.note_response(resp)
+        return resp
+
+    async def _authorize(self, ch: Challenge, start: float) -> bool:
+        header, sent, text, failed = await self.ctx.authorize(ch, self.scope, self.cred, self.ep.insecure)
+        self.a.credentials_sent |= sent
+        self.bearer_with_credentials = ch.scheme == "bearer" and sent
+        if header is None:
+            self.step("auth", False, text, start)
+            if failed is not None and failed.transport:
+                self.fail(_cause_for_transport_kind(failed.transport))
+            elif failed is not None and failed.status == 429:
+                self.fail(Cause.RATE_LIMITED, failed.status)
+            elif failed is not None and failed.status is not None and failed.status >= 500:
+                self.fail(Cause.REGISTRY_SERVER_ERROR, failed.status)
+            else:
+                self.fail(Cause.AUTH_INVALID if sent else Cause.AUTH_MISSING, failed.status if failed else None)
+            return False
+        self.authorization = header
+        self.step("auth", True, text, start)
+        return True
+
+    async def run(self) -> Attempt:
+        ctx, ref = self.ctx, self.ref
+        origin = str(self.base)
+        url = repo_url(self.base, ref.repository, "manifests", ref.reference)
+        self.a.url = str(url)
+        key = (origin, ref.repository)
+        leader = await ctx.discovery_turn(key)
+        try:
+            start = time.monotonic()
+            known = ctx.challenges.get(key)
+            if known is not None and not await self._authorize(known, start):
+                return self.a
+            for round_ in range(2):
+                start = time.monotonic()
+                try:
+                    resp = await self.send("HEAD", url, accept=MANIFEST_ACCEPT)
+                except TransportError as err:
+                    return await self._transport_failure(err, start)
+                if resp.status != 401:
+                    break
+                chs = parse_challenges(", ".join(resp.headers.getall("WWW-Authenticate", [])))
+                ch = pick_challenge(chs)
+                if ch is None:
+                    self.step("auth", False, "401 without a usable WWW-Authenticate challenge", start)
+                    return self.fail(Cause.AUTH_INVALID if self.a.credentials_sent else Cause.AUTH_MISSING, 401)
+                if self.authorization is not None or round_ == 1:
+                    return self._unauthorized(ch, start)
+                learnt = {k: v for k, v in ch.params.items() if k in ("realm", "service")}
+                ctx.challenges[key] = Challenge(ch.scheme, learnt)
+                if leader:
+                    ctx.discovery_done(key)
+                if not await self._authorize(ch, start):
+                    return self.a
+        finally:
+            if leader:
+                ctx.discovery_done(key)
+        self.a.stage = STAGE_REGISTRY
+        return await self._manifest_answer(resp, start)
+
+    def _unauthorized(self, ch: Challenge, start: float) -> Attempt:
+        """A 401 although we authorised: rejected credentials, or a Hub-style "no such repository"."""
+        if ch.error == "insufficient_scope":
+            if self.bearer_with_credentials:
+                self.step(
+                    "auth",
+                    False,
+                    f"token for {credential_label(self.cred)} does not grant pull on {self.ref.repository} "
+                    "(insufficient_scope): the repository does not exist, or this account cannot see it",
+                    start,
+                )
+                self.a.stage = STAGE_REGISTRY
+                return self.fail(Cause.REPO_NOT_FOUND, 401)
+            self.step(
+                "auth",
+                False,
+                f"anonymous token does not grant pull on {self.ref.repository} (insufficient_scope): "
+                "the repository does not exist or needs credentials",
+                start,
+            )
+            return self.fail(Cause.REPO_NOT_FOUND_OR_NO_ACCESS, 401)
+        if self.a.credentials_sent:
+            self.step("auth", False, f"registry rejected {credential_label(self.cred)} (401)", start)
+            return self.fail(Cause.AUTH_INVALID, 401)
+        self.step("auth", False, "registry requires credentials and none were sent (401)", start)
+        return self.fail(Cause.AUTH_MISSING, 401)
+
+    async def _transport_failure(self, err: TransportError, start: float) -> Attempt:
+        if not self.ep.insecure or err.kind not in ("disconnected", "bad_response"):
+            self.step("manifest", False, f"HEAD {self.a.url}: {err.detail}", start)
+            return self.fail(_cause_for_transport(err))
+        if await self.ctx.https_answers(self.base):
+            return self._scheme_mismatch(start, err.detail)
+        self.step("manifest", False, f"HEAD {self.a.url}: {err.detail}", start)
+        return self.fail(_cause_for_transport(err))
+
+    def _scheme_mismatch(self, start: float, seen: str) -> Attempt:
+        self.step(
+            "scheme",
+            False,
+            f"{self.ref.endpoint} is an HTTPS port but a node uses plain HTTP for it ({seen}), because it is "
+            + ("declared insecure" if self.ref.endpoint.lower() in self.ctx.options.insecure_registries
+               else "a loopback host")
+            + ": point the runtime at https:// for it (containerd hosts.toml server/host), or serve plain HTTP",
+            start,
+        )
+        return self.fail(Cause.HTTP_VS_HTTPS)
+
+    async def _manifest_answer(self, resp: Response, start: float) -> Attempt:
+        status = resp.status
+        what = f"HEAD {self.a.url} → {status}"
+        if status == 200:
+            self.a.digest = resp.headers.get("Docker-Content-Digest") or self.ref.digest
+            self.a.media_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip() or None
+            shown = f"{self.a.digest[:19]}…" if self.a.digest else "no digest header"
+            self.step("manifest", True, f"{what}, {shown}, {self.a.media_type or '-'}", start)
+            return await self._platform()
+        if status == 404:
+            self.step("manifest", False, f"{what}: no manifest for {self.ref.reference}", start)
+            return await self._tags()
+        if status == 400 and self.ep.insecure and await self.ctx.https_answers(self.base):
+            return self._scheme_mismatch(start, "HTTP 400 'plain HTTP request was sent to HTTPS port'")
+        extra = ""
+        if status == 429 and self.a.ratelimit is not None:
+            extra = f" (ratelimit {self.a.ratelimit.describe()})"
+        elif status == 403:
+            who = (f"{credential_label(self.cred)} is authenticated but" if self.a.credentials_sent
+                   else "anonymous requests are")
+            extra = f": {who} not allowed to pull {self.ref.repository}"
+        if status == 403 or status >= 500:
+            extra += await self._error_body()
+        self.step("manifest", False, what + extra, start)
+        return self.fail(_cause_for_status(status))
+
+    async def _error_body(self) -> str:
+        """A HEAD has no body: one capped GET fetches the registry's own words (``DENIED: …``, an IAM
+        permission name), which are the evidence a person needs. Never done for 429 (no pull to spend)."""
+        assert self.a.url is not None
+        try:
+            resp = await self.ctx.http.request(
+                "GET", URL(self.a.url), headers={"Accept": MANIFEST_ACCEPT}, authorization=self.authorization
+            )
+        except TransportError:
+            return ""
+        msg = resp.error_message(200) if resp.status >= 400 else ""
+        return f"; registry says: {msg}" if msg else ""
+
+    async def _tags(self) -> Attempt:
+        """After a manifest 404: does the repository exist (tag missing) or not (repository missing)?"""
+        start = time.monotonic()
+        opts = self.ctx.options
+        first = repo_url(self.base, self.ref.repository, "tags", "list")
+        url: URL | None = first.with_query(n=str(opts.tags_page_size))
+        tags: list[str] = []
+        pages = 0
+        budget = opts.tags_page_cap * opts.tags_max_pages
+        while url is not None and pages < opts.tags_max_pages and budget > 0:
+            try:
+                resp = await self.send("GET", url, cap=min(opts.tags_page_cap, budget))
+            except TransportError as err:
+                self.step("tags", False, f"cannot list tags: {err.detail}; the tag or the repository is missing", start)
+                return self.fail(Cause.TAG_NOT_FOUND, 404)
+            pages += 1
+            budget -= len(resp.body)
+            if resp.status == 404:
+                codes = resp.error_codes()
+                code = f" {codes[0]}" if codes else ""
+                what = f"tags list → 404{code}: repository {self.ref.repository} does not exist"
+                self.step("tags", False, what, start)
+                return self.fail(Cause.REPO_NOT_FOUND, 404)
+            if resp.status != 200:
+                self.step(
+                    "tags",
+                    False,
+                    f"tags list → {resp.status}: cannot tell whether the repository exists; the manifest is missing",
+                    start,
+                )
+                return self.fail(Cause.TAG_NOT_FOUND, 404)
+            doc = resp.json()
+            page = doc.get("tags") if isinstance(doc, dict) else None
+            if isinstance(page, list):
+                tags.extend(t for t in page if isinstance(t, str))
+            url = self._next_page(resp)
+        self.a.status = 404
+        shown = f"{len(tags)} tags" + (" (listing capped)" if url is not None else "")
+        if self.ref.digest:
+            self.step("tags", False, f"repository exists ({shown}); digest {self.ref.digest} is not in it", start)
+        else:
+            self.a.suggestions = suggest(self.ref.reference, tags, opts.max_suggestions)
+            close = f"; closest: {', '.join(self.a.suggestions)}" if self.a.suggestions else ""
+            what = f"repository exists ({shown}); tag {self.ref.reference} is not one of them{close}"
+            self.step("tags", False, what, start)
+        return self.fail(Cause.TAG_NOT_FOUND, 404)
+
+    def _next_page(self, resp: Response) -> URL | None:
+        """Follow ``Link: <...>; rel="next"`` only on the same origin."""
+        for link in resp.headers.getall("Link", []):
+            if 'rel="next"' not in link and "rel=next" not in link:
+                continue
+            target = link.split(";", 1)[0].strip().strip("<>")
+            try:
+                nxt = resp.url.join(URL(target))
+            except ValueError:
+                return None
+            return nxt if (nxt.host, nxt.port) == (self.base.host, self.base.port) else None
+        return None
+
+    def _may_spend_pull(self) -> bool:
+        rl = self.a.ratelimit
+        if self.ref.endpoint.lower() not in DOCKER_HUB_ENDPOINTS or rl is None or rl.remaining is None:
+            return True
+        return rl.remaining >= self.ctx.options.min_ratelimit_remaining
+
+    async def _fetch_json(self, kind: str, ref: str, step: str, start: float) -> dict[str, Any] | None:
+        got = await self.ctx.document(self.base, self.ref.repository, kind, ref, self.authorization)
+        if isinstance(got, TransportError):
+            self.step(step, False, f"GET {kind}/{ref}: {got.detail}", start)
+            self.fail(_cause_for_transport(got))
+            return None
+        self.note_response(got)
+        if got.status != 200:
+            self.step(step, False, f"GET {kind}/{ref} → {got.status}", start)
+            if got.status == 401:
+                self.fail(Cause.AUTH_INVALID if self.a.credentials_sent else Cause.AUTH_MISSING)
+            else:
+                self.fail(_cause_for_status(got.status))
+            return None
+        doc = got.json()
+        if not isinstance(doc, dict):
+            why = f"larger than {self.ctx.options.manifest_cap} bytes" if got.truncated else "not a JSON object"
+            self.step(step, False, f"GET {kind}/{ref}: the registry's answer is {why}", start)
+            self.fail(Cause.REGISTRY_SERVER_ERROR)
+            return None
+        return doc
+
+    async def _platform(self) -> Attempt:
+        start = time.monotonic()
+        if not self.ctx.options.fetch_manifest:
+            return self.a
+        if not self._may_spend_pull():
+            self.step("platform", True, "not checked: reading the manifest would spend a Docker Hub pull", start)
+            return self.a
+        ref = self.a.digest or self.ref.reference
+        doc = await self._fetch_json("manifests", ref, "platform", start)
+        if doc is None:
+            return self.a
+        media = doc.get("mediaType") if isinstance(doc.get("mediaType"), str) else self.a.media_type
+        if media in INDEX_TYPES or isinstance(doc.get("manifests"), list):
+            entries = index_platforms(doc)
+            self.a.platforms = [str(p) for p, _d, _s in entries]
+            chosen = choose(self.node, entries)
+            if chosen is None:
+                offered = ", ".join(self.a.platforms) or "no platforms"
+                self.step("platform", False, f"index offers {offered}; the node is {self.node}", start)
+                return self.fail(Cause.PLATFORM_MISMATCH)
+            what = f"{chosen[0]} from the index ({len(entries)} platforms) for a {self.node} node"
+            self.step("platform", True, what, start)
+            start = time.monotonic()
+            doc = await self._fetch_json("manifests", chosen[1], "size", start)
+            if doc is None:
+                return self.a
+        else:
+            plat = await self._config_platform(doc)
+            if plat is None:
+                what = "single-platform image; its config could not be read, platform not checked"
+                self.step("platform", True, what, start)
+            else:
+                self.a.platforms = [str(plat)]
+                if accepts(self.node, plat) is None:
+                    self.step("platform", False, f"image is {plat} only; the node is {self.node}", start)
+                    return self.fail(Cause.PLATFORM_MISMATCH)
+                self.step("platform", True, f"image is {plat}; the node is {self.node}", start)
+            start = time.monotonic()
+        sized = layers_size(doc)
+        if sized is None:
+            self.step("size", True, "manifest lists no layers", start)
+        else:
+            self.a.size = sized[0]
+            plural = "layer" if sized[1] == 1 else "layers"
+            self.step("size", True, f"{human_size(sized[0])} compressed in {sized[1]} {plural}", start)
+        return self.a
+
+    async def _config_platform(self, manifest: dict[str, Any]) -> Platform | None:
+        if isinstance(manifest.get("architecture"), str):  # schema 1
+            return normalize("linux", manifest["architecture"])
+        digest = config_digest(manifest)
+        if digest is None:
+            return None
+        got = await self.ctx.document(self.base, self.ref.repository, "blobs", digest, self.authorization)
+        if isinstance(got, TransportError) or got.status != 200:
+            return None
+        cfg = got.json()
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("architecture"), str):
+            return None
+        return normalize(str(cfg.get("os", "")), cfg["architecture"], str(cfg.get("variant", "") or ""))
