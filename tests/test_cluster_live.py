@@ -210,3 +210,52 @@ def test_fake_server_watch_with_the_real_client(api: FakeKubeAPI, tmp_path: Path
                                       timeout_seconds=2, _request_timeout=5):
             pass
     assert err.value.status == 410
+
+
+def test_context_namespace_and_unknown_context(tmp_path: Path) -> None:
+    with FakeKubeAPI(cluster()) as server:
+        kc = server.write_kubeconfig(tmp_path / "kc", namespace="prod", context="staging")
+        snap = load_snapshot(SourceSpec(kubeconfig=str(kc), context="staging"))
+        assert [p.metadata.name for p in snap.pods] == ["other-ns"]
+        with pytest.raises(ClusterAccessError, match="^kubeconfig: .*nope") as err:
+            load_snapshot(SourceSpec(kubeconfig=str(kc), context="nope"))
+        assert "\n" not in str(err.value)
+
+
+def test_no_kubeconfig_and_not_in_a_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ClusterAccessError, match=r"^no kubeconfig .* --from FILE"):
+        load_snapshot(SourceSpec())
+
+
+def test_many_failing_namespaces_list_events_once_cluster_wide(tmp_path: Path) -> None:
+    objs: list[dict] = []
+    for i in range(22):
+        p = o.pod("p", namespace=f"ns-{i}", statuses=[o.waiting("app", IMG, "ErrImagePull", "x")])
+        objs += [p, o.event(p, "Failed", "Failed to pull image: x", container="app")]
+    with FakeKubeAPI(objs) as server:
+        snap = load_snapshot(spec(server, tmp_path, all_namespaces=True))
+        assert len(server.pages("/api/v1/events")) == 1
+        assert not any("/namespaces/" in r.path and r.path.endswith("/events") for r in server.requests)
+        rep = find_failing(snap)
+        assert len(rep.failing) == 22 and all(f.timeline.failed == 1 for f in rep.failing)
+
+
+def test_expired_continue_token_restarts_the_listing(tmp_path: Path) -> None:
+    with FakeKubeAPI(cluster()) as server:
+        s = spec(server, tmp_path, page_size=2)
+        original = server._list
+        calls = {"n": 0}
+
+        def flaky(resource, namespace, query):
+            calls["n"] += 1
+            if calls["n"] == 2:  # the second page: etcd compacted meanwhile
+                server.expire()
+            return original(resource, namespace, query)
+
+        server._list = flaky  # type: ignore[method-assign]
+        snap = load_snapshot(s)
+        assert len(snap.pods) == 8
+        assert any(r.status == 410 for r in server.requests)

@@ -258,6 +258,7 @@ class FakeKubeAPI:
         """Compact history: open watches get an ERROR 410 event, and resourceVersions up to now are too old."""
         with self._lock:
             self._compacted = self._rv
+            self._rv += 1  # new listings start after the compaction point
         gone = {"type": "ERROR", "object": _status(410, "Expired", "too old resource version")}
         for w in list(self._watches):
             w.q.put(gone)
