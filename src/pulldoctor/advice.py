@@ -6,6 +6,7 @@ user can paste. Secret values never appear: commands carry ``--docker-password=â
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Callable
@@ -81,12 +82,18 @@ def _create_secret(ev: Evidence, name: str) -> str:
 
 
 def _patch_secret_in(ev: Evidence, name: str) -> list[Fix]:
-    patch = '{"imagePullSecrets":[{"name":"%s"}]}' % name
+    """Make the kubelet use secret ``name`` for this pod: via its controller's template or its service account.
+
+    Both lists replace what the pod would otherwise get (a pod with imagePullSecrets ignores its service
+    account's; a merge patch replaces the account's list), so the secrets already in effect are kept."""
     sa = ev.secrets.service_account or "default"
+    keep = [n for n in ev.secrets.names if n != name]
+    secrets = [{"name": n} for n in [*keep, name]]
+    patch = json.dumps({"imagePullSecrets": secrets}, separators=(",", ":"))
     steps = []
     o = _owner(ev)
     if o:
-        tpl = '{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"%s"}]}}}}' % name
+        tpl = json.dumps({"spec": {"template": {"spec": {"imagePullSecrets": secrets}}}}, separators=(",", ":"))
         steps.append(Fix(f"Add it to the pod template of {o[0]} {o[1]} (a rollout recreates the pods):",
                          (f"kubectl patch {o[0]} {_q(o[1])} {_ns(ev)} -p {_q(tpl)}",)))
     else:
@@ -94,8 +101,8 @@ def _patch_secret_in(ev: Evidence, name: str) -> list[Fix]:
                          (f"kubectl get pod {_q(ev.pod)} {_ns(ev)} -o yaml > {ev.pod}.yaml",
                           f"kubectl replace --force -f {ev.pod}.yaml")))
     if ev.secrets.source != "pod":
-        steps.append(Fix(f"Or give it to the service account {sa} (pods get it when they are created; this "
-                         "replaces the account's list, so include any secret it already has):",
+        steps.append(Fix(f"Or give it to the service account {sa} (pods get it when they are created, so "
+                         "delete the pod afterwards):",
                          (f"kubectl patch serviceaccount {_q(sa)} {_ns(ev)} -p {_q(patch)}", _delete_pod(ev))))
     return steps
 
@@ -186,9 +193,9 @@ def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
     if steps:
         return steps
     if s.names:
-        hosts = _hosts_in_secrets(ev)
+        hosts = sorted({k for k, _ in ev.entry_keys})
         steps.append(Fix(f"The secrets in effect ({', '.join(s.names)}) have entries for "
-                         f"{', '.join(hosts) or 'no registry'}, none for {host}. Add an entry for {host}:",
+                         f"{', '.join(hosts) or 'no registry'}, none for {host}. Create a secret for {host}:",
                          (_create_secret(ev, _secret_name(ev)),)))
         steps += _patch_secret_in(ev, _secret_name(ev))
         return steps
@@ -200,12 +207,6 @@ def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
                          "credentials: check the kubelet's --image-credential-provider-config and the node "
                          "role's ecr:GetAuthorizationToken permission."))
     return steps
-
-
-def _hosts_in_secrets(ev: Evidence) -> list[str]:
-    expl = getattr(ev.lookup, "explanation", "") or ""
-    m = re.search(r"entries for (.+?);", expl)
-    return [h.strip() for h in re.split(r",| and ", m.group(1)) if h.strip()] if m else []
 
 
 def _auth_invalid(ev: Evidence, v: Verdict) -> list[Fix]:

@@ -102,6 +102,7 @@ class Evidence:
     timeline: TimelineView | None = None
     secrets: SecretsView = field(default_factory=SecretsView)
     lookup: Any = None                              # pulldoctor.keyring.Lookup
+    entry_keys: list[tuple[str, str]] = field(default_factory=list)  # (registry key, source) of every entry
     node: NodeView | None = None
     probe: Any = None                               # pulldoctor.registry.ProbeResult
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)

@@ -120,5 +120,6 @@ def evidence_for(fc: Any, *, secrets_by_name: Mapping[str, list[str]] | None = N
         timeline=timeline,
         secrets=_secrets(getattr(fc, "pull_secrets", None), fc.namespace, secrets_by_name or {}),
         lookup=_lookup(list(getattr(fc, "keyring_entries", []) or []), ref, fc.image) if ref_error is None else None,
+        entry_keys=[(getattr(e, "key", ""), getattr(e, "source", "")) for e in getattr(fc, "keyring_entries", []) or []],
         node=node, now=now,
     )

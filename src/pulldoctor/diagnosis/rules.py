@@ -263,7 +263,6 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
     sends = ev.kubelet_sends_credentials
     state = _probe_state(ev)
     pc = _probe_cause(ev)
-    secret_trouble = bool(ev.secrets.missing or ev.secrets.wrong_type or ev.secrets.problems)
 
     if state in ("skipped", "unreachable"):
         probe_lines, settle = _no_probe_settle(ev, "with the credentials the kubelet would send")
@@ -274,8 +273,8 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
                            f"{ev.registry} refused the pull: the repository does not exist or {guess}.",
                            lines, settle=settle, rule="access")
         cause = C.AUTH_INVALID if sends else C.AUTH_MISSING
-        summary = (f"{ev.registry} refused the credentials from {', '.join(ev.secrets.names)}."
-                   if sends else f"{ev.registry} requires credentials and the kubelet sends none.")
+        summary = (f"{ev.registry} refused the credentials from {', '.join(ev.secrets.names) or 'the keyring'}."
+                   if sends else f"{ev.registry} requires credentials and {why_no_credentials(ev)}.")
         contra = []
         if claimed != cause:
             contra.append(f"the message suggests {claimed.value}; the keyring says the kubelet "
@@ -300,9 +299,9 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
         hedge_left = pc == C.REPO_NOT_FOUND_OR_NO_ACCESS
         contra = ([f"{ev.registry} answers the same for a repository that does not exist; check the name too"]
                   if hedge_left else [])
-        why = "the pod's secrets do not give the kubelet any" if secret_trouble else "there is no pull secret for it"
         return Verdict(C.AUTH_MISSING, LIKELY if hedge_left else CERTAIN,
-                       f"{ev.registry} requires credentials and {why}.", lines, contra, rule="access")
+                       f"{ev.registry} requires credentials and {why_no_credentials(ev)}.", lines, contra,
+                       rule="access")
     if pc == C.REPO_NOT_FOUND:
         return Verdict(C.REPO_NOT_FOUND, CERTAIN,
                        f"The repository {getattr(ev.ref, 'repository', ev.image)} does not exist on {ev.registry}"
@@ -318,6 +317,21 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
 def _what(ref: object) -> str:
     digest = getattr(ref, "digest", None)
     return f"digest {digest}" if digest else f"tag {getattr(ref, 'tag', None) or 'latest'}"
+
+
+def why_no_credentials(ev: Evidence) -> str:
+    """Why the kubelet sends nothing for this registry, in the words of the secrets' own problems."""
+    s = ev.secrets
+    if s.missing:
+        return f"secret {s.missing[0]} does not exist in namespace {ev.namespace}"
+    if s.wrong_type:
+        name, typ = s.wrong_type[0]
+        return f"secret {name} has type {typ or '(none)'}, which the kubelet ignores"
+    if s.names:
+        hosts = sorted({k for k, _ in ev.entry_keys})
+        return (f"the pull secrets in effect ({', '.join(s.names)}) have entries for {', '.join(hosts)}, "
+                f"none for it" if hosts else f"the pull secrets in effect ({', '.join(s.names)}) have no entries")
+    return "there is no pull secret for it"
 
 
 def _tag_verdict(ev: Evidence, lines: list[EvidenceLine], rule: str) -> Verdict:
