@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
+from urllib.parse import unquote
 
 from pulldoctor.errors import SecretFormatError
 from pulldoctor.reference import ImageRef, parse
@@ -397,6 +399,7 @@ def _strip_userinfo(key: str) -> str:
 _HOST_OK = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:\[\]<>\"%]*")
 
 
+@functools.lru_cache(maxsize=4096)
 def _go_url(raw: str) -> tuple[str, str] | None:
     """Go's url.Parse for "scheme://authority/path", reduced to (host incl. port, unescaped path)."""
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
@@ -422,8 +425,6 @@ def _go_url(raw: str) -> tuple[str, str] | None:
     if not _HOST_OK.fullmatch(host) or re.search(r"%(?![0-9A-Fa-f]{2})", host + path):
         return None
     try:
-        from urllib.parse import unquote
-
         path = unquote(path, errors="strict")
     except UnicodeDecodeError:
         pass
@@ -463,6 +464,7 @@ def _split_host_port(hostport: str) -> tuple[str, str]:
     return host, hostport[i + 1 :]
 
 
+@functools.lru_cache(maxsize=1024)
 def _glob_regex(pattern: str) -> re.Pattern[str] | None:
     """Go's path/filepath.Match pattern as a regex; None for a malformed pattern (never matches)."""
     out: list[str] = []
