@@ -76,10 +76,19 @@ def test_json_shape(report: dict[str, Any]) -> None:
     assert len(report["findings"]) == len(scenarios.SCENARIOS)
 
 
+def test_probe_sent_the_secret_the_kubelet_would(report: dict[str, Any]) -> None:
+    vault = _finding(report, "vault")
+    assert vault["probe"]["credentials_sent"] is True and vault["confidence"] == "certain"
+
+
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
 def test_canary_password_in_no_output(fmt: str, built: tuple[Path, dict[str, Any]], lab: Any) -> None:
-    secrets_text = (built[0] / "cluster.json").read_text()
-    assert "Secret" in secrets_text  # the input holds secrets with the canary (base64), so the test can fail
+    import base64
+
+    doc = json.loads((built[0] / "cluster.json").read_text())
+    decoded = [base64.b64decode(v).decode() for o in doc["items"] if o["kind"] == "Secret"
+               for v in o["data"].values()]
+    assert any(lab.password in d for d in decoded)  # the input holds the canary, so the test can fail
     out = diagnose(built[0], "-o", fmt)
     assert out.returncode == 1
     assert lab.password not in out.stdout and lab.password not in out.stderr
