@@ -399,6 +399,8 @@ def test_serve_command_stops_on_sigterm(api: FakeKubeAPI, tmp_path: Path) -> Non
     (["--listen", "example.com:80"], "IP address"),
     (["--probe-interval", "5 minutes"], "invalid duration"),
     (["-n", "x", "-A"], "not both"),
+    (["--ca-file", "/nonexistent/ca.pem"], "no such file"),
+    (["--kubeconfig", "/nonexistent/kubeconfig"], "does not exist"),
 ])
 def test_bad_options_are_one_line_exit_2(args: list[str], text: str) -> None:
     out = subprocess.run([sys.executable, "-m", "pulldoctor", "serve", *args], capture_output=True, text=True,

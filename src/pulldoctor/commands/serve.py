@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -17,6 +18,8 @@ def config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if args.namespace and args.all_namespaces:
         raise UsageError("use -n NAMESPACE or -A, not both")
     host, port = parse_listen(args.listen)
+    if args.ca_file and not os.path.isfile(args.ca_file):
+        raise UsageError(f"--ca-file {args.ca_file}: no such file")
     return ExporterConfig(
         listen_host=host,
         listen_port=port,
