@@ -112,13 +112,16 @@ def test_notes_say_what_the_files_lacked(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "content", "expected"), [
-    ("x.json", '{"kind": "Pod",\n  "metadata": {"name": "a"},\n  "spec": }', r"x\.json: not valid JSON \(line 3, column 11"),
+    ("x.json", '{"kind": "Pod",\n  "metadata": {"name": "a"},\n  "spec": }',
+     r"x\.json: not valid JSON \(line 3, column 11"),
     ("x.yaml", "kind: Pod\nmetadata:\n  name: [a\n", r"x\.yaml: not JSON or YAML \(line \d+, column \d+"),
     ("x.json", '{"apiVersion": "v1", "items": []}', r"x\.json: no 'kind': not a Kubernetes object"),
-    ("x.json", '{"kind": "Pod", "spec": {"nodeName": 5}}', r"x\.json: bad Pod: Expected `str`, got `int` - at `\$\.spec\.nodeName`"),
+    ("x.json", '{"kind": "Pod", "spec": {"nodeName": 5}}',
+     r"x\.json: bad Pod: Expected `str`, got `int` - at `\$\.spec\.nodeName`"),
     ("x.yaml", "just some text\n", r"x\.yaml: document 1: a str, not a Kubernetes object"),
     ("x.yaml", "", r"x\.yaml: empty"),
-    ("x.json", '{"kind":"List","items":[{"kind":"Pod","status":{"phase":3}}]}', r"x\.json: bad Pod at items\[0\]: Expected `str`, got `int` - at `\$\.status\.phase`"),
+    ("x.json", '{"kind":"List","items":[{"kind":"Pod","status":{"phase":3}}]}',
+     r"x\.json: bad Pod at items\[0\]: Expected `str`, got `int` - at `\$\.status\.phase`"),
     ("x.json", '{"kind":"List","items":[{"kind":"Job"},{"kind":"Pod","status":{"phase":3}}]}',
      r"x\.json: bad Pod at items\[1\]: Expected `str`"),
 ])

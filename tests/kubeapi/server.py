@@ -24,7 +24,6 @@ import base64
 import copy
 import json
 import queue
-import socket
 import sys
 import threading
 import time
@@ -443,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(json.dumps(ev).encode() + b"\n")
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
             pass
         finally:
             api._watches.remove(w)

@@ -17,7 +17,7 @@ import os
 import tarfile
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,7 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
     manifest = {
         "pulldoctor_bundle": BUNDLE_FORMAT,
         "version": __version__,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "scope": scope,
         "notes": [*snapshot.notes, *notes],
         "listed": {k: sorted(v) for k, v in sorted(snapshot.complete.items())},

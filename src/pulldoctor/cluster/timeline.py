@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from pulldoctor.causes import IMAGE_BACKOFF_INITIAL_SECONDS, IMAGE_BACKOFF_MAX_SECONDS, EventReason
 from pulldoctor.cluster.model import Event, ObjectReference
@@ -36,7 +36,7 @@ _ERROR_REASON_ONLY = re.compile(r"^Error: [A-Za-z]+$")
 _FAILURE_REASONS = (EventReason.FAILED, EventReason.ERR_IMAGE_NEVER_PULL, EventReason.INSPECT_FAILED)
 
 _SECTION_TYPE = {"containers": "regular", "initContainers": "init", "ephemeralContainers": "ephemeral"}
-_UTC = timezone.utc
+_UTC = UTC
 
 
 def _utc(t: datetime | None) -> datetime | None:
