@@ -165,3 +165,15 @@ def test_importing_the_package_does_not_import_aiohttp() -> None:
     code = "import sys, pulldoctor.registry, pulldoctor.cli; print('aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
+    (["--platform", "linux"], "--platform"),
+    (["--docker-config", "/nonexistent/config.json"], "--docker-config"),
+])
+def test_cli_bad_usage_is_exit_2_without_network(extra: list[str], needle: str) -> None:
+    out = subprocess.run([sys.executable, "-m", "pulldoctor", "probe", "127.0.0.1:9/a:v1", *extra],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert needle in out.stderr and "Traceback" not in out.stderr

@@ -51,8 +51,6 @@ def render_text(result: ProbeResult, credentials_note: str = "") -> str:
     failed = result.failed_step
     if failed is not None and result.cause is not None:
         lines += textwrap.wrap(failed.detail, WIDTH, initial_indent="  ", subsequent_indent="  ")
-    if result.suggestions:
-        lines.append(f"  close tags: {', '.join(result.suggestions)}")
     if result.ratelimit is not None:
         lines.append(f"  rate limit: {result.ratelimit.describe()}")
     if result.platforms:

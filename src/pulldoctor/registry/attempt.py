@@ -11,6 +11,7 @@ Decisions (see README "Probing a registry"):
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -347,6 +348,9 @@ class Prober:
                 self.fail(_cause_for_status(got.status))
             return None
         doc = got.json()
+        if kind == "manifests" and self.a.digest is None and isinstance(doc, dict):
+            # No Docker-Content-Digest header on the HEAD: the digest is the hash of the bytes served.
+            self.a.digest = "sha256:" + hashlib.sha256(got.body).hexdigest()
         if not isinstance(doc, dict):
             why = f"larger than {self.ctx.options.manifest_cap} bytes" if got.truncated else "not a JSON object"
             self.step(step, False, f"GET {kind}/{ref}: the registry's answer is {why}", start)

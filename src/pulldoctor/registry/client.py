@@ -9,6 +9,7 @@ probe can classify; nothing here raises anything else for network trouble.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
 import aiohttp
@@ -17,6 +18,10 @@ from yarl import URL
 
 from pulldoctor.registry.models import ProbeOptions
 from pulldoctor.registry.wire import USER_AGENT, Response, TransportError
+
+# Newer aiohttp names (3.10+); with an older aiohttp these are empty tuples and never match.
+_DNS_ERROR = getattr(aiohttp, "ClientConnectorDNSError", ())
+_CONNECT_TIMEOUT = getattr(aiohttp, "ConnectionTimeoutError", ())
 
 
 async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
@@ -110,12 +115,14 @@ def classify_exception(err: BaseException, opts: ProbeOptions) -> TransportError
         return TransportError("tls", f"certificate verification failed: {_ssl_reason(err.certificate_error)}")
     if isinstance(err, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
         return TransportError("tls", f"TLS handshake failed: {_ssl_reason(err)}")
-    if isinstance(err, aiohttp.ClientConnectorDNSError):
-        return TransportError("dns", f"name does not resolve: {err.os_error.strerror or err.os_error}")
-    if isinstance(err, aiohttp.ConnectionTimeoutError):
+    if isinstance(err, _DNS_ERROR):
+        return TransportError("dns", f"name does not resolve: {getattr(err.os_error, 'strerror', '') or 'lookup failed'}")
+    if isinstance(err, _CONNECT_TIMEOUT):
         return TransportError("connect_timeout", f"no connection within {opts.connect_timeout:g} s")
     if isinstance(err, aiohttp.ClientConnectorError):
         os_err = err.os_error
+        if isinstance(os_err, socket.gaierror):
+            return TransportError("dns", f"name does not resolve: {os_err.strerror or 'lookup failed'}")
         if isinstance(os_err, ConnectionRefusedError):
             return TransportError("refused", "connection refused")
         if isinstance(os_err, ssl.SSLError):

@@ -152,5 +152,5 @@ def _issued_by_ca_file(der: bytes, ca_file: str) -> bool:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(cafile=ca_file)
         return tls.verify_with(der, ctx)
-    except (OSError, ssl.SSLError, ValueError):
+    except (OSError, ssl.SSLError, ValueError, ImportError):
         return False
