@@ -145,13 +145,16 @@ def test_diagnose_from_the_bundle_never_prints_the_canary(api: FakeKubeAPI, tmp_
 
 def test_bundle_from_files_and_redacted_secrets_survive_a_second_round(tmp_path: Path) -> None:
     f = tmp_path / "dump.json"
-    f.write_text(json.dumps(o.as_list(cluster())))
+    tls = o.secret("web-tls", type="kubernetes.io/tls", data={"tls.key": base64.b64encode(CANARY.encode()).decode()})
+    f.write_text(json.dumps(o.as_list([*cluster(), tls])))
     snap = load_snapshot(f)
+    assert ("default", "web-tls") in snap.secrets
     b1, b2 = tmp_path / "one.tar.gz", tmp_path / "two.tar.gz"
     write_bundle(snap, b1, {"source": "files"})
     write_bundle(load_snapshot(b1), b2, {"source": "bundle"})
     assert shape(find_failing(load_snapshot(b2))) == shape(find_failing(load_snapshot(b1)))
     assert shape(find_failing(load_snapshot(b1)))[0][1] == "job-1"
+    assert sorted(n for _, n in load_snapshot(b1).secrets) == ["opaque", "quay-cred", "regcred"]  # no web-tls
     for form in canary_forms():
         assert form not in bundle_bytes(b1) and form not in bundle_bytes(b2)
 

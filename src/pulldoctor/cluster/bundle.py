@@ -2,7 +2,8 @@
 
 What a bundle holds (decided here, documented in the README): every pod in scope and the image events
 (reasons Pulling, Pulled, Failed, BackOff, ErrImageNeverPull, InspectFailed, FailedToRetrieveImagePullSecret),
-the nodes those pods run on, the service accounts and pull secrets the snapshot read — each reduced to
+the nodes those pods run on, the service accounts and the pull secrets (secrets named by a pod or a service
+account) the snapshot read — each reduced to
 the fields ``model`` decodes, so no env values, annotations or managedFields leave the cluster.
 Secrets are reduced further to their type and, per registry key, whether a user and a password exist:
 ``{"kind":"Secret",…,"type":…,"pulldoctor/registries":[{"key":"ghcr.io","has_username":true,…}]}``.
@@ -125,8 +126,14 @@ def bundle_objects(snapshot: Snapshot) -> tuple[list[Any], list[str]]:
     pods = list(snapshot.pods)
     nodes = {p.spec.node_name for p in pods if p.spec.node_name}
     events: list[Event] = [e for e in snapshot.events if e.reason in IMAGE_EVENT_REASONS]
+    # Only pull secrets: those named by a pod or a service account (in any namespace, so that "the secret
+    # exists, but in namespace X" survives the bundle). Other secrets (TLS, app config) are left out.
+    referenced = {r.name for p in pods for r in p.spec.image_pull_secrets}
+    referenced.update(r.name for sa in snapshot.service_accounts.values() for r in sa.image_pull_secrets)
     secrets = []
-    for s in snapshot.secrets.values():
+    for (_ns, name), s in sorted(snapshot.secrets.items()):
+        if name not in referenced:
+            continue
         red, problem = redact_secret(s)
         secrets.append(red)
         if problem:
@@ -149,7 +156,8 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
         "listed": {k: sorted(v) for k, v in sorted(snapshot.complete.items())},
         "counts": {"pods": len(snapshot.pods), "events": sum(1 for o in objs if type(o) is Event),
                    "nodes": sum(1 for o in objs if type(o).__name__ == "Node"),
-                   "service_accounts": len(snapshot.service_accounts), "secrets": len(snapshot.secrets)},
+                   "service_accounts": len(snapshot.service_accounts),
+                   "secrets": sum(1 for o in objs if type(o) is Secret)},
     }
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
