@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import hashlib
 import json
@@ -226,7 +227,9 @@ def secrets_in_effect(
     return [], "none"
 
 
-def _read_secret(namespace: str, name: str, type: str, data: Mapping[str, str]) -> tuple[list[Entry], list[SecretProblem]]:
+def _read_secret(
+    namespace: str, name: str, type: str, data: Mapping[str, str]
+) -> tuple[list[Entry], list[SecretProblem]]:
     source = secret_source(namespace, name)
     problems: list[SecretProblem] = []
     key = _KEY_FOR_TYPE.get(type)
@@ -235,7 +238,8 @@ def _read_secret(namespace: str, name: str, type: str, data: Mapping[str, str]) 
         hint = ""
         present = [k for k in (".dockerconfigjson", ".dockercfg") if k in data]
         if present:
-            hint = f" although it has a {present[0]} key (recreate it with --type or kubectl create secret docker-registry)"
+            hint = (f" although it has a {present[0]} key (recreate it with kubectl create secret "
+                    "docker-registry, or set its type)")
         problems.append(SecretProblem(source, f"has type {type or '(none)'}, not {DOCKERCONFIGJSON} or {DOCKERCFG}; "
                                               f"the kubelet ignores it{hint}"))
         return [], problems
@@ -424,10 +428,8 @@ def _go_url(raw: str) -> tuple[str, str] | None:
             return None
     if not _HOST_OK.fullmatch(host) or re.search(r"%(?![0-9A-Fa-f]{2})", host + path):
         return None
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         path = unquote(path, errors="strict")
-    except UnicodeDecodeError:
-        pass
     return host, path
 
 
@@ -542,7 +544,7 @@ def _urls_match(glob_key: str, target: str) -> bool:
         return False
     if not t_path.startswith(g_path):
         return False
-    for gl, tl in zip(g_labels, t_labels):
+    for gl, tl in zip(g_labels, t_labels, strict=True):
         rx = _glob_regex(gl)
         if rx is None or not rx.fullmatch(tl):
             return False
@@ -668,7 +670,7 @@ class Keyring:
 def _labels_match(glob_labels: list[str], labels: list[str]) -> bool:
     if len(glob_labels) != len(labels):
         return False
-    for g, t in zip(glob_labels, labels):
+    for g, t in zip(glob_labels, labels, strict=True):
         rx = _glob_regex(g)
         if rx is None or not rx.fullmatch(t):
             return False

@@ -283,9 +283,8 @@ def _split_docker_domain(name: str) -> tuple[str, str]:
         domain, remote = maybe_domain, maybe_remote
     elif maybe_domain == LEGACY_DOCKER_HUB:
         domain, remote = DOCKER_HUB, maybe_remote
-    elif "." in maybe_domain or ":" in maybe_domain:
-        domain, remote = maybe_domain, maybe_remote
-    elif maybe_domain.lower() != maybe_domain:
+    elif "." in maybe_domain or ":" in maybe_domain or maybe_domain.lower() != maybe_domain:
+        # a dot or colon: a host or IP[:port]; uppercase: namespaces cannot have it, so a host
         domain, remote = maybe_domain, maybe_remote
     else:
         domain, remote = DOCKER_HUB, name
@@ -401,7 +400,7 @@ def _explain_rule(s: str, runtime: str) -> _Failure:
     # A first component with "." or ":" (or localhost) is a registry host; see _split_docker_domain.
     host_given = bool(sep) and (first == "localhost" or "." in first or ":" in first)
     if host_given and not _DOMAIN_AND_PORT_RE.fullmatch(first):
-        host, _, port = first.rpartition(":")
+        host = first.rpartition(":")[0]
         if host and _HOST_RE.fullmatch(host):
             return _fail(runtime, "port", first, f"registry port must be digits: {first}")
         return _fail(runtime, "domain", first,
