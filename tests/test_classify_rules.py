@@ -316,6 +316,72 @@ CASES: list[Case] = [
 ]
 
 
+CASES += [
+    # ---- more wrappings and phrasings ------------------------------------------------------------------
+    Case("crio-mirrors-failed", kubelet_failed("nginx:latest", grpc("Unknown", (
+        '(Mirrors also failed: [mirror.local/library/nginx:latest: pinging container registry mirror.local: Get '
+        '"https://mirror.local/v2/": dial tcp: lookup mirror.local: no such host]\n[m2.local/library/nginx:latest: '
+        'pinging container registry m2.local: Get "https://m2.local/v2/": dial tcp 10.0.0.1:443: connect: '
+        'connection refused]): docker.io/library/nginx:latest: reading manifest latest in docker.io/library/nginx: '
+        "toomanyrequests: You have reached your pull rate limit."))), C.RATE_LIMITED, {"runtime": "cri-o"},
+        "containers/image docker/docker_image_src.go: the primary's error decides, mirrors are secondary"),
+    Case("crio-errors-list", kubelet_failed("x/y", "Error reading manifest latest in docker.io/x/y: errors:\n"
+         "denied: requested access to the resource is denied\nunauthorized: authentication required\n"),
+         C.REPO_NOT_FOUND_OR_NO_ACCESS, {"runtime": "cri-o"}, "containers/image multi-error body (Docker Hub)"),
+    Case("crio-redhat-bad-login", "unable to retrieve auth token: invalid username/password: unauthorized: Please "
+         "login to the Red Hat Registry using your Customer Portal credentials.", C.AUTH_INVALID, {},
+         "containers/image ErrUnauthorizedForCredentials + registry.redhat.io body"),
+    Case("crio-old-mime", "Error determining manifest MIME type for docker://x:1: pinging docker registry returned:"
+         " Get https://x/v2/: x509: certificate signed by unknown authority", C.TLS_ERROR, {"runtime": "cri-o"},
+         "CRI-O 1.1x containers/image"),
+    Case("crio-copying-disk", 'copying system image from manifest list: writing blob: adding layer with blob '
+         '"sha256:1": processing tar file(exit status 1): write /usr/lib/x: no space left on device', C.DISK_FULL,
+         {}, "containers/storage"),
+    Case("crio-platform-bare", "choosing an image from manifest list docker://x:1: no image found in manifest list "
+         'for architecture amd64, variant "", OS linux', C.PLATFORM_MISMATCH, {"platform": "linux/amd64"},
+         "containers/image internal/manifest"),
+    Case("docker-html-403", kubelet_failed("r/x:1", dockerd("error parsing HTTP 403 response body: invalid "
+         "character '<' looking for beginning of value: \"<html><body><h1>403 Forbidden</h1></body></html>\"")),
+         C.FORBIDDEN, {"status": 403}, "docker/distribution registry/client/errors.go"),
+    Case("quay-tag-expired", dockerd("unknown: Tag 1.2 was deleted or has expired. To pull, revive via time "
+         "machine"), C.TAG_NOT_FOUND, {}, "Quay"),
+    Case("gar-unauthenticated", 'denied: Unauthenticated request. Unauthenticated requests do not have permission '
+         '"artifactregistry.repositories.downloadArtifacts" on resource "projects/p/locations/us/repositories/r" '
+         "(or it may not exist)", C.AUTH_MISSING, {}, "Artifact Registry"),
+    Case("gitlab-basic-denied", dockerd("Get https://gitlab.example.com:5050/v2/g/p/manifests/1: unauthorized: "
+         "HTTP Basic: Access denied"), C.AUTH_INVALID, {"host": "gitlab.example.com:5050"}, "GitLab registry"),
+    Case("ctrd-html-media-type", 'failed to pull and unpack image "x": failed to unpack image on snapshotter '
+         "overlayfs: unexpected media type text/html for sha256:abc: not found", C.OTHER, {},
+         "containerd images/handlers.go (a proxy answered HTML)"),
+    Case("docker-forbidden-word", dockerd('Get "https://x/v2/": Forbidden'), C.FORBIDDEN, {}, "moby registry"),
+    Case("ctrd-token-400", ctrd("x/y:1", "failed to authorize: failed to fetch oauth token: unexpected status: 400 "
+         "Bad Request"), C.OTHER, {"status": 400}, "containerd auth/fetch.go (a 400 from a token endpoint)"),
+    Case("harbor-project", dockerd("unknown: project p not found"), C.REPO_NOT_FOUND, {}, "Harbor"),
+    Case("ctrd-ipv6-no-address", ctrd("x/y:1", 'failed to do request: Head "https://x/v2/y/manifests/z": dial tcp '
+         "[2600:1f18::1]:443: connect: cannot assign requested address"), C.NETWORK_UNREACHABLE, {}, "Go net"),
+    Case("ctrd-reset", 'failed to pull and unpack image "docker.io/library/x:1": failed to copy: read tcp '
+         "10.0.0.5:43210->104.18.123.25:443: read: connection reset by peer", C.NETWORK_UNREACHABLE, {}, "Go net"),
+    Case("ctrd-proxy", ctrd(HUB, 'failed to do request: Head "https://registry-1.docker.io/v2/library/nginx/'
+         'manifests/1.27": proxyconnect tcp: dial tcp 10.0.0.1:3128: connect: connection refused'),
+         C.NETWORK_UNREACHABLE, {}, "Go net/http proxy"),
+    Case("ctrd-anon-token-dns", ctrd(HUB, 'failed to authorize: failed to fetch anonymous token: Get "https://auth.'
+         'docker.io/token?scope=x": dial tcp: lookup auth.docker.io: no such host'), C.DNS_FAILURE, {},
+         "containerd auth/fetch.go + Go net"),
+    Case("ctrd-anon-token-429", ctrd(HUB, "failed to authorize: failed to fetch anonymous token: unexpected status "
+         "from GET request to https://auth.docker.io/token?scope=x: 429 Too Many Requests"), C.RATE_LIMITED,
+         {"status": 429}, "containerd 2.x auth/fetch.go"),
+    Case("tls-legacy-cn", "x509: certificate relies on legacy Common Name field, use SANs instead", C.TLS_ERROR, {},
+         "Go 1.15+ crypto/x509"),
+    Case("ctrd-killed", "failed to extract layer sha256:1: mount callback failed on /var/lib/containerd/tmpmounts/"
+         "containerd-mount123: signal: killed: unknown", C.OTHER, {}, "containerd unpacker"),
+    Case("docker-windows-platform", dockerd("no matching manifest for windows/amd64 10.0.17763 in the manifest list "
+         "entries"), C.PLATFORM_MISMATCH, {"platform": "windows/amd64"}, "moby"),
+    Case("reason-invalid-name", "Error: InvalidImageName", C.INVALID_IMAGE_NAME, {}, "kuberuntime_container.go"),
+    Case("reason-never-pull", "Error: ErrImageNeverPull", C.NEVER_PULL_ABSENT, {}, "kuberuntime_container.go"),
+    Case("reason-backoff", "Error: ImagePullBackOff", C.OTHER, {}, "kuberuntime_container.go"),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
     got = classify(case.message)

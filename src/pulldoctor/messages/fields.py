@@ -30,7 +30,7 @@ _IMAGE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("pull image ", re.compile(r'pull image "([^"]{1,4096})"', re.I)),
 )
 
-_PLATFORM_DOCKER = re.compile(r"no matching manifest for (\S{1,64}) in the manifest list", re.I)
+_PLATFORM_DOCKER = re.compile(r"no matching manifest for (\S{1,64})", re.I)
 _PLATFORM_WANTED = re.compile(r"wanted ([a-z0-9_]{1,32}/[a-z0-9_/]{1,64})", re.I)
 _PLATFORM_CRIO = re.compile(
     r'for architecture "?([\w-]{0,32})"?, variant "?([\w-]{0,32})"?, os "?([\w-]{0,32})"?', re.I

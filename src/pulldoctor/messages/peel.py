@@ -124,11 +124,24 @@ def peel(text: str) -> Peeled:
 
 
 def _split_secondary(out: Peeled) -> None:
-    """CRI-O 1.31+ tries the reference as an OCI artifact after the image pull fails; keep the two apart."""
-    i = out.core.find("; artifact err:")  # CRI-O writes it in lower case
+    """Set aside what the runtime tried besides the image's own registry: those errors are not the root.
+
+    - CRI-O 1.31+ tries the reference as an OCI artifact after the image pull fails: ``…; artifact err: …``;
+    - containers/image reports failed mirrors before the primary's error (docker/docker_image_src.go):
+      ``(Mirrors also failed: [m1: e1] [m2: e2]): <primary ref>: <primary error>``.
+    """
+    core = out.core
+    i = core.find("; artifact err:")  # CRI-O writes it in lower case
     if i > 0:
-        out.secondary = out.core[i + 2:]
-        out.core = out.core[:i]
+        out.secondary = core[i + 2:]
+        core = core[:i]
+    i = core.find("(Mirrors also failed: ")
+    if i >= 0:
+        j = core.find("]): ", i)
+        if j > 0:
+            out.secondary = (core[i + 22: j + 1] + " " + out.secondary).strip()
+            core = core[:i] + core[j + 4:]
+    out.core = core
 
 
 def _split_aggregate(out: Peeled) -> None:
@@ -168,7 +181,8 @@ _RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "initializing source", "reading manifest", "pinging container registry", "unable to pull image or oci",
         "writing blob", "short-name", "source image rejected", "choosing image instance",
         "no image found in manifest list", "no image found in image index", "unable to retrieve auth token",
-        "error initializing source", "copying system image", "trying to reuse blob",
+        "error initializing source", "copying system image", "trying to reuse blob", "mirrors also failed",
+        "error determining manifest mime type", "pinging docker registry returned",
     )),
     ("docker", (
         "error response from daemon", "api error (", "pull access denied for ", "manifest for ",

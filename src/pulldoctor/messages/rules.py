@@ -121,8 +121,10 @@ RULES: tuple[Rule, ...] = (
     _r("bad_credentials", C.AUTH_INVALID, SPECIFIC,
        ("invalid username/password", "incorrect username or password", "authorization token has expired",
         "token has expired", "token is expired", "expired token", "bad credentials",
-        "invalid username or password", "unauthorized: invalid credentials")),
-    _r("no_credentials", C.AUTH_MISSING, SPECIFIC, ("no basic auth credentials", "no credentials found")),
+        "invalid username or password", "unauthorized: invalid credentials", "bad_credential",
+        "http basic: access denied")),
+    _r("no_credentials", C.AUTH_MISSING, SPECIFIC,
+       ("no basic auth credentials", "no credentials found", "unauthenticated request")),
     _r("iam_denied", C.FORBIDDEN, SPECIFIC,
        ("denied: permission \"", "is not authorized to perform", "token exchange failed",
         "caller does not have permission", "does not have permission", "not allowed access",
@@ -133,7 +135,7 @@ RULES: tuple[Rule, ...] = (
         "certificate has expired", "certificate is valid for", "unknown certificate authority")),
     _r("dial", C.NETWORK_UNREACHABLE, TRANSPORT,
        ("connection refused", "no route to host", "network is unreachable", "connection reset by peer",
-        "connection timed out", "host is unreachable", "operation timed out")),
+        "connection timed out", "host is unreachable", "operation timed out", "cannot assign requested address")),
     _r("dial_timeout", C.NETWORK_UNREACHABLE, TRANSPORT, "dial tcp ", r"dial tcp \S{1,300}: i/o timeout"),
     _r("no_connection", C.NETWORK_UNREACHABLE, TRANSPORT - 5, "while waiting for connection"),
     # --- the registry's answer about the image ---------------------------------------------------
@@ -147,6 +149,9 @@ RULES: tuple[Rule, ...] = (
     _r("repo_unknown", C.REPO_NOT_FOUND, REGISTRY,
        ("name_unknown", "name unknown", "repository name not known", "does not exist in the registry")),
     _r("repo_not_found", C.REPO_NOT_FOUND, REGISTRY, "repository ", r"repository \S{1,2048} not found"),
+    _r("project_not_found", C.REPO_NOT_FOUND, REGISTRY, "project ", r"project \S{1,256} not found"),
+    # a proxy or portal answering HTML instead of a manifest: not the image's fault, and no cause of ours
+    _r("not_a_manifest", C.OTHER, STATUS - 5, ("unexpected media type text/html", "invalid character '<'")),
     _r("blob_missing", C.OTHER, REGISTRY + 2, ("blob unknown", "blob_unknown", "content at "),
        r"blob.unknown|content at \S{1,4096} not found"),
     _r("containerd_not_found", C.TAG_NOT_FOUND, REGISTRY,
@@ -154,7 +159,8 @@ RULES: tuple[Rule, ...] = (
        r": not found\b",
        also=(C.REPO_NOT_FOUND, C.REPO_NOT_FOUND_OR_NO_ACCESS)),
     _r("manifest_unknown", C.TAG_NOT_FOUND, REGISTRY,
-       ("manifest unknown", "manifest_unknown", "requested image not found"), also=(C.REPO_NOT_FOUND,)),
+       ("manifest unknown", "manifest_unknown", "requested image not found", "was deleted or has expired"),
+       also=(C.REPO_NOT_FOUND,)),
     _r("manifest_not_found", C.TAG_NOT_FOUND, REGISTRY, "manifest ", r"manifest (?:for )?\S{1,2048} not found"),
     _r("artifact_not_found", C.TAG_NOT_FOUND, REGISTRY, "artifact ", r"artifact \S{1,2048} not found"),
     _r("tag_not_in_repo", C.TAG_NOT_FOUND, REGISTRY, "tag ", r"tag \S{1,256} not found in repository"),
@@ -170,6 +176,7 @@ RULES: tuple[Rule, ...] = (
     # the registry's DENIED error code, "…: denied" or "denied: …", never a local "permission denied"
     _r("denied", C.FORBIDDEN, STATUS, "denied", r": denied(?::(?! requested access)|$)"),
     _r("denied_first", C.FORBIDDEN, STATUS, "denied", r"^denied(?::(?! requested access)|$)"),
+    _r("forbidden", C.FORBIDDEN, STATUS, ("forbidden",)),
     _r("client_timeout", C.NETWORK_UNREACHABLE, WEAK, ("client.timeout exceeded", "timeout exceeded while")),
     # --- cancelled: the reason is elsewhere when there is one ------------------------------------
     _r("cancelled", C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, TIMEOUT,
@@ -212,7 +219,7 @@ def statuses(low: str, text_words: frozenset[bytes] | None = None) -> list[tuple
             before = low[i - 1] if i else " "
             if not (before.isalnum() or before in "._"):
                 got = [w.strip("()[]{}:;,.-") for w in low[i + 3: i + 40].split()]
-                if _same_reason(got, expected):
+                if _same_reason(got, expected) or low[max(0, i - 5): i] == "http ":  # "HTTP 403 response"
                     found.append((int(code_s), i))
             i = low.find(code_s, i + 3)
     if b"status" in text_words or b"statuscode" in text_words:
@@ -237,8 +244,9 @@ def status_signal(code: int, pos: int, low: str) -> Signal | None:
         return Signal(STATUS_HIGH, pos, C.RATE_LIMITED, "status_429", (), code)
     if 500 <= code <= 599:
         return Signal(STATUS_HIGH, pos, C.REGISTRY_SERVER_ERROR, "status_5xx", (), code)
-    if code == 400 and "https://" not in low:
-        # containerd speaking plain HTTP to a TLS port gets 400 (real-components.md §4)
+    if code == 400 and "https://" not in low and "token" not in low:
+        # containerd speaking plain HTTP to a TLS port gets 400 (real-components.md §4); a token
+        # endpoint's 400 is about the token request, not the scheme
         return Signal(STATUS, pos, C.HTTP_VS_HTTPS, "status_400", (), code)
     if code == 404 and "/manifests/" in low:
         return Signal(STATUS, pos, C.TAG_NOT_FOUND, "status_404", (C.REPO_NOT_FOUND,), code)
