@@ -215,14 +215,14 @@ def _listening(port: int) -> bool:
 def test_labels_are_bounded_and_carry_no_message_text(api: FakeKubeAPI, start_exporter) -> None:
     ex = start_exporter()
     wait_for(lambda: ex.ready, 5)
+    messages: set[str] = set()
     for i in range(20):
         unique = f"request-id {i:04d}-{os.urandom(6).hex()} at 10.1.{i}.7:5000"
+        messages.add(f"rpc error: code = Unknown desc = {unique}: {NO_AUTH}")
         api.add(failing_pod(f"p{i}", f"registry.acme.io/team/app:{i % 3}",
                             f"rpc error: code = Unknown desc = {unique}: {NO_AUTH}"))
     wait_for(lambda: len(failing_series(ex.port)) == 20, 5)
     series = failing_series(ex.port)
-    messages = {p["status"]["containerStatuses"][0]["state"]["waiting"]["message"] for p in
-                (api._store["pods"][k] for k in api._store["pods"])}
     causes = {c.value for c in Cause}
     reasons = {r.value for r in WaitingReason}
     for s in series:
@@ -315,10 +315,9 @@ def test_probes_are_gated_per_image_and_credential(api: FakeKubeAPI, start_expor
                   probe_many=fake_probe_many)
     ex.start()
     try:
-        for i in range(5):
-            api.add(failing_pod(f"web-{i}", "nginx:1.99"))
+        pods = [api.add(failing_pod(f"web-{i}", "nginx:1.99")) for i in range(5)]
         wait_for(lambda: len(failing_series(ex.port)) == 5 and ex.probes is not None and ex.probes.batches, 5)
-        pod = api._store["pods"][("default", "web-0")]
+        pod = pods[0]
         for n in range(5):  # the kubelet's retries change the pod again and again
             pod["status"]["containerStatuses"][0]["restartCount"] = n + 1
             pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] = (
