@@ -218,9 +218,9 @@ def test_labels_are_bounded_and_carry_no_message_text(api: FakeKubeAPI, start_ex
     messages: set[str] = set()
     for i in range(20):
         unique = f"request-id {i:04d}-{os.urandom(6).hex()} at 10.1.{i}.7:5000"
-        messages.add(f"rpc error: code = Unknown desc = {unique}: {NO_AUTH}")
-        api.add(failing_pod(f"p{i}", f"registry.acme.io/team/app:{i % 3}",
-                            f"rpc error: code = Unknown desc = {unique}: {NO_AUTH}"))
+        message = f"rpc error: code = Unknown desc = {unique}: {NO_AUTH}"
+        messages.add(message)
+        api.add(failing_pod(f"p{i}", f"registry.acme.io/team/app:{i % 3}", message))
     wait_for(lambda: len(failing_series(ex.port)) == 20, 5)
     series = failing_series(ex.port)
     causes = {c.value for c in Cause}
