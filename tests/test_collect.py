@@ -216,3 +216,25 @@ def test_collect_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert err.startswith("pulldoctor: kubeconfig") and err.count("\n") == 1
     assert not (tmp_path / "b.tgz").exists()
+
+
+def test_a_directory_with_a_bundle_and_more_files(tmp_path: Path) -> None:
+    d = tmp_path / "evidence"
+    d.mkdir()
+    write_bundle(_snap(tmp_path), d / "cluster.tar.gz", {})
+    extra = o.pod("late", statuses=[o.waiting("app", "nginx:9", "ErrImagePull", "not found")])
+    (d / "late.yaml").write_text(json.dumps(extra))  # JSON is YAML too; the suffix does not decide
+    rep = find_failing(load_snapshot(d))
+    assert sorted(f.pod for f in rep.failing) == ["job-1", "late", "web-1"]
+
+
+def test_errors_never_quote_a_secret(tmp_path: Path) -> None:
+    bad_json = tmp_path / "s.json"
+    bad_json.write_text('{"kind": "Secret", "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": '
+                        f'"{CANARY}", "x": 5}}}}')
+    bad_yaml = tmp_path / "s.yaml"
+    bad_yaml.write_text(f"kind: Secret\nstringData:\n  password: {CANARY}\n  - oops: [{CANARY}\n")
+    for f in (bad_json, bad_yaml):
+        with pytest.raises(InputError) as err:
+            load_snapshot(f)
+        assert CANARY not in str(err.value) and f.name in str(err.value)

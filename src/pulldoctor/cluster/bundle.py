@@ -42,6 +42,7 @@ from pulldoctor.errors import InputError, SecretFormatError
 BUNDLE_FORMAT = 1
 MAX_MEMBERS = 1_000
 MAX_MEMBER_BYTES = 1 << 30
+MAX_TOTAL_BYTES = 2 << 30   # decompressed, all members: bounds a gzip bomb
 MANIFEST = "manifest.json"
 OBJECTS = "objects.json"
 
@@ -57,15 +58,17 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
         raise InputError(f"{name}: not a pulldoctor bundle (not a readable .tar.gz: {err})") from None
     manifest: dict[str, Any] | None = None
     decoded: list[tuple[str, Decoded]] = []
+    total = 0
     with tar:
         try:
             for n, member in enumerate(tar):
                 if n >= MAX_MEMBERS:
                     raise InputError(f"{name}: more than {MAX_MEMBERS} members; not a pulldoctor bundle")
+                total += member.size
+                if member.size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
+                    raise InputError(f"{name}: member {member.name} is too large ({member.size} bytes)")
                 if not member.isfile() or not member.name.endswith(".json"):
                     continue
-                if member.size > MAX_MEMBER_BYTES:
-                    raise InputError(f"{name}: member {member.name} is too large ({member.size} bytes)")
                 fh = tar.extractfile(member)
                 body = fh.read(MAX_MEMBER_BYTES + 1) if fh else b""
                 where = f"{name}:{member.name}"
