@@ -58,6 +58,9 @@ class Credential:
     """
 
     __slots__ = ("_username", "_password", "_fingerprint")
+    _username: str
+    _password: str
+    _fingerprint: str
 
     def __init__(self, username: str, password: str) -> None:
         object.__setattr__(self, "_username", username)
@@ -496,12 +499,12 @@ def _glob_regex(pattern: str) -> re.Pattern[str] | None:
                 lo, i = _glob_escape(pattern, i)
                 if lo is None:
                     return None
-                hi = lo
+                hi: str | None = lo
                 if pattern[i] == "-":
                     hi, i = _glob_escape(pattern, i + 1)
                     if hi is None:
                         return None
-                ranges.append((lo, hi))
+                ranges.append((lo, hi or lo))
             parts = [f"{re.escape(lo)}-{re.escape(hi)}" for lo, hi in ranges if lo <= hi]
             if not parts:
                 out.append("(?s:.)" if negated else "(?!)")

@@ -230,8 +230,6 @@ def _analyse(s: str) -> ImageRef | _Failure:
         # one to the grammar, so Parse kept it in the path. The kubelet accepts it; containerd's
         # resolver then takes the first component as the host. Show it that way.
         registry, _, path = path.partition("/")
-    tag = tag or None
-    digest = digest or None
     name = f"{registry}/{path}"
     if digest:
         # containerd's ParseDockerRef pulls name:tag@digest by digest alone.
@@ -243,8 +241,8 @@ def _analyse(s: str) -> ImageRef | _Failure:
         original=s,
         registry=registry,
         repository=path,
-        tag=tag,
-        digest=digest,
+        tag=tag or None,
+        digest=digest or None,
         normalized=normalized,
         endpoint=DOCKER_HUB_ENDPOINT if registry == DOCKER_HUB else registry,
         name=name,
