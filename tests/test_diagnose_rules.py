@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -15,7 +15,7 @@ from pulldoctor.diagnosis.model import Confidence
 from pulldoctor.diagnosis.rules import RULES, decide
 from pulldoctor.errors import InvalidReference
 
-NOW = datetime(2026, 11, 26, 13, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 HOST = "registry.acme.invalid"
 
 
@@ -49,9 +49,10 @@ def lookup(*keys: str, secret: str = "regcred"):
 
 def ev(image: str = f"{HOST}/shop/web:1.4", *, cause: Cause | None = None, message: str = "m",
        reason: str = "ImagePullBackOff", **kw) -> Evidence:
-    base = dict(namespace="shop", pod="web-7d9c8b-x2x", container="app", image=image, waiting_reason=reason,
-                waiting_message=message, message=message, classification=cls(cause) if cause else None,
-                owner=("Deployment", "web"), now=NOW, lookup=lookup())
+    base: dict = {"namespace": "shop", "pod": "web-7d9c8b-x2x", "container": "app", "image": image,
+                  "waiting_reason": reason, "waiting_message": message, "message": message,
+                  "classification": cls(cause) if cause else None, "owner": ("Deployment", "web"), "now": NOW,
+                  "lookup": lookup()}
     base.update(kw)
     if "ref" not in kw:
         base["ref"] = ref(image)

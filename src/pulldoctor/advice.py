@@ -115,26 +115,44 @@ def _set_image(ev: Evidence, image: str) -> str:
 
 def _invalid_name(ev: Evidence, v: Verdict) -> list[Fix]:
     err = ev.ref_error
-    rule = getattr(err, "rule", "") if err else ""
     text = f"Fix the image reference {ev.image!r}" + (f": {err}" if err else "") + "."
-    hint = " Repository names are lowercase; a tag follows one ':'; a digest follows '@'." if not rule else ""
-    return [Fix(text + hint, (_set_image(ev, "REGISTRY/REPOSITORY:TAG"),))]
+    candidate = _lowercased(ev.image) if getattr(err, "rule", "") == "lowercase" else None
+    if candidate:
+        return [Fix(text + f" Repository paths are lowercase: {candidate}?", (_set_image(ev, candidate),))]
+    return [Fix(text + " A repository is lowercase; a tag follows one ':', a digest follows '@'.",
+                (_set_image(ev, "REGISTRY/REPOSITORY:TAG"),))]
+
+
+def _lowercased(image: str) -> str | None:
+    """The reference with its repository path lowercased (the registry host keeps its case), if valid."""
+    first, _, rest = image.partition("/")
+    is_host = rest and ("." in first or ":" in first or first == "localhost")
+    head, tail = (first + "/", rest) if is_host else ("", image)
+    name, sep, tag = tail.partition(":") if "@" not in tail else (tail, "", "")
+    candidate = head + name.lower() + sep + tag
+    try:
+        from pulldoctor.reference import parse
+
+        parse(candidate)
+    except Exception:  # noqa: BLE001 - any failure: no suggestion
+        return None
+    return candidate if candidate != image else None
 
 
 def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
     node = ev.node.name if ev.node else "NODE"
-    return [
-        Fix(f"Load {ev.image} onto node {node} before the pod starts (e.g. ctr -n k8s.io images import), or let "
-            "the kubelet pull it:",
-            (f"kubectl patch {_owner_ref(ev)} {_ns(ev)} --type=json -p "
-             + _q('[{"op":"replace","path":"%s","value":"IfNotPresent"}]' % _policy_path(ev)),)),
-    ]
-
-
-def _policy_path(ev: Evidence) -> str:
     field = "initContainers" if ev.container_type == "init" else "containers"
-    prefix = "/spec/template/spec" if _owner(ev) else "/spec"
-    return f"{prefix}/{field}/INDEX_OF_{ev.container}/imagePullPolicy"
+    load = Fix(f"Load {ev.image} onto node {node} before the pod starts (pre-pull it, e.g. "
+               "ctr -n k8s.io images import on the node), or let the kubelet pull it:")
+    o = _owner(ev)
+    if o is None:  # a pod's imagePullPolicy cannot be changed: edit the manifest and recreate it
+        return [load, Fix(f"Set imagePullPolicy: IfNotPresent for {ev.container} in the manifest and recreate:",
+                          (f"kubectl get pod {_q(ev.pod)} {_ns(ev)} -o yaml > {ev.pod}.yaml",
+                           f"kubectl replace --force -f {ev.pod}.yaml"))]
+    # A strategic merge patch matches containers by name.
+    patch = {"spec": {"template": {"spec": {field: [{"name": ev.container, "imagePullPolicy": "IfNotPresent"}]}}}}
+    return [load, Fix(f"Let {o[0]} {o[1]} pull it:",
+                      (f"kubectl patch {o[0]} {_q(o[1])} {_ns(ev)} -p {_q(json.dumps(patch, separators=(',', ':')))}",))]
 
 
 def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
@@ -233,11 +251,11 @@ def _forbidden(ev: Evidence, v: Verdict) -> list[Fix]:
     repo = getattr(ev.ref, "repository", "REPOSITORY")
     if ".ecr." in host and host.endswith(".amazonaws.com"):
         region = host.split(".ecr.")[1].split(".")[0]
-        return [Fix(f"ECR refused the pull (403): check the repository policy for a Deny and the node role's "
+        return [Fix("ECR refused the pull (403): check the repository policy for a Deny and the node role's "
                     "ecr:BatchGetImage / ecr:GetDownloadUrlForLayer permissions.",
                     (f"aws ecr get-repository-policy --repository-name {_q(repo)} --region {region}",
                      "aws iam list-attached-role-policies --role-name NODE_ROLE"))]
-    if host.endswith("-docker.pkg.dev") or host.endswith("gcr.io"):
+    if host.endswith(("-docker.pkg.dev", "gcr.io")):
         project = repo.split("/")[0]
         return [Fix("Artifact Registry refused the pull (403): the node's service account needs "
                     "roles/artifactregistry.reader on the repository.",
@@ -321,16 +339,16 @@ def _scheme(ev: Evidence, v: Verdict) -> list[Fix]:
 def _platform(ev: Evidence, v: Verdict) -> list[Fix]:
     node_p = ev.node.platform if ev.node else None
     plats = list(getattr(ev.probe, "platforms", None) or [])
-    arch = (node_p or "linux/amd64").split("/")[1]
     return [Fix(f"{ev.image} is built for {', '.join(plats) or 'other platforms'}; node "
                 f"{ev.node.name if ev.node else ''} runs {node_p or 'another platform'}. Build and push a "
                 f"multi-arch image including {node_p or 'the node platform'}, or schedule the pod onto matching "
                 "nodes:",
                 (f"docker buildx build --platform {','.join(sorted(set(plats + ([node_p] if node_p else []))))} "
                  f"-t {ev.image} --push .",
-                 f"kubectl patch {_owner_ref(ev)} {_ns(ev)} -p "
-                 + _q('{"spec":{"template":{"spec":{"nodeSelector":{"kubernetes.io/arch":"%s"}}}}}'
-                      % (plats[0].split("/")[1] if plats else arch))))]
+                 *([f"kubectl patch {_owner_ref(ev)} {_ns(ev)} -p "
+                    + _q(json.dumps({"spec": {"template": {"spec": {"nodeSelector": {
+                        "kubernetes.io/arch": plats[0].split("/")[1] if plats else ""}}}}},
+                        separators=(",", ":")))] if _owner(ev) and plats else [])))]
 
 
 def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
