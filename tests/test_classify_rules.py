@@ -545,3 +545,16 @@ def test_every_trigger_has_an_anchor_word_it_contains() -> None:
     for rule in RULES:
         for trig in rule.triggers:
             assert anchor(trig) in words(trig.lower())
+
+
+# --- what people paste around the message -----------------------------------------------------------
+@pytest.mark.parametrize("prefix", [
+    "  Warning  Failed     3m (x4 over 5m)   kubelet, node1  ",  # kubectl describe event row (old)
+    "Warning  Failed  3m (x4 over 5m)  kubelet  ",  # kubectl describe event row
+    "2026-11-26T10:00:00Z ",  # a log line's timestamp
+    "[K8s EVENT: Pod web-0 (ns: default)] ",  # tilt
+])
+def test_leading_noise_is_skipped(prefix: str) -> None:
+    got = classify(prefix + BASE)
+    assert got.cause is C.FORBIDDEN
+    assert got.fields["image"] == "r.example.com/app:1" and got.fields["wrapper"] == "failed_to_pull"

@@ -88,7 +88,7 @@ class Peeled:
 def peel(text: str) -> Peeled:
     """Remove the wrappers at the front of ``text``; record which and the image they name."""
     out = Peeled(core=text)
-    rest = text
+    rest = _skip_leading_noise(text)
     for _ in range(MAX_PEELS):
         for name, pattern in _BY_FIRST.get(rest[:1].lower(), ()):
             m = pattern.match(rest)
@@ -121,6 +121,29 @@ def peel(text: str) -> Peeled:
     _split_secondary(out)
     _split_aggregate(out)
     return out
+
+
+# Where a kubelet/kubectl message starts, as the kubelet writes it (capitalised: the runtimes' own texts are
+# lower case). Used when a paste carries a prefix such as a `kubectl describe` event row
+# ("Warning  Failed  3m (x4 over 5m)  kubelet  Failed to pull image …") or a log line's timestamp.
+_STARTS = ('Failed to pull image "', 'Back-off pulling image "', "Error syncing pod", 'Container image "',
+           "Failed to apply default image tag", "Failed to inspect image", "Failed to create pod sandbox",
+           "Failed create pod sandbox", "spec.containers{", "spec.initContainers{", "spec.ephemeralContainers{")
+_NOISE_WINDOW = 400
+
+
+def _skip_leading_noise(text: str) -> str:
+    """Drop what precedes the first kubelet/kubectl message start found near the head of the text."""
+    first = text[:1]
+    if first in "FBECs" and any(text.startswith(st) for st in _STARTS):
+        return text
+    head = text[:_NOISE_WINDOW]
+    best = -1
+    for st in _STARTS:
+        i = head.find(st)
+        if i > 0 and (best < 0 or i < best):
+            best = i
+    return text[best:] if best > 0 else text
 
 
 def _split_secondary(out: Peeled) -> None:
