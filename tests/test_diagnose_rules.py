@@ -247,3 +247,11 @@ def test_probe_requests_are_deduplicated_per_image_credentials_platform(monkeypa
     assert sorted(r.platform for r in seen[0]) == ["linux/amd64", "linux/arm64"]
     assert all(e.probe is not None for e in evs[:6]) and evs[6].probe is None and evs[6].probe_note
     assert notes[0].startswith("probed 2 distinct")
+
+
+def test_anonymous_success_does_not_clear_credentials_it_could_not_test() -> None:
+    # A bundle: the kubelet sends a secret whose values pulldoctor never saw; the image is public.
+    e = ev(cause=Cause.AUTH_INVALID, lookup=lookup(HOST), secrets=SecretsView(names=["regcred"], source="pod"),
+           probe=probe(None, status=200, sent=False))
+    v = decide(e)
+    assert not v.transient and v.cause == Cause.AUTH_INVALID and v.confidence == Confidence.LIKELY

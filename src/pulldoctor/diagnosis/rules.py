@@ -302,6 +302,13 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
         return Verdict(C.AUTH_MISSING, LIKELY if hedge_left else CERTAIN,
                        f"{ev.registry} requires credentials and {why_no_credentials(ev)}.", lines, contra,
                        rule="access")
+    if pc is None and sends and not sent:
+        return Verdict(C.AUTH_INVALID, LIKELY,
+                       f"{getattr(ev.ref, 'name', ev.image)} is pullable anonymously, yet the pull with the "
+                       "kubelet's credentials is refused: registries refuse bad credentials even for public "
+                       "images.", lines,
+                       settle=["probe with the secret's values (a live cluster, not a bundle) would settle it"],
+                       rule="access")
     if pc == C.REPO_NOT_FOUND:
         return Verdict(C.REPO_NOT_FOUND, CERTAIN,
                        f"The repository {getattr(ev.ref, 'repository', ev.image)} does not exist on {ev.registry}"
@@ -357,6 +364,13 @@ def not_found(ev: Evidence, claimed: Cause) -> Verdict:
     pc = _probe_cause(ev)
     if pc == C.TAG_NOT_FOUND:
         return _tag_verdict(ev, lines, "not_found")
+    if pc is None and sends and not sent:
+        return Verdict(C.AUTH_INVALID, LIKELY,
+                       f"{getattr(ev.ref, 'name', ev.image)} is pullable anonymously, yet the pull with the "
+                       "kubelet's credentials is refused: registries refuse bad credentials even for public "
+                       "images.", lines,
+                       settle=["probe with the secret's values (a live cluster, not a bundle) would settle it"],
+                       rule="access")
     if pc == C.REPO_NOT_FOUND:
         return Verdict(C.REPO_NOT_FOUND, CERTAIN,
                        f"The repository {getattr(ev.ref, 'repository', '')} does not exist on {ev.registry}.",
@@ -598,6 +612,12 @@ _BY_WAITING: dict[str, Cause] = {
 }
 
 
+def _untested_credentials(ev: Evidence) -> bool:
+    """The kubelet sends credentials the probe could not send (redacted in a bundle): an anonymous success
+    says nothing about them, and registries refuse bad credentials even for public images."""
+    return ev.kubelet_sends_credentials and not getattr(ev.probe, "credentials_sent", False)
+
+
 def claimed_cause(ev: Evidence) -> Cause:
     """What the node claimed: the waiting reason when it is specific, else the message's class, else
     the probe's finding (events expired, old kubelet), else ``other``."""
@@ -619,7 +639,8 @@ def decide(ev: Evidence) -> Verdict:
     """Apply the one rule of the claimed cause's family (or ``transient`` when the registry serves the
     image now)."""
     claimed = claimed_cause(ev)
-    if claimed in REGISTRY_SIDE and _probe_state(ev) == "pullable" and "pull QPS exceeded" not in (ev.message or ""):
+    if (claimed in REGISTRY_SIDE and _probe_state(ev) == "pullable" and "pull QPS exceeded" not in (ev.message or "")
+            and not _untested_credentials(ev)):
         return TRANSIENT.fn(ev, claimed)
     rule = _BY_CAUSE.get(claimed, RULES[-1])
     return rule.fn(ev, claimed)
