@@ -15,6 +15,8 @@ import pickle
 from collections.abc import Mapping
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pulldoctor.errors import SecretFormatError
 from pulldoctor.keyring import (
@@ -369,3 +371,33 @@ def test_lookup_and_problems_never_show_the_canary() -> None:
     outputs += [str(p) for p in problems_for_secret("ns", "regcred", DOCKERCONFIGJSON,
                                                     dockerconfigjson({"quay.io": {"password": CANARY}}))]
     assert outputs and all(CANARY not in o for o in outputs)
+
+
+# --- robustness: any key, any payload ----------------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.sampled_from(["ghcr.io/a/b", "nginx", "[::1]:5000/a", "a.b.c/x"]))
+def test_any_key_matches_or_not_without_raising(key: str, image: str) -> None:
+    result = Keyring([entry(key)]).lookup(image)
+    assert len(result.matches) <= 1 and result.explanation and "\n" not in result.explanation
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(_json_values, st.dictionaries(st.sampled_from(["auths", "Auths", "a.io"]), _json_values)),
+       st.sampled_from([DOCKERCONFIGJSON, DOCKERCFG]))
+def test_problems_for_secret_never_raises(payload: object, type_: str) -> None:
+    key = ".dockerconfigjson" if type_ == DOCKERCONFIGJSON else ".dockercfg"
+    data = {key: b64(json.dumps(payload))}
+    problems = problems_for_secret("ns", "s", type_, data)
+    if any(p.fatal for p in problems):
+        with pytest.raises(SecretFormatError):
+            entries_from_secret("ns", "s", type_, data)
+    else:
+        assert isinstance(entries_from_secret("ns", "s", type_, data), list)
