@@ -112,3 +112,16 @@ def test_live_cluster_gives_the_same_findings_as_files(tmp_path: Path) -> None:
     waiting = [c["state"]["waiting"]["reason"] for o in objs if o["kind"] == "Pod"
                for c in o["status"].get("containerStatuses", []) if "waiting" in c["state"]]
     assert len(key(json.loads(live.stdout))) == sum(r in IMAGE_WAITING_REASONS for r in waiting) > 20
+
+
+def test_bundle_gives_the_same_causes_without_secret_values(tmp_path: Path) -> None:
+    """A support bundle keeps which registries a secret covers, not its values: same verdicts offline."""
+    from pulldoctor.cluster import SourceSpec, load_snapshot
+    from pulldoctor.cluster.bundle import write_bundle
+
+    bundle = tmp_path / "b.tar.gz"
+    write_bundle(load_snapshot(SourceSpec(paths=(str(EXAMPLE),))), bundle, {"namespace": "shop"})
+    from_bundle = json.loads(run("--from", str(bundle), "--no-probe", "-o", "json").stdout)
+    from_files = json.loads(run("--from", str(EXAMPLE), "--no-probe", "-o", "json").stdout)
+    key = lambda doc: sorted((f["pod"], f["cause"]) for f in doc["findings"])  # noqa: E731
+    assert key(from_bundle) == key(from_files)
