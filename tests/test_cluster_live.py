@@ -259,3 +259,29 @@ def test_expired_continue_token_restarts_the_listing(tmp_path: Path) -> None:
         snap = load_snapshot(s)
         assert len(snap.pods) == 8
         assert any(r.status == 410 for r in server.requests)
+
+
+def test_raw_watch_lines_decode_with_the_same_model(api: FakeKubeAPI, tmp_path: Path) -> None:
+    """The exporter's building block: the fake server's raw watch stream through ``decode_watch_line``."""
+    import urllib.request
+
+    from pulldoctor.cluster.model import Pod, decode_watch_line
+
+    rv = api.resource_version
+    api.add(o.pod("new", statuses=[o.waiting("app", IMG, "ErrImagePull", "boom")]))
+    api.expire()
+    req = urllib.request.Request(f"{api.url}/api/v1/namespaces/default/pods?watch=1&resourceVersion={rv}",
+                                 headers={"Authorization": "Bearer test-token"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=5)
+    assert err.value.code == 410
+    rv = api.resource_version
+    req = urllib.request.Request(f"{api.url}/api/v1/namespaces/default/pods?watch=1&resourceVersion={rv}"
+                                 "&timeoutSeconds=3", headers={"Authorization": "Bearer test-token"})
+    threading.Timer(0.2, lambda: (api.delete("Pod", "new", "default"),
+                                  api.push("pods", "ERROR", {"kind": "Status", "code": 500}),
+                                  api.close_watches())).start()
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        lines = [decode_watch_line(line, "Pod") for line in resp if line.strip()]
+    assert [t for t, _ in lines] == ["DELETED", "ERROR"]
+    assert isinstance(lines[0][1], Pod) and lines[0][1].metadata.name == "new"

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from pulldoctor.causes import IMAGE_WAITING_REASONS
-from pulldoctor.cluster.model import LIST_DECODER_FOR_KIND, Node, Pod, Secret, ServiceAccount
+from pulldoctor.cluster.model import LIST_DECODER_FOR_KIND, Pod, decode_object
 from pulldoctor.cluster.snapshot import Snapshot, SourceSpec
 from pulldoctor.errors import ClusterAccessError
 
@@ -26,8 +26,6 @@ MAX_RESPONSE_BYTES = 512 << 20     # one page or object; real pages of 500 pods 
 MAX_PAGES = 10_000                 # bounds a listing (5 M objects at 500 a page)
 MAX_GETS = 500                     # nodes + service accounts + secrets fetched by name
 ALL_NAMESPACE_EVENTS_ABOVE = 20    # failing namespaces above which events are listed cluster-wide
-_SINGLE = {"Node": msgspec.json.Decoder(Node), "Secret": msgspec.json.Decoder(Secret),
-           "ServiceAccount": msgspec.json.Decoder(ServiceAccount)}
 _IN_CLUSTER_NS = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -160,7 +158,7 @@ class _Session:
     def get(self, kind: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         body = self._call(fn, **kwargs)
         try:
-            return _SINGLE[kind].decode(body)
+            return decode_object(body, kind)
         except msgspec.MsgspecError as err:
             raise ClusterAccessError(f"the Kubernetes API at {self.host} sent a {kind} pulldoctor cannot read "
                                      f"({err})") from None

@@ -396,3 +396,30 @@ _ENCODER = msgspec.json.Encoder()
 def encode_json(obj: object) -> bytes:
     """Encode Structs back to API-shaped JSON (only the fields above; bundles use this)."""
     return _ENCODER.encode(obj)
+
+
+class WatchEvent(Struct, gc=False):
+    """One line of a watch stream: ``{"type": "ADDED|MODIFIED|DELETED|BOOKMARK|ERROR", "object": {…}}``."""
+
+    type: str
+    object: msgspec.Raw
+
+
+_WATCH_DECODER = msgspec.json.Decoder(WatchEvent)
+_ITEM_DECODERS = {"Pod": msgspec.json.Decoder(Pod), "Event": msgspec.json.Decoder(Event),
+                  "Node": msgspec.json.Decoder(Node), "Secret": msgspec.json.Decoder(Secret),
+                  "ServiceAccount": msgspec.json.Decoder(ServiceAccount)}
+
+
+def decode_object(data: bytes | memoryview, kind: str) -> KubeObject:
+    """Decode one object of a known kind (a GET, or a watch event's object, which may lack ``kind``)."""
+    return _ITEM_DECODERS[kind].decode(data)
+
+
+def decode_watch_line(line: bytes, kind: str) -> tuple[str, KubeObject | None]:
+    """Decode a watch stream line: (type, object); the object is None for ERROR/BOOKMARK lines, whose
+    ``object`` is a Status or a bare resourceVersion holder."""
+    ev = _WATCH_DECODER.decode(line)
+    if ev.type in ("ERROR", "BOOKMARK"):
+        return ev.type, None
+    return ev.type, decode_object(ev.object, kind)
