@@ -117,6 +117,7 @@ class FakeKubeAPI:
         self.port = 0
         self.requests: list[SeenRequest] = []
         self._exec_counter: Path | None = None
+        self._comeback: threading.Timer | None = None
         for obj in objects:
             self.add(obj, notify=False)
 
@@ -155,6 +156,9 @@ class FakeKubeAPI:
             self._httpd = None
 
     def stop(self) -> None:
+        if self._comeback is not None:  # a pending go_away must not bring the server back after the test
+            self._comeback.cancel()
+            self._comeback = None
         self._shutdown_listener()
 
     def __enter__(self) -> FakeKubeAPI:
@@ -179,6 +183,7 @@ class FakeKubeAPI:
 
         timer = threading.Timer(seconds, back)
         timer.daemon = True
+        self._comeback = timer
         timer.start()
 
     # --- state -----------------------------------------------------------------------------------
