@@ -382,6 +382,21 @@ CASES += [
 ]
 
 
+CASES += [
+    Case("nginx-504-hyphen", dockerd("Get https://x/v2/: 504 Gateway Time-out"), C.REGISTRY_SERVER_ERROR,
+         {"status": 504}, "nginx's reason phrase"),
+    Case("http-to-tls-malformed", ctrd("localhost:8443/a:1", 'failed to do request: Head "http://localhost:8443/v2/'
+         'a/manifests/1": net/http: HTTP/1.x transport connection broken: malformed HTTP response "\\x15\\x03'
+         '\\x01\\x00\\x02\\x02"'), C.HTTP_VS_HTTPS, {}, "Go net/http: plain HTTP to a TLS port"),
+    Case("tls-to-http-oversized", 'pinging container registry localhost:5000: Get "https://localhost:5000/v2/": '
+         "tls: oversized record received with length 20527", C.HTTP_VS_HTTPS, {}, "Go crypto/tls: TLS to plain HTTP"),
+    Case("reason-first-never", 'ErrImageNeverPull: Container image "r/a:1" is not present with pull policy of Never',
+         C.NEVER_PULL_ABSENT, {"reason": "ErrImageNeverPull", "image": "r/a:1"}, "pasted container status"),
+    Case("reason-first-failed", 'ErrImagePull: Failed to pull image "r/a:1": pull QPS exceeded', C.RATE_LIMITED,
+         {"reason": "ErrImagePull", "wrapper": "failed_to_pull"}, "pasted container status"),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
     got = classify(case.message)

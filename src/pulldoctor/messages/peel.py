@@ -85,10 +85,8 @@ class Peeled:
     reason: str | None = None  # the waiting reason the 1.32+ back-off message repeats ("ErrImagePull")
 
 
-def peel(text: str) -> Peeled:
-    """Remove the wrappers at the front of ``text``; record which and the image they name."""
-    out = Peeled(core=text)
-    rest = _skip_leading_noise(text)
+def _peel_front(out: Peeled, rest: str) -> str:
+    """Remove the wrappers at the front of ``rest``, recording them in ``out``; return what is left."""
     for _ in range(MAX_PEELS):
         for name, pattern in _BY_FIRST.get(rest[:1].lower(), ()):
             m = pattern.match(rest)
@@ -99,18 +97,22 @@ def peel(text: str) -> Peeled:
             img = m.group(1)
             if img and out.image is None:
                 out.image = img
-            if name == "never_pull":  # nothing left to peel: the sentence is the error
-                break
-            rest = rest[m.end():]
+            if name != "never_pull":  # the never-pull sentence is itself the error: keep it
+                rest = rest[m.end():]
             break
         else:
             break
         if "never_pull" in out.wrappers:
             break
-    m3 = _REASON.match(rest)
-    if m3 and m3.group(1).lower() in _REASONS:
-        out.reason = m3.group(1)
-        rest = rest[m3.end():]
+    return rest
+
+
+def peel(text: str) -> Peeled:
+    """Remove the wrappers at the front of ``text``; record which and the image they name."""
+    out = Peeled(core=text)
+    rest = _peel_front(out, _skip_leading_noise(_strip_reason(out, text)))
+    if out.reason is None:
+        rest = _peel_front(out, _strip_reason(out, rest))
     if "error_syncing" in out.wrappers and rest.endswith('"'):
         rest = rest[:-1]
     if "sandbox" in out.wrappers and out.image is None:
@@ -130,6 +132,15 @@ _STARTS = ('Failed to pull image "', 'Back-off pulling image "', "Error syncing 
            "Failed to apply default image tag", "Failed to inspect image", "Failed to create pod sandbox",
            "Failed create pod sandbox", "spec.containers{", "spec.initContainers{", "spec.ephemeralContainers{")
 _NOISE_WINDOW = 400
+
+
+def _strip_reason(out: Peeled, rest: str) -> str:
+    """``ErrImagePull: <error>``: the 1.32+ back-off message and pasted statuses put the waiting reason first."""
+    m = _REASON.match(rest)
+    if m and m.group(1).lower() in _REASONS:
+        out.reason = m.group(1)
+        return rest[m.end():]
+    return rest
 
 
 def _skip_leading_noise(text: str) -> str:

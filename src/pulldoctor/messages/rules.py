@@ -106,7 +106,8 @@ RULES: tuple[Rule, ...] = (
         "image operating system", "no manifest found for platform")),
     _r("http_to_https", C.HTTP_VS_HTTPS, SPECIFIC,
        ("server gave http response to https client", "first record does not look like a tls handshake",
-        "client sent an http request to an https server", "plain http request was sent to https port")),
+        "client sent an http request to an https server", "plain http request was sent to https port",
+        "malformed http response", "oversized record received")),
     _r("dns_lookup", C.DNS_FAILURE, SPECIFIC, "lookup ",
        r"dial (?:tcp|udp)[46]?: lookup \S|lookup \S{1,255} on \S{1,64}:\d{1,5}"),
     _r("dns", C.DNS_FAILURE, SPECIFIC,
@@ -169,7 +170,7 @@ RULES: tuple[Rule, ...] = (
        ("toomanyrequests", "too many requests", "pull rate limit", "rate limit exceeded", "rate exceeded")),
     _r("server_error", C.REGISTRY_SERVER_ERROR, STATUS_HIGH - 5,
        ("internal server error", "bad gateway", "service unavailable", "gateway timeout",
-        "temporarily unavailable")),
+        "temporarily unavailable", "gateway time-out")),
     _r("io_timeout", C.NETWORK_UNREACHABLE, STATUS_HIGH, "i/o timeout"),
     _r("unauthorized", C.AUTH_MISSING, STATUS, ("authentication required", "unauthorized", "unauthenticated"),
        also=(C.AUTH_INVALID,)),
@@ -199,7 +200,9 @@ _STATUS_WORDS = _CODE_WORDS | {b"status", b"statuscode"}
 
 def _same_reason(got: list[str], expected: list[str]) -> bool:
     """First word equal and, for longer phrases, the last expected word among the next few."""
-    return bool(got) and got[0] == expected[0] and (len(expected) == 1 or expected[-1] in got[1:4])
+    if not got or got[0] != expected[0]:
+        return False
+    return len(expected) == 1 or expected[-1] in {w.replace("-", "") for w in got[1:4]}
 
 
 def statuses(low: str, text_words: frozenset[bytes] | None = None) -> list[tuple[int, int]]:
@@ -237,7 +240,10 @@ def statuses(low: str, text_words: frozenset[bytes] | None = None) -> list[tuple
 def status_signal(code: int, pos: int, low: str) -> Signal | None:
     """What one HTTP status says on its own (the texts above may say more)."""
     if code == 401:
-        return Signal(STATUS, pos, C.AUTH_MISSING, "status_401", (C.AUTH_INVALID,), code)
+        # Basic auth answers the same 401 to no and to wrong credentials; Quay and Docker Hub also answer
+        # 401 for a repository that does not exist
+        return Signal(STATUS, pos, C.AUTH_MISSING, "status_401", (C.AUTH_INVALID, C.REPO_NOT_FOUND_OR_NO_ACCESS),
+                      code)
     if code == 403:
         return Signal(STATUS, pos, C.FORBIDDEN, "status_403", (), code)
     if code == 429:
