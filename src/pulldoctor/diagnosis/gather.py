@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from pulldoctor.diagnosis.evidence import Evidence, NodeView, SecretsView, TimelineView, ago
+from pulldoctor.diagnosis.evidence import (
+    Evidence,
+    NodeView,
+    SecretsView,
+    TimelineView,
+    ago,
+)
 from pulldoctor.errors import InvalidReference
 
 # "Back-off pulling image "x"" alone (kubelets before 1.32, and the BackOff event) carries no reason;
@@ -31,12 +37,23 @@ def _parse(image: str) -> tuple[Any, Exception | None]:
         return None, err
 
 
+_CLASSIFIED: dict[str, Any] = {}
+_CACHE_MAX = 4096
+
+
 def _classify(message: str) -> Any:
+    """``messages.classify``, once per distinct text: a Deployment's replicas share their message."""
+    hit = _CLASSIFIED.get(message)
+    if hit is not None:
+        return hit
     try:
         from pulldoctor.messages import classify
     except ImportError:
         return None
-    return classify(message)
+    if len(_CLASSIFIED) >= _CACHE_MAX:  # bounded: a long-running ``serve`` must not grow without end
+        _CLASSIFIED.clear()
+    _CLASSIFIED[message] = result = classify(message)
+    return result
 
 
 def _lookup(entries: list[Any], ref: Any, image: str) -> Any:
@@ -97,7 +114,7 @@ def secret_namespaces(snapshot: Any) -> dict[str, list[str]]:
 def evidence_for(fc: Any, *, secrets_by_name: Mapping[str, list[str]] | None = None,
                  now: datetime | None = None) -> Evidence:
     """The evidence of one ``cluster.FailingContainer``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     ref, ref_error = _parse(fc.image)
     timeline = _timeline(getattr(fc, "timeline", None))
     message: str | None = (fc.waiting_message or "").strip() or None
