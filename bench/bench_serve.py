@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from kubeapi import FakeKubeAPI  # noqa: E402
-from kubeapi import objects as o  # noqa: E402
+from kubeapi import FakeKubeAPI
+from kubeapi import objects as o
 
 NOT_FOUND = ('failed to pull and unpack image "docker.io/library/nginx:1.99": failed to resolve reference '
              '"docker.io/library/nginx:1.99": docker.io/library/nginx:1.99: not found')

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from kubeapi import FakeKubeAPI
@@ -95,8 +95,9 @@ def start_exporter(api: FakeKubeAPI, tmp_path: Path) -> Iterator[Callable[..., E
 
     def start(**overrides: Any) -> Exporter:
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
-        settings: dict[str, Any] = dict(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(kubeconfig),
-                                        all_namespaces=True, probe=False, backoff_initial=0.1, backoff_max=0.5)
+        settings: dict[str, Any] = {"listen_host": "127.0.0.1", "listen_port": 0, "kubeconfig": str(kubeconfig),
+                                    "all_namespaces": True, "probe": False, "backoff_initial": 0.1,
+                                    "backoff_max": 0.5}
         settings.update(overrides)
         exporter = Exporter(ExporterConfig(**settings))
         started.append(exporter)
@@ -171,7 +172,7 @@ def test_ready_without_permission_to_list_events(api: FakeKubeAPI, start_exporte
     ex = start_exporter()
     wait_for(lambda: ex.ready, 5)
     assert pods_in(ex.port) == {"web"}
-    code, body = http_get(ex.port, "/findings")
+    _, body = http_get(ex.port, "/findings")
     assert "cannot list events (no permission)" in body
 
 
@@ -241,7 +242,7 @@ def test_labels_are_bounded_and_carry_no_message_text(api: FakeKubeAPI, start_ex
 class _BasicAuthRegistry(BaseHTTPRequestHandler):
     """A registry that wants Basic credentials and refuses every one (so the probe says auth_invalid)."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -326,7 +327,7 @@ def test_probes_are_gated_per_image_and_credential(api: FakeKubeAPI, start_expor
         time.sleep(0.5)
         flat = [image for batch in calls for image in batch]
         assert flat == ["docker.io/library/nginx:1.99"]   # five pods, five updates: one probe
-        code, findings = http_get(ex.port, "/findings")
+        _, findings = http_get(ex.port, "/findings")
         assert '"probe": {' in findings and '"status": 404' in findings
     finally:
         ex.stop()
@@ -403,6 +404,6 @@ def test_serve_command_stops_on_sigterm(api: FakeKubeAPI, tmp_path: Path) -> Non
 ])
 def test_bad_options_are_one_line_exit_2(args: list[str], text: str) -> None:
     out = subprocess.run([sys.executable, "-m", "pulldoctor", "serve", *args], capture_output=True, text=True,
-                         timeout=30)
+                         timeout=30, check=False)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and text in out.stderr and "Traceback" not in out.stderr

@@ -98,12 +98,12 @@ def test_deployment_runs_non_root_with_probes_on_the_exporter_paths() -> None:
 
 def test_containerfile_builds_from_the_wheel_as_non_root_without_secrets() -> None:
     text = (DEPLOY / "Containerfile").read_text()
-    froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    froms = re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)
     assert froms and all(f == "python:3.11-slim" for f in froms)
     assert "--wheel" in text and "--no-index" in text
-    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert users and not users[-1].startswith(("root", "0"))
-    assert not re.search(r"(?i)^\s*(ARG|ENV)\s+\S*(TOKEN|PASSWORD|SECRET)", text, re.M)
+    assert not re.search(r"(?i)^\s*(ARG|ENV)\s+\S*(TOKEN|PASSWORD|SECRET)", text, re.MULTILINE)
 
 
 def _exposed_names() -> set[str]:
@@ -120,7 +120,7 @@ def _exposed_names() -> set[str]:
     registry, observe = build_registry(collector)
     observe("docker.io", 0.2)
     text = generate_latest(registry).decode()
-    return {m.group(1) for m in re.finditer(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text, re.M)}
+    return {m.group(1) for m in re.finditer(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text, re.MULTILINE)}
 
 
 def _promql() -> list[str]:

@@ -18,7 +18,12 @@ from pulldoctor.exporter.probes import ProbeScheduler
 from pulldoctor.exporter.store import EVENTS_PER_POD, Store
 from pulldoctor.exporter.transport import LineTooLong, iter_lines
 from pulldoctor.exporter.watch import Backoff
-from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult, RateLimit
+from pulldoctor.registry.models import (
+    ProbeOptions,
+    ProbeRequest,
+    ProbeResult,
+    RateLimit,
+)
 
 
 @pytest.mark.parametrize("text, seconds", [("30s", 30), ("5m", 300), ("1h30m", 5400), ("90", 90), ("250ms", 0.25)])

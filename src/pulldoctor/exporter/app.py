@@ -51,13 +51,13 @@ def connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str]:
     try:
         if path or context or os.path.exists(os.path.expanduser("~/.kube/config")) \
                 or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
-                                    persist_config=False)
-            contexts, active = config.list_kube_config_contexts(config_file=path)
+            config.load_kube_config(config_file=path, context=context,  # type: ignore[no-untyped-call]
+                                    client_configuration=cfg, persist_config=False)
+            contexts, active = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
             chosen = next((c for c in contexts if c.get("name") == context), active) if context else active
             namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
         else:
-            config.load_incluster_config(client_configuration=cfg)
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
             with open(IN_CLUSTER_NAMESPACE, encoding="utf-8") as f:
                 namespace = f.read().strip() or "default"
     except (ConfigException, OSError, ValueError, TypeError, KeyError) as err:

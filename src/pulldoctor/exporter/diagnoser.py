@@ -34,7 +34,8 @@ class Diagnoser:
 
         snapshot = Snapshot(pods=list(pods), events=list(events))
         events_listed = self.events_listed()
-        for ns in self.namespaces or [None]:
+        scopes: list[str | None] = list(self.namespaces) if self.namespaces else [None]
+        for ns in scopes:
             snapshot.mark_listed("Pod", ns)
             if events_listed:
                 snapshot.mark_listed("Event", ns)

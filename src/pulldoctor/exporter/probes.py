@@ -177,14 +177,17 @@ class ProbeScheduler:
             loop.close()
 
     def _repeat_options(self) -> Any:
-        if dataclasses.is_dataclass(self.options) and hasattr(self.options, "fetch_manifest"):
+        if dataclasses.is_dataclass(self.options) and not isinstance(self.options, type) \
+                and hasattr(self.options, "fetch_manifest"):
             return dataclasses.replace(self.options, fetch_manifest=False)
         return self.options
 
     def _probe(self, loop: asyncio.AbstractEventLoop, requests: list[Any], options: Any) -> list[Any]:
         probe_many = self._probe_many
         if probe_many is None:
-            from pulldoctor.registry import probe_many as real  # aiohttp: imported only when probing
+            from pulldoctor.registry import (
+                probe_many as real,  # aiohttp: imported only when probing
+            )
 
             probe_many = self._probe_many = real
         # Bounded: every request has its own timeouts; this caps the batch as a whole.
@@ -192,7 +195,7 @@ class ProbeScheduler:
         self.batches += 1
         try:
             return list(loop.run_until_complete(asyncio.wait_for(probe_many(requests, options), limit)))
-        except Exception as err:  # a probe bug or a batch timeout must not kill the exporter
+        except Exception as err:  # noqa: BLE001 - a probe bug or a batch timeout must not kill the exporter
             log.warning("registry probes failed: %s", type(err).__name__)
             return [None] * len(requests)
 

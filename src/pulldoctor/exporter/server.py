@@ -29,7 +29,7 @@ class _Server6(_Server):
 class _QuietHandler(WSGIRequestHandler):
     """No access log on stderr: Prometheus scrapes every 15–30 s for ever."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 

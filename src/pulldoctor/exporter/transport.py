@@ -72,14 +72,14 @@ class ApiTransport:
                 auth_settings=["BearerToken"],
             )
             rest = self._client.call_api(*request, _request_timeout=(CONNECT_TIMEOUT, read_timeout))
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001
             # urllib3 connection errors, and the client's own ApiException(status=0) for TLS errors.
             raise ConnectionError(f"cannot reach the API server at {self.host}: {type(err).__name__}") from None
         resp = rest.response
         if not 200 <= resp.status <= 299:
             try:
                 body = resp.read(ERROR_BODY_CAP)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the status alone still says what happened
                 body = b""
             finally:
                 resp.release_conn()

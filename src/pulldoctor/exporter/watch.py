@@ -9,6 +9,7 @@ jittered exponential back-off and resumes. Every wait checks the stop flag, so s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -19,11 +20,18 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from pulldoctor.exporter.transport import ApiStatusError, ApiTransport, LineTooLong, iter_lines
+from pulldoctor.exporter.transport import (
+    ApiStatusError,
+    ApiTransport,
+    LineTooLong,
+    iter_lines,
+)
 
 log = logging.getLogger("pulldoctor.exporter")
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+T_contra = TypeVar("T_contra", contravariant=True)
 
 #: Largest list page and largest single watch line accepted (a pod with huge annotations is < 1.5 MiB,
 #: etcd's own object limit).
@@ -36,25 +44,25 @@ MAX_PAGES = 20_000
 SHORT_WATCH_SECONDS = 1.0
 
 
-class Codec(Protocol[T]):
+class Codec(Protocol[T_co]):
     """Decodes one resource's list pages and watch objects (the cluster package's msgspec schema)."""
 
-    def decode_list(self, data: bytes) -> tuple[list[T], str, str]:
+    def decode_list(self, data: bytes) -> tuple[Sequence[T_co], str, str]:
         """→ (items, resourceVersion, continue token)."""
         ...
 
-    def decode_object(self, raw: bytes) -> T:
+    def decode_object(self, raw: bytes) -> T_co:
         ...
 
 
-class Sink(Protocol[T]):
+class Sink(Protocol[T_contra]):
     """Where decoded objects go. Called from the watcher's thread only."""
 
     def begin_list(self) -> None: ...
-    def add_listed(self, items: Sequence[T]) -> None: ...
+    def add_listed(self, items: Sequence[T_contra]) -> None: ...
     def end_list(self) -> None: ...
-    def upsert(self, item: T) -> None: ...
-    def delete(self, item: T) -> None: ...
+    def upsert(self, item: T_contra) -> None: ...
+    def delete(self, item: T_contra) -> None: ...
 
 
 class _Envelope(msgspec.Struct):
@@ -161,10 +169,8 @@ class Watcher(Generic[T]):
         with self._lock:
             resp = self._resp
         if resp is not None:
-            try:
-                resp.shutdown()
-            except Exception:  # already closed or released: nothing to unblock
-                pass
+            with contextlib.suppress(ValueError, RuntimeError, OSError):
+                resp.shutdown()  # raises when already closed or released: nothing to unblock then
 
     @property
     def stopped(self) -> bool:
@@ -206,7 +212,7 @@ class Watcher(Generic[T]):
                 if kind in ("line_too_long", "decode"):
                     version = None  # we may have missed an object: re-list
                 self._wait(self.backoff.next_delay())
-            except Exception as err:  # the urllib3 zoo (ProtocolError, ReadTimeoutError…) lands here too
+            except Exception as err:  # noqa: BLE001 - the urllib3 zoo (ProtocolError, ReadTimeoutError…) lands here too
                 if self._stop.is_set():
                     break
                 self.stats.error("connection")
@@ -296,11 +302,9 @@ class _ShortWatch(Exception):
 
 def _discard(resp: Any) -> None:
     """Close a stream that may have unread data (so its connection is not reused) and free it."""
-    try:
+    with contextlib.suppress(Exception):  # the socket may already be gone; nothing is left to free then
         resp.close()
         resp.release_conn()
-    except Exception:
-        pass
 
 
 def _one_line(err: BaseException) -> str:
@@ -325,7 +329,7 @@ class StructCodec(Generic[T]):
         self._item = msgspec.json.Decoder(item_type)
 
     def decode_list(self, data: bytes) -> tuple[list[T], str, str]:
-        page = self._page.decode(data)
+        page: Any = self._page.decode(data)
         return page.items, page.metadata.resourceVersion, page.metadata.continue_
 
     def decode_object(self, raw: bytes) -> T:
