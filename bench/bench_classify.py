@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from pulldoctor.messages import classify  # noqa: E402
+from pulldoctor.messages import classify
 
 CORPUS = ROOT / "tests" / "data" / "corpus" / "dev.jsonl"
 

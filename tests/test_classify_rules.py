@@ -397,6 +397,15 @@ CASES += [
 ]
 
 
+CASES += [
+    Case("crio-ping-404", "initializing source docker://mirrors.example.com/t/t:1: pinging container registry "
+         "mirrors.example.com: invalid status code from registry 404 (Not Found)", C.OTHER,
+         {"status": 404, "runtime": "cri-o"}, "containers/image docker_client.go (the /v2/ ping)"),
+    Case("crio-bearer-403", "Requesting bear token: invalid status code from registry 403 (Forbidden)", C.FORBIDDEN,
+         {"status": 403, "runtime": "cri-o"}, "containers/image docker_client.go (old spelling)"),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
     got = classify(case.message)

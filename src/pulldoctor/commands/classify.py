@@ -38,8 +38,10 @@ def _text_block(message: str, c: Classification) -> str:
     for k in keys:
         v = c.fields[k]
         lines.append(f"  {k}: {', '.join(map(str, v)) if isinstance(v, list) else v}")
-    for i, m in enumerate(c.fields.get("members") or [], 1):  # type: ignore[union-attr]
-        lines.append(f"  member {i}: {m['cause']}: {m['message']}")
+    members = c.fields.get("members")
+    if isinstance(members, list):
+        for i, m in enumerate(members, 1):
+            lines.append(f"  member {i}: {m['cause']}: {m['message']}")
     return "\n".join(lines)
 
 
@@ -68,7 +70,7 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, object]]]:
             continue
         try:
             obj = json.loads(line)
-        except ValueError as err:
+        except json.JSONDecodeError as err:
             raise InputError(f"stdin line {number}: not valid JSON ({err.msg} at column {err.colno})") from None
         if not isinstance(obj, dict):
             raise InputError(f"stdin line {number}: expected a JSON object with a \"message\" string")

@@ -14,26 +14,26 @@ _URL = re.compile(r"""https?://[^\s"']{1,2048}""")  # searched in the lower-case
 _URL_TRAIL = ".,:;)]}\"'"
 _DOC_HOSTS = ("www.", "docs.", "aka.ms", "cloud.google.com", "help.", "learn.microsoft.com", "github.com")
 _GRPC = re.compile(r"rpc error: code = (\w{1,32})")
-_PULLING_HOST = re.compile(r"pulling from host (\S{1,255}) failed", re.I)
-_PINGING = re.compile(r"pinging container registry ([^\s:]{1,255}(?::\d{1,5})?)", re.I)
-_LOOKUP = re.compile(r"lookup ([^\s:]{1,255})(?: on (\[?[0-9a-f.:]{2,45}\]?:\d{1,5}))?", re.I)
+_PULLING_HOST = re.compile(r"pulling from host (\S{1,255}) failed", re.IGNORECASE)
+_PINGING = re.compile(r"pinging container registry ([^\s:]{1,255}(?::\d{1,5})?)", re.IGNORECASE)
+_LOOKUP = re.compile(r"lookup ([^\s:]{1,255})(?: on (\[?[0-9a-f.:]{2,45}\]?:\d{1,5}))?", re.IGNORECASE)
 
 # Where the runtime names the image when the kubelet wrapper is absent.
 _IMAGE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("unpack image", re.compile(r'failed to pull and unpack image "([^"]{1,4096})"', re.I)),
-    ("resolve reference", re.compile(r'failed to resolve reference "([^"]{1,4096})"', re.I)),
-    ("sandbox image", re.compile(r'failed to get sandbox image "([^"]{1,4096})"', re.I)),
-    ("initializing source", re.compile(r"initializing source (?:docker://)?(\S{1,4096}): ", re.I)),
-    ("pull access denied for ", re.compile(r"pull access denied for ([^\s,]{1,4096}),", re.I)),
-    ("manifest for ", re.compile(r"manifest for (\S{1,4096}) not found", re.I)),
-    ("reading manifest ", re.compile(r"reading manifest (\S{1,256}) in (\S{1,2048}?):? ", re.I)),
-    ("pull image ", re.compile(r'pull image "([^"]{1,4096})"', re.I)),
+    ("unpack image", re.compile(r'failed to pull and unpack image "([^"]{1,4096})"', re.IGNORECASE)),
+    ("resolve reference", re.compile(r'failed to resolve reference "([^"]{1,4096})"', re.IGNORECASE)),
+    ("sandbox image", re.compile(r'failed to get sandbox image "([^"]{1,4096})"', re.IGNORECASE)),
+    ("initializing source", re.compile(r"initializing source (?:docker://)?(\S{1,4096}): ", re.IGNORECASE)),
+    ("pull access denied for ", re.compile(r"pull access denied for ([^\s,]{1,4096}),", re.IGNORECASE)),
+    ("manifest for ", re.compile(r"manifest for (\S{1,4096}) not found", re.IGNORECASE)),
+    ("reading manifest ", re.compile(r"reading manifest (\S{1,256}) in (\S{1,2048}?):? ", re.IGNORECASE)),
+    ("pull image ", re.compile(r'pull image "([^"]{1,4096})"', re.IGNORECASE)),
 )
 
-_PLATFORM_DOCKER = re.compile(r"no matching manifest for (\S{1,64})", re.I)
-_PLATFORM_WANTED = re.compile(r"wanted ([a-z0-9_]{1,32}/[a-z0-9_/]{1,64})", re.I)
+_PLATFORM_DOCKER = re.compile(r"no matching manifest for (\S{1,64})", re.IGNORECASE)
+_PLATFORM_WANTED = re.compile(r"wanted ([a-z0-9_]{1,32}/[a-z0-9_/]{1,64})", re.IGNORECASE)
 _PLATFORM_CRIO = re.compile(
-    r'for architecture "?([\w-]{0,32})"?, variant "?([\w-]{0,32})"?, os "?([\w-]{0,32})"?', re.I
+    r'for architecture "?([\w-]{0,32})"?, variant "?([\w-]{0,32})"?, os "?([\w-]{0,32})"?', re.IGNORECASE
 )
 
 
@@ -100,8 +100,7 @@ def image(text: str, low: str) -> str | None:
 def registry_of(img: str) -> str:
     """The registry part of an image reference (the distribution/reference rule for the first component)."""
     name = img.split("@", 1)[0]
-    if name.startswith("docker://"):
-        name = name[len("docker://"):]
+    name = name.removeprefix("docker://")
     first, sep, _ = name.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
         return first

@@ -33,7 +33,7 @@ def as_text(message: object) -> str:
         return ""
     try:
         return str(message)
-    except Exception:  # a hostile __str__: nothing to read
+    except Exception:  # noqa: BLE001 - a hostile __str__: nothing to read
         return ""
 
 

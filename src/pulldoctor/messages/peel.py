@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from pulldoctor.messages.lexicon import Index, words
 
@@ -30,21 +31,21 @@ _IMG = r'"([^"]{0,4096})"'
 
 # (wrapper name, anchored pattern; group 1 = image when present). Matched case-insensitively.
 _WRAPPERS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("kubectl_field", re.compile(r"spec\.[a-z]{1,32}\{[^}]{0,253}\}:\s*()", re.I)),
-    ("failed_to_pull", re.compile(r"failed to pull image " + _IMG + r":?\s*", re.I)),
-    ("back_off", re.compile(r"back-off pulling image " + _IMG + r":?\s*", re.I)),
-    ("inspect_failed", re.compile(r"failed to inspect image " + _IMG + r":?\s*", re.I)),
-    ("default_tag", re.compile(r"failed to apply default image tag " + _IMG + r":?\s*", re.I)),
-    ("never_pull", re.compile(r"container image " + _IMG + r"(?= is not present)", re.I)),
+    ("kubectl_field", re.compile(r"spec\.[a-z]{1,32}\{[^}]{0,253}\}:\s*()", re.IGNORECASE)),
+    ("failed_to_pull", re.compile(r"failed to pull image " + _IMG + r":?\s*", re.IGNORECASE)),
+    ("back_off", re.compile(r"back-off pulling image " + _IMG + r":?\s*", re.IGNORECASE)),
+    ("inspect_failed", re.compile(r"failed to inspect image " + _IMG + r":?\s*", re.IGNORECASE)),
+    ("default_tag", re.compile(r"failed to apply default image tag " + _IMG + r":?\s*", re.IGNORECASE)),
+    ("never_pull", re.compile(r"container image " + _IMG + r"(?= is not present)", re.IGNORECASE)),
     ("registry_unavailable",
-     re.compile(r"image pull failed for (\S{1,4096}) because the registry is unavailable[.:]?\s*", re.I)),
+     re.compile(r"image pull failed for (\S{1,4096}) because the registry is unavailable[.:]?\s*", re.IGNORECASE)),
     ("signature_failed",
-     re.compile(r"image pull failed for (\S{1,4096}) because the signature validation failed[.:]?\s*", re.I)),
+     re.compile(r"image pull failed for (\S{1,4096}) because the signature validation failed[.:]?\s*", re.IGNORECASE)),
     ("error_syncing",
      re.compile(r'error syncing pod[^:]{0,300}: failed to "[a-z]{1,32}" for "[^"]{0,253}" with \w{1,64}: "?()',
-                re.I)),
-    ("sandbox", re.compile(r"failed (?:to )?create pod sandbox:\s*()", re.I)),
-    ("error_event", re.compile(r"error: (?=\w{1,64}$)()", re.I)),
+                re.IGNORECASE)),
+    ("sandbox", re.compile(r"failed (?:to )?create pod sandbox:\s*()", re.IGNORECASE)),
+    ("error_event", re.compile(r"error: (?=\w{1,64}$)()", re.IGNORECASE)),
 )
 
 # Wrappers by the first letter they can start with, so each step tries one or two patterns, not all.
@@ -61,7 +62,7 @@ _REASONS = frozenset(r.lower() for r in (
     "InvalidImageName", "ImageInspectError",
 ))
 
-_SANDBOX_IMAGE = re.compile(r'failed to get sandbox image "([^"]{0,4096})"', re.I)
+_SANDBOX_IMAGE = re.compile(r'failed to get sandbox image "([^"]{0,4096})"', re.IGNORECASE)
 
 # Heads that start a runtime error: where a kubelet aggregate ``[e1, e2]`` is split.
 _MEMBER_HEADS = (
@@ -199,7 +200,7 @@ def _split_aggregate(out: Peeled) -> None:
     if len(cuts) < 2:
         return
     cuts.append(len(body) + 2)
-    out.members = [body[a: b - 2].strip() for a, b in zip(cuts, cuts[1:], strict=False)]
+    out.members = [body[a: b - 2].strip() for a, b in pairwise(cuts)]
 
 
 # Which runtime wrapped the error: marker substrings (lower case), checked in this order.
@@ -216,7 +217,7 @@ _RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "writing blob", "short-name", "source image rejected", "choosing image instance",
         "no image found in manifest list", "no image found in image index", "unable to retrieve auth token",
         "error initializing source", "copying system image", "trying to reuse blob", "mirrors also failed",
-        "error determining manifest mime type", "pinging docker registry returned",
+        "error determining manifest mime type", "pinging docker registry returned", "requesting bear",
     )),
     ("docker", (
         "error response from daemon", "api error (", "pull access denied for ", "manifest for ",

@@ -153,6 +153,8 @@ RULES: tuple[Rule, ...] = (
     _r("project_not_found", C.REPO_NOT_FOUND, REGISTRY, "project ", r"project \S{1,256} not found"),
     # a proxy or portal answering HTML instead of a manifest: not the image's fault, and no cause of ours
     _r("not_a_manifest", C.OTHER, STATUS - 5, ("unexpected media type text/html", "invalid character '<'")),
+    # the /v2/ ping itself 404s: whatever answers there is not a registry API (wrong host, path or port)
+    _r("ping_404", C.OTHER, REGISTRY + 2, "pinging ", r"pinging (?:container|docker) registry \S{1,300}: .{0,80}\b404\b"),
     _r("blob_missing", C.OTHER, REGISTRY + 2, ("blob unknown", "blob_unknown", "content at "),
        r"blob.unknown|content at \S{1,4096} not found"),
     _r("containerd_not_found", C.TAG_NOT_FOUND, REGISTRY,
