@@ -552,3 +552,32 @@ def test_unreachable_token_realm_is_a_network_cause_not_an_auth_one() -> None:
     res = run(main())
     assert res.cause is Cause.DNS_FAILURE
     assert "realm.pulldoctor.invalid" in res.failed_step.detail
+
+
+def test_a_slow_endless_registry_hits_the_probe_deadline() -> None:
+    """Each answer comes in time, but tag pages never end: the per-probe deadline stops it."""
+    async def slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.2)
+        if "/manifests/" in request.path:
+            return web.Response(status=404)
+        return web.json_response({"tags": ["x"]}, headers={"Link": '</v2/a/b/tags/list?last=x>; rel="next"'})
+
+    async def main() -> tuple[object, float]:
+        runner, port = await start_app(slow)
+        try:
+            t = time.monotonic()
+            opts = ProbeOptions(probe_timeout=1.0, tags_max_pages=1000, **FAST)
+            return await probe(f"127.0.0.1:{port}/a/b:v1", options=opts), time.monotonic() - t
+        finally:
+            await runner.cleanup()
+
+    res, elapsed = run(main())  # type: ignore[misc]
+    assert res.cause is Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE
+    assert res.failed_step.name == "deadline"
+    assert any(s.name == "manifest" for s in res.steps)  # the steps taken before the deadline are kept
+    assert elapsed < 3
+
+
+def test_probe_many_reports_a_bad_platform_per_request() -> None:
+    results = run(probe_many([ProbeRequest("127.0.0.1:9/a:v1", platform="linux")], ProbeOptions(**FAST)))
+    assert results[0].cause is Cause.OTHER and results[0].steps[0].name == "platform"  # type: ignore[index]

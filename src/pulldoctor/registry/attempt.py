@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 DOCKER_HUB_ENDPOINTS = frozenset({"registry-1.docker.io", "index.docker.io", "docker.io"})
 
 #: How far an attempt got; when every credential fails, the furthest attempt explains best.
-STAGE_AUTH, STAGE_REGISTRY = 1, 2
+STAGE_AUTH, STAGE_REGISTRY, STAGE_DEADLINE = 1, 2, 3
 
 
 @dataclass

@@ -31,6 +31,7 @@ class ProbeOptions:
     dns_timeout: float = 5.0
     connect_timeout: float = 5.0
     request_timeout: float = 15.0  # whole request: connect, headers and capped body
+    probe_timeout: float = 60.0  # one image, every request and credential included
     manifest_cap: int = 4 * MIB  # containerd refuses manifests above 4 MiB too
     body_cap: int = 64 * KIB  # error bodies, tokens, image configs
     tags_page_cap: int = 1 * MIB

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from pulldoctor.causes import Cause
 from pulldoctor.reference import ImageRef, parse
-from pulldoctor.registry.attempt import Attempt, Prober
+from pulldoctor.registry.attempt import STAGE_DEADLINE, Attempt, Prober
 from pulldoctor.registry.manifest import Platform, parse_platform
 from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult, Step
 from pulldoctor.registry.session import Session, credential_label
@@ -56,16 +56,28 @@ async def _probe_ref(
     if len(creds) > MAX_CREDENTIALS:
         note = f"{len(creds)} matching credentials; trying the first {MAX_CREDENTIALS}"
         result.steps.append(Step("auth", True, note))
+    deadline = ctx.options.probe_timeout
     async with ctx.semaphore(ref.endpoint.lower()):
-        for cred in tried:
-            attempt = await Prober(ctx, ref, ep, node, cred).run()
-            if len(creds) > 1:
-                for s in attempt.steps:
-                    s.detail = f"[{credential_label(cred)}] {s.detail}"
-            attempts.append(attempt)
-            if attempt.cause is None:
-                result.credential = credential_label(cred) if cred is not None else None
-                break
+        current: Prober | None = None
+        try:
+            # Counted from here: time spent waiting for the semaphore is not the registry's fault.
+            async with asyncio.timeout(deadline):
+                for cred in tried:
+                    current = Prober(ctx, ref, ep, node, cred)
+                    attempt = await current.run()
+                    current = None
+                    if len(creds) > 1:
+                        for s in attempt.steps:
+                            s.detail = f"[{credential_label(cred)}] {s.detail}"
+                    attempts.append(attempt)
+                    if attempt.cause is None:
+                        result.credential = credential_label(cred) if cred is not None else None
+                        break
+        except TimeoutError:
+            late = current.a if current is not None else Attempt()
+            late.steps.append(Step("deadline", False, f"the probe did not finish within {deadline:g} s"))
+            late.cause, late.stage = Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, STAGE_DEADLINE
+            attempts.append(late)
     best = attempts[-1] if attempts[-1].cause is None else max(attempts, key=lambda a: a.stage)
     for a in attempts:
         result.steps.extend(a.steps)
@@ -105,9 +117,10 @@ async def probe_many(
 ) -> list[ProbeResult]:
     """Probe many images with one session; identical probes run once, tokens are shared.
 
-    An invalid reference gives a result with cause ``invalid_image_name`` instead of an exception.
+    An invalid reference gives a result with cause ``invalid_image_name`` (a malformed platform: ``other``)
+    instead of an exception; each probe gives up after ``options.probe_timeout`` seconds of registry time.
     """
-    from pulldoctor.errors import InvalidReference
+    from pulldoctor.errors import InvalidReference, UsageError
 
     options = options or ProbeOptions()
     ctx = Session(options)
@@ -115,15 +128,17 @@ async def probe_many(
         tasks: dict[tuple[str, ...], asyncio.Task[ProbeResult]] = {}
         order: list[tuple[str, tuple[str, ...] | ProbeResult]] = []
         for req in requests:
-            node = parse_platform(req.platform)
             original = req.image.original if isinstance(req.image, ImageRef) else req.image
             try:
+                node = parse_platform(req.platform)
                 ref = _as_ref(req.image)
-            except InvalidReference as err:
+            except (InvalidReference, UsageError) as err:
                 if _raise:
                     raise
-                bad = ProbeResult(image=original, cause=Cause.INVALID_IMAGE_NAME, platform=str(node))
-                bad.steps.append(Step("reference", False, str(err)))
+                cause = Cause.INVALID_IMAGE_NAME if isinstance(err, InvalidReference) else Cause.OTHER
+                bad = ProbeResult(image=original, cause=cause, platform=str(req.platform))
+                step = "reference" if cause is Cause.INVALID_IMAGE_NAME else "platform"
+                bad.steps.append(Step(step, False, str(err)))
                 order.append((original, bad))
                 continue
             key = _dedupe_key(ref, req.credentials, str(node))
