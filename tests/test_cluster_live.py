@@ -285,3 +285,46 @@ def test_raw_watch_lines_decode_with_the_same_model(api: FakeKubeAPI, tmp_path: 
         lines = [decode_watch_line(line, "Pod") for line in resp if line.strip()]
     assert [t for t, _ in lines] == ["DELETED", "ERROR"]
     assert isinstance(lines[0][1], Pod) and lines[0][1].metadata.name == "new"
+
+
+def _tls_api(tmp_path: Path) -> FakeKubeAPI:
+    from parts import need_binary
+
+    need_binary("openssl")
+    return FakeKubeAPI(cluster(), tls_dir=tmp_path / "tls")
+
+
+def test_tls_kubeconfig_with_a_ca(tmp_path: Path) -> None:
+    with _tls_api(tmp_path) as server:
+        assert server.url.startswith("https://")
+        snap = load_snapshot(spec(server, tmp_path))
+        assert len(find_failing(snap).failing) == 7
+        kc = tmp_path / "untrusted"
+        kc.write_text(server.write_kubeconfig(tmp_path / "kc2").read_text().replace(
+            f"certificate-authority: {server.ca_file}", "insecure-skip-tls-verify: false"))
+        with pytest.raises(ClusterAccessError, match="certificate verify failed") as err:
+            load_snapshot(SourceSpec(kubeconfig=str(kc), request_timeout=5))
+        assert "\n" not in str(err.value)
+
+
+def test_in_cluster_service_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubernetes.config import incluster_config
+
+    import pulldoctor.cluster.live as live
+
+    with _tls_api(tmp_path) as server:
+        sa = tmp_path / "sa"
+        sa.mkdir()
+        (sa / "token").write_text("test-token")
+        (sa / "namespace").write_text("prod")
+        monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(sa / "token"))
+        monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(server.ca_file))
+        monkeypatch.setattr(live, "_IN_CLUSTER_NS", sa / "namespace")
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(server.port))
+        snap = load_snapshot(SourceSpec(request_timeout=5))
+        assert [p.metadata.name for p in snap.pods] == ["other-ns"]  # the pod's own namespace
+        assert snap.source.startswith(f"cluster https://127.0.0.1:{server.port}")
+        assert all(r.authorization.lower() == "bearer test-token" for r in server.requests)

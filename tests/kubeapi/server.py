@@ -24,6 +24,8 @@ import base64
 import copy
 import json
 import queue
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -93,6 +95,16 @@ def _get_path(obj: Any, dotted: str) -> str:
     return "" if obj is None else str(obj)
 
 
+def _self_signed(directory: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (openssl CLI); returns the certificate, which is its own CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "server.crt", directory / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=fake-kube",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+    return cert
+
+
 class _Watch:
     def __init__(self, resource: str, namespace: str | None) -> None:
         self.resource, self.namespace = resource, namespace
@@ -102,8 +114,15 @@ class _Watch:
 class FakeKubeAPI:
     """The fake API server. Use as a context manager, or ``start()``/``stop()``."""
 
-    def __init__(self, objects: Iterable[dict[str, Any]] = (), *, token: str | None = "test-token") -> None:
+    def __init__(self, objects: Iterable[dict[str, Any]] = (), *, token: str | None = "test-token",
+                 tls_dir: Path | None = None) -> None:
         self.token = token
+        self.ca_file: Path | None = None
+        self._ssl: ssl.SSLContext | None = None
+        if tls_dir is not None:
+            self.ca_file = _self_signed(tls_dir)
+            self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._ssl.load_cert_chain(self.ca_file, tls_dir / "server.key")
         self._lock = threading.RLock()
         self._store: dict[str, dict[tuple[str, str], dict[str, Any]]] = {r: {} for r in RESOURCES}
         self._rv = 1
@@ -125,7 +144,7 @@ class FakeKubeAPI:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> FakeKubeAPI:
         self._serve(self.port)
@@ -139,6 +158,8 @@ class FakeKubeAPI:
 
         httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         httpd.daemon_threads = True
+        if self._ssl is not None:
+            httpd.socket = self._ssl.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._stopping.clear()
@@ -288,7 +309,8 @@ class FakeKubeAPI:
                              "args": [str(script)], "env": [{"name": "FAKE_TOKEN", "value": token}],
                              "interactiveMode": "Never"}}
         cfg = {"apiVersion": "v1", "kind": "Config", "current-context": context,
-               "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+               "clusters": [{"name": "fake", "cluster": {"server": self.url, **(
+                   {"certificate-authority": str(self.ca_file)} if self.ca_file else {})}}],
                "users": [{"name": "fake-user", "user": user}],
                "contexts": [{"name": context, "context": {"cluster": "fake", "user": "fake-user",
                                                           "namespace": namespace}}]}
@@ -378,7 +400,8 @@ class _Handler(BaseHTTPRequestHandler):
         api.requests.append(SeenRequest("GET", url.path, query, status, auth))
 
     def _route(self, api: FakeKubeAPI, path: str, query: dict[str, str], auth: str) -> int:
-        if api.token is not None and auth != f"Bearer {api.token}":
+        scheme, _, presented = auth.partition(" ")
+        if api.token is not None and (scheme.lower() != "bearer" or presented != api.token):  # scheme: any case
             self._send(401, _status(401, "Unauthorized", "Unauthorized"))
             return 401
         if path == "/version":
