@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import unicodedata
 
+from test_diagnose_rules import HOST, cls, ev, probe
+
 from pulldoctor import render
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis import conclude
 from pulldoctor.diagnosis.evidence import Evidence
-
-from test_diagnose_rules import HOST, cls, ev, probe
 
 
 def _diagnosis():
@@ -72,3 +72,13 @@ def test_markdown_has_table_and_fix_commands() -> None:
 
 def test_evidence_is_typed() -> None:
     assert isinstance(ev(cause=Cause.OTHER, classification=cls(Cause.OTHER)), Evidence)
+
+
+def test_a_group_is_told_once_in_text_but_every_finding_stays_in_json() -> None:
+    evs = [ev(f"{HOST}/shop/svc{i}:1", cause=Cause.DNS_FAILURE, probe=probe(Cause.DNS_FAILURE), pod=f"p{i}")
+           for i in range(4)]
+    d = conclude(evs)
+    text = render.text(d)
+    assert text.count("evidence:") == 1 and "same cause for 3 more: shop/p1, shop/p2, shop/p3" in text
+    assert text.splitlines()[1].startswith("≡ dns_failure on registry")
+    assert len(json.loads(render.json(d))["findings"]) == 4

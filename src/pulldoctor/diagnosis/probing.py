@@ -89,7 +89,7 @@ def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEA
     unreachable = sorted({_host(r) for r, res in zip(requests, results) if _unreachable(res)})
     if unreachable:
         notes.append(f"could not probe {len(unreachable)} registr{'y' if len(unreachable) == 1 else 'ies'} from "
-                     f"here ({', '.join(unreachable[:6])}{', …' if len(unreachable) > 6 else ''}): DNS or the "
+                     f"here ({', '.join(unreachable[:8])}{', …' if len(unreachable) > 8 else ''}): DNS or the "
                      "connection failed, so verdicts about them rest on the node's messages")
     return notes
 

@@ -1,4 +1,4 @@
-"""Text for a terminal: a one-line verdict per finding first, then its evidence and fix, at 80 columns.
+"""Text for a terminal: a one-line verdict per finding (or group) first, then evidence and fix, at 80 columns.
 
 Colour only when asked (the command asks on a TTY without ``NO_COLOR``); the words never depend on it.
 """
@@ -40,41 +40,58 @@ def headline(f: Finding) -> str:
 
 
 def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str:
+    """A group (one outage, forty replicas of one typo) is told once: its first member in full, the
+    others by name. The JSON keeps every finding."""
     out = _Out(width, color)
     fs = diagnosis.findings
+    first_of: dict[int, list[Finding]] = {}
+    grouped: set[int] = set()
+    for g in diagnosis.groups:
+        first_of[id(g.members[0])] = g.members[1:]
+        grouped.update(id(m) for m in g.members)
     if not fs:
         out.raw("No container is failing to get its image.")
     else:
         pods = {(f.namespace, f.pod) for f in fs}
         out.raw(out.c(_BOLD, f"{len(fs)} container(s) in {len(pods)} pod(s) cannot get their image."))
-        for f in fs:
-            out.wrap(out.c(_COLOURS[f.confidence], "✗ ") + headline(f), "", "    ")
         for g in diagnosis.groups:
-            out.wrap(f"≡ {g.summary}", "", "    ")
-    tail = _tail(diagnosis)
-    for t in tail:
+            out.wrap(out.c(_COLOURS[g.members[0].confidence], "≡ ") + g.summary, "", "    ")
+        for f in fs:
+            if id(f) not in grouped:
+                out.wrap(out.c(_COLOURS[f.confidence], "✗ ") + headline(f), "", "    ")
+    for t in _tail(diagnosis):
         out.wrap(t, "", "  ")
     for f in fs:
-        out.raw()
-        out.wrap(out.c(_COLOURS[f.confidence], headline(f)), "")
-        out.wrap(f.verdict.summary, "  ")
-        out.wrap(f"image: {f.image}" + (f"  node: {f.node}" if f.node else ""), "  ")
-        if f.verdict.evidence:
-            out.raw("  evidence:")
-            for e in f.verdict.evidence:
-                out.wrap(f"- {e.source}: {e.text}", "    ", "      ")
-        for c in f.verdict.contradictions:
-            out.wrap(f"! against: {c}", "    ", "      ")
-        for s in f.verdict.settle:
-            out.wrap(f"? to settle: {s}", "    ", "      ")
-        if f.fixes:
-            out.raw("  fix:")
-            for i, fix in enumerate(f.fixes, 1):
-                out.wrap(f"{i}. {fix.text}", "    ", "       ")
-                for cmd in fix.commands:
-                    # Commands are not wrapped: they must stay paste-able.
-                    out.raw(out.c(_DIM, "       $ ") + cmd)
+        if id(f) in grouped and id(f) not in first_of:
+            continue
+        _details(out, f)
+        others = first_of.get(id(f))
+        if others:
+            names = ", ".join(f"{o.namespace}/{o.pod}" for o in others[:8]) + (", …" if len(others) > 8 else "")
+            out.wrap(f"same cause for {len(others)} more: {names}", "  ", "    ")
     return "\n".join(out.lines) + "\n"
+
+
+def _details(out: _Out, f: Finding) -> None:
+    out.raw()
+    out.wrap(out.c(_COLOURS[f.confidence], headline(f)), "")
+    out.wrap(f.verdict.summary, "  ")
+    out.wrap(f"image: {f.image}" + (f"  node: {f.node}" if f.node else ""), "  ")
+    if f.verdict.evidence:
+        out.raw("  evidence:")
+        for e in f.verdict.evidence:
+            out.wrap(f"- {e.source}: {e.text}", "    ", "      ")
+    for c in f.verdict.contradictions:
+        out.wrap(f"! against: {c}", "    ", "      ")
+    for s in f.verdict.settle:
+        out.wrap(f"? to settle: {s}", "    ", "      ")
+    if f.fixes:
+        out.raw("  fix:")
+        for i, fix in enumerate(f.fixes, 1):
+            out.wrap(f"{i}. {fix.text}", "    ", "       ")
+            for cmd in fix.commands:
+                # Commands are not wrapped: they must stay paste-able.
+                out.raw(out.c(_DIM, "       $ ") + cmd)
 
 
 def _tail(d: Diagnosis) -> list[str]:
