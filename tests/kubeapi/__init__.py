@@ -27,6 +27,8 @@ Controls:
 - ``forbid(resource, namespace=None)`` / ``allow(…)``: 403 for "pods", "secrets", "events",
   "events.k8s.io/events", "nodes", "serviceaccounts".
 - A wrong or missing bearer token is a 401 (``token=None`` turns the check off).
+- ``FakeKubeAPI(..., tls_dir=path)`` serves HTTPS with a self-signed certificate for 127.0.0.1 (made with the
+  ``openssl`` CLI); ``ca_file`` is its CA and ``write_kubeconfig`` references it.
 - ``requests``: every request seen (method, path, query, status, authorization); ``pages(suffix)`` the
   list requests (not watches) of a path, to assert that pagination paged. ``resource_version``: current.
 """
