@@ -21,7 +21,11 @@ def render(diagnosis: Diagnosis) -> str:
         out.append("")
     if diagnosis.groups:
         out += ["## Shared causes", ""] + [f"- {g.summary}" for g in diagnosis.groups] + [""]
+    others_of = {id(g.members[0]): g.members[1:] for g in diagnosis.groups}
+    skip = {id(m) for g in diagnosis.groups for m in g.members[1:]}
     for f in fs:
+        if id(f) in skip:
+            continue
         v = f.verdict
         out += [f"## {f.namespace}/{f.pod} — {f.container}: `{f.cause.value}` ({f.confidence.value})", "",
                 v.summary, "", f"- image: `{f.image}`"]
@@ -35,6 +39,10 @@ def render(diagnosis: Diagnosis) -> str:
             out.append(f"{i}. {fix.text}")
             if fix.commands:
                 out += ["", "   ```sh", *[f"   {c}" for c in fix.commands], "   ```", ""]
+        others = others_of.get(id(f), [])
+        if others:
+            out += ["", f"Same cause for {len(others)} more: "
+                    + ", ".join(f"`{o.namespace}/{o.pod}`" for o in others[:20]) + (", …" if len(others) > 20 else "")]
         out.append("")
     if diagnosis.not_image:
         out.append("Stuck for other reasons (not image pulls): "
