@@ -255,3 +255,32 @@ def test_anonymous_success_does_not_clear_credentials_it_could_not_test() -> Non
            probe=probe(None, status=200, sent=False))
     v = decide(e)
     assert not v.transient and v.cause == Cause.AUTH_INVALID and v.confidence == Confidence.LIKELY
+
+
+def _fc(**kw):
+    base = dict(namespace="shop", pod="web-1", container="app", container_type="regular",
+                image=f"{HOST}/shop/web:1.4", waiting_reason="ImagePullBackOff", waiting_message="",
+                pull_policy="IfNotPresent", node="", timeline=None, pull_secrets=None, keyring_entries=[],
+                owner=("ReplicaSet", "web-7d9c8b"), node_info=None)
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def test_old_kubelet_backoff_message_falls_back_to_the_newest_failed_event() -> None:
+    from pulldoctor.diagnosis.gather import evidence_for
+
+    t = TimelineView(failed=3, last_failure_message=f'{HOST}/shop/web:1.4: not found',
+                     last_failure_at=NOW - timedelta(minutes=2))
+    e = evidence_for(_fc(waiting_message=f'Back-off pulling image "{HOST}/shop/web:1.4"', timeline=t), now=NOW)
+    assert e.message.endswith(": not found") and e.message_source == "event Failed x3 (last 2m ago)"
+    assert e.owner == ("Deployment", "web")
+
+
+def test_expired_events_are_said_and_the_waiting_message_is_used() -> None:
+    from pulldoctor.diagnosis.gather import evidence_for
+
+    msg = "pulling from host registry.acme.invalid failed with status code [manifests 1.4]: 401 Unauthorized"
+    e = evidence_for(_fc(waiting_message=msg, timeline=TimelineView(events_expired=True)), now=NOW)
+    v = decide(e)
+    assert e.message_source == "waiting message"
+    assert any("expired" in x.text for x in v.evidence)
