@@ -265,7 +265,9 @@ CASES: list[Case] = [
          "Harbor"),
     Case("ghcr-anon", ctrd("ghcr.io/org/app:1", "failed to authorize: failed to fetch anonymous token: "
          "unexpected status from GET request to https://ghcr.io/token?scope=repository%3Aorg%2Fapp%3Apull&"
-         "service=ghcr.io: 401 Unauthorized"), C.AUTH_MISSING, {"status": 401}, "GHCR via containerd 2.x"),
+         "service=ghcr.io: 401 Unauthorized"), C.REPO_NOT_FOUND_OR_NO_ACCESS,
+         {"status": 401, "also_possible": ["auth_missing"]},
+         "GHCR via containerd 2.x: private and missing packages answer alike"),
     Case("ghcr-denied", dockerd("denied: denied"), C.FORBIDDEN, {}, "GHCR"),
     Case("gcr-name-unknown", "name unknown: Repository \"p/app\" not found", C.REPO_NOT_FOUND, {},
          "distribution NAME_UNKNOWN"),
@@ -403,6 +405,23 @@ CASES += [
          {"status": 404, "runtime": "cri-o"}, "containers/image docker_client.go (the /v2/ ping)"),
     Case("crio-bearer-403", "Requesting bear token: invalid status code from registry 403 (Forbidden)", C.FORBIDDEN,
          {"status": 403, "runtime": "cri-o"}, "containers/image docker_client.go (old spelling)"),
+]
+
+
+CASES += [
+    # GitHub's registry hides private packages behind the same 401/403/denied as missing ones (public issues:
+    # "unexpected status from HEAD request …: 403 Forbidden", "denied: denied", "permission_denied: read_package")
+    Case("ghcr-403-docker-containerd-store", dockerd('unknown: failed to resolve reference "ghcr.io/o/app:latest": '
+         "unexpected status from HEAD request to https://ghcr.io/v2/o/app/manifests/latest: 403 Forbidden"),
+         C.REPO_NOT_FOUND_OR_NO_ACCESS, {"runtime": "docker", "status": 403, "also_possible": ["forbidden"]},
+         "Docker 25+ with the containerd image store"),
+    Case("ghcr-denied-denied", kubelet_failed("ghcr.io/o/app:1", dockerd('Head "https://ghcr.io/v2/o/app/manifests/1":'
+         " denied: denied")), C.REPO_NOT_FOUND_OR_NO_ACCESS, {"host": "ghcr.io"}, "GHCR"),
+    Case("ghcr-read-package", kubelet_failed("ghcr.io/o/app:1", dockerd("pull access denied for ghcr.io/o/app, "
+         "repository does not exist or may require 'docker login': denied: permission_denied: read_package")),
+         C.REPO_NOT_FOUND_OR_NO_ACCESS, {}, "GHCR"),
+    Case("gcr-403-stays-forbidden", ctrd21("gcr.io/p/app:1", "unexpected status from HEAD request to "
+         "https://gcr.io/v2/p/app/manifests/1: 403 Forbidden"), C.FORBIDDEN, {"host": "gcr.io"}, "GCR"),
 ]
 
 

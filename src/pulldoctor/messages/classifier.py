@@ -26,6 +26,10 @@ CREDENTIAL_CAUSES: frozenset[Cause] = frozenset(
 _ACCESS_OR_ABSENCE: frozenset[Cause] = frozenset(
     {Cause.AUTH_MISSING, Cause.AUTH_INVALID, Cause.FORBIDDEN, Cause.TAG_NOT_FOUND, Cause.REPO_NOT_FOUND_OR_NO_ACCESS}
 )
+# GitHub's registry answers an anonymous or unauthorised pull of a private package with 401, 403 or
+# "denied" — the same as for a package that does not exist (public issues show all three forms).
+_HIDES_PRIVATE = frozenset({"ghcr.io", "docker.pkg.github.com"})
+_PRIVATE_LOOKS_DENIED: frozenset[Cause] = frozenset({Cause.FORBIDDEN, Cause.AUTH_MISSING})
 _HOSTNAME = re.compile(r"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}(?::\d{1,5})?")
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
@@ -137,13 +141,21 @@ def _classify(message: object) -> Classification:
     cause = root.cause if root else Cause.OTHER
     signals = _causes(ordered + secondary) or [Cause.OTHER]
 
-    # Context rules: what the image itself proves about the answer (documented in the package docstring).
+    u = f.url(text, low)
+    h = f.host(text, low, u, img)
+
+    # Context rules: what the image and its registry prove about the answer (package docstring).
+    also: tuple[Cause, ...] = root.also if root and root.cause is cause else ()
     if cause in _ACCESS_OR_ABSENCE and _cannot_exist_on_hub(img):
-        cause = Cause.REPO_NOT_FOUND
+        cause, also = Cause.REPO_NOT_FOUND, ()
         fields["note"] = "a registry host inside a docker.io path: this repository cannot exist on Docker Hub"
     elif cause is Cause.PLATFORM_MISMATCH and "sandbox" in p.wrappers and _is_pause(img):
-        cause = Cause.OTHER
+        cause, also = Cause.OTHER, (Cause.PLATFORM_MISMATCH,)
         fields["note"] = "the pause image is published for every platform: the runtime's platform matching failed"
+    elif cause in _PRIVATE_LOOKS_DENIED and h and h.lower() in _HIDES_PRIVATE:
+        also = (cause, *[c for c in also if c is not cause])
+        cause = Cause.REPO_NOT_FOUND_OR_NO_ACCESS
+        fields["note"] = f"{h} answers 401/403/denied alike for a private package and for a missing one"
     if cause not in signals:
         signals.insert(0, cause)
     elif signals[0] is not cause:
@@ -152,8 +164,6 @@ def _classify(message: object) -> Classification:
 
     if img:
         fields["image"] = img
-    u = f.url(text, low)
-    h = f.host(text, low, u, img)
     if h:
         fields["host"] = h
     if u:
@@ -181,8 +191,8 @@ def _classify(message: object) -> Classification:
         fields["wrapper"] = wrapper
     if p.reason:
         fields["reason"] = p.reason
-    if root and root.cause is cause and root.also:
-        fields["also_possible"] = [c.value for c in root.also]
+    if also:
+        fields["also_possible"] = [c.value for c in also]
     return Classification(cause, fields, signals)
 
 

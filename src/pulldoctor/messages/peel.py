@@ -217,7 +217,7 @@ _RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "writing blob", "short-name", "source image rejected", "choosing image instance",
         "no image found in manifest list", "no image found in image index", "unable to retrieve auth token",
         "error initializing source", "copying system image", "trying to reuse blob", "mirrors also failed",
-        "error determining manifest mime type", "pinging docker registry returned", "requesting bear",
+        "error determining manifest mime type", "pinging docker registry", "requesting bear",
     )),
     ("docker", (
         "error response from daemon", "api error (", "pull access denied for ", "manifest for ",
@@ -238,6 +238,8 @@ def runtime_of(low: str, text_words: frozenset[bytes] | None = None) -> str:
     When markers of several runtimes appear, the first family in ``_RUNTIME_MARKERS`` wins (containerd's
     wrappers are the most distinctive; Docker's "manifest for" phrasing is also quoted by others).
     """
+    if "error response from daemon" in low:  # Docker (also when its containerd image store wrapped the error)
+        return "docker"
     if text_words is None:
         text_words = words(low)
     ranks = [rank for marker, rank in _RUNTIME_INDEX.candidates(text_words) if marker in low]
