@@ -16,12 +16,14 @@ image beats a member whose cause is about one credential (auth_missing, auth_inv
 repo_not_found_or_no_access); among those left, the most specific, then the first. ``signals`` lists every
 cause seen, root first.
 
-Two context rules then use the image named in the message:
+Three context rules then use the image named in the message and its registry:
 
 - ``docker.io/<host.name>/…``: Docker Hub namespaces hold no dots, so an access or not-found answer for
   such a path means the repository cannot exist → ``repo_not_found``;
 - a platform mismatch for the sandbox ``pause`` image (published for every platform) is a runtime
-  fault → ``other``.
+  fault → ``other``;
+- GitHub's registry (``ghcr.io``) answers 401, 403 or ``denied`` alike for a private package and for a
+  missing one → ``repo_not_found_or_no_access`` (the original cause kept in ``also_possible``).
 
 Hedges stay honest: containerd's ``<ref>: not found`` (a HEAD 404, identical for a missing tag and a missing
 repository) is ``tag_not_found`` as causes.md documents, with ``fields["also_possible"]`` naming the others.
