@@ -195,9 +195,9 @@ def test_rate_limit_reports_remaining_budget() -> None:
 
 def test_progress_deadline_fix_names_the_runtime_settings() -> None:
     e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, node=NodeView("n", runtime_version="containerd://1.7.2"))
-    text = " ".join(c for f in fixes(decide(e), e) for c in f.commands)
-    assert "image_pull_progress_timeout" in text and "pull_progress_timeout" not in text.replace(
-        "image_pull_progress_timeout", "")
+    text = " ".join(f.text + " ".join(f.commands) for f in fixes(decide(e), e))
+    assert "image_pull_progress_timeout" in text and "systemctl restart containerd" in text
+    assert "pull_progress_timeout" not in text.replace("image_pull_progress_timeout", "")  # no CRI-O advice
 
 
 def test_forbidden_on_ecr_points_at_the_repository_policy() -> None:

@@ -21,12 +21,14 @@ DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 
 
 def fixes(verdict: Verdict, ev: Evidence) -> list[Fix]:
-    """The fix for this verdict; a transient verdict gets the retry advice first."""
+    """The fix for this verdict; a transient verdict gets only the retry advice (nothing is broken now)."""
     steps: list[Fix] = []
     if verdict.transient:
         steps.append(Fix(
             "Nothing to change if it stays healthy: the kubelet retries by itself. To retry now, delete the pod "
             "(its controller recreates it).", (_delete_pod(ev),)))
+        steps.append(Fix("If it fails again, diagnose it again after the next pull: the failure will be current."))
+        return steps
     builder = _BUILDERS.get(verdict.cause, _other)
     steps.extend(builder(ev, verdict))
     return steps
@@ -311,29 +313,38 @@ def _network(ev: Evidence, v: Verdict) -> list[Fix]:
     return steps
 
 
+def _hosts_toml(host: str, server: str, extra: str) -> str:
+    """A shell line writing containerd's hosts.toml for ``host`` (needs the CRI plugin's
+    ``config_path = "/etc/containerd/certs.d"``, the default in containerd 2.x packages)."""
+    d = f"/etc/containerd/certs.d/{host}"
+    body = f'server = "{server}"\\n[host."{server}"]\\n  capabilities = ["pull", "resolve"]\\n{extra}'
+    return f"mkdir -p {_q(d)} && printf '{body}' > {_q(d + '/hosts.toml')}"
+
+
 def _tls(ev: Evidence, v: Verdict) -> list[Fix]:
     host = _host(ev)
-    return [Fix(f"Make the runtime on each node trust the CA that signed {host}'s certificate (or fix the "
-                "certificate's name):",
-                (f"containerd: /etc/containerd/certs.d/{host}/hosts.toml with "
-                 f'server = "https://{host}" and [host."https://{host}"] ca = "/etc/containerd/certs.d/{host}/ca.crt"',
-                 f"CRI-O / podman: /etc/containers/certs.d/{host}/ca.crt",
-                 f"Docker (cri-dockerd): /etc/docker/certs.d/{host}/ca.crt",
-                 f"openssl s_client -connect {host if ':' in host else host + ':443'} -showcerts </dev/null"))]
+    ca = f"/etc/containerd/certs.d/{host}/ca.crt"
+    return [
+        Fix(f"See who signed {host}'s certificate and for which names:",
+            (f"openssl s_client -connect {host if ':' in host else host + ':443'} -showcerts </dev/null",)),
+        Fix(f"On each node, trust that CA for {host} (containerd: hosts.toml in its config_path, then no "
+            "restart is needed; CRI-O/podman: /etc/containers/certs.d; Docker: /etc/docker/certs.d), or "
+            "fix the certificate's name:",
+            (_hosts_toml(host, f"https://{host}", f'  ca = "{ca}"\\n') + f"   # then copy the CA to {ca}",
+             f"mkdir -p /etc/containers/certs.d/{host} && cp ca.crt /etc/containers/certs.d/{host}/ca.crt",
+             f"mkdir -p /etc/docker/certs.d/{host} && cp ca.crt /etc/docker/certs.d/{host}/ca.crt")),
+    ]
 
 
 def _scheme(ev: Evidence, v: Verdict) -> list[Fix]:
     host = _host(ev)
-    msg = ev.message or ""
-    if "HTTP response to HTTPS client" in msg:
-        text = f"{host} serves plain HTTP: tell the runtime so (or put TLS in front of it)."
-        cmds = (f"containerd: /etc/containerd/certs.d/{host}/hosts.toml with server = \"http://{host}\" and "
-                f"[host.\"http://{host}\"] capabilities = [\"pull\", \"resolve\"]",
-                f"CRI-O: /etc/containers/registries.conf: [[registry]] location = \"{host}\" insecure = true")
-    else:
-        text = f"{host} speaks HTTPS but the runtime uses HTTP: remove the plain-HTTP setting for it."
-        cmds = (f"containerd: /etc/containerd/certs.d/{host}/hosts.toml with server = \"https://{host}\"",)
-    return [Fix(text, cmds)]
+    if "HTTP response to HTTPS client" in (ev.message or ""):
+        return [Fix(f"{host} serves plain HTTP while the node speaks HTTPS: put TLS in front of it, or tell "
+                    "the runtime on each node (containerd below; CRI-O: [[registry]] location = "
+                    f'"{host}" insecure = true in /etc/containers/registries.conf):',
+                    (_hosts_toml(host, f"http://{host}", ""),))]
+    return [Fix(f"{host} speaks HTTPS but the runtime uses plain HTTP for it: remove that setting (containerd: "
+                "the server line of its hosts.toml):", (_hosts_toml(host, f"https://{host}", ""),))]
 
 
 def _platform(ev: Evidence, v: Verdict) -> list[Fix]:
@@ -357,15 +368,15 @@ def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
     size_text = f" The image is {size / 1e6:.0f} MB compressed." if size else ""
     steps = [Fix("The runtime cancels a pull that makes no progress for too long." + size_text
                  + " Raise the deadline, make the image smaller, or pre-pull it / use a closer mirror.")]
-    cmds = []
     if not runtime or runtime.startswith("containerd"):
-        cmds.append('containerd 1.7+: [plugins."io.containerd.grpc.v1.cri"] image_pull_progress_timeout = "15m" '
-                    "(default 5m) in /etc/containerd/config.toml, then restart containerd")
+        steps.append(Fix('containerd 1.7+: set image_pull_progress_timeout = "15m" (default "5m") under '
+                         '[plugins."io.containerd.grpc.v1.cri"] in /etc/containerd/config.toml on the nodes, then:',
+                         ("systemctl restart containerd",)))
     if not runtime or runtime.startswith("cri-o"):
-        cmds.append("CRI-O: [crio.image] pull_progress_timeout = \"15m\" in /etc/crio/crio.conf")
+        steps.append(Fix('CRI-O 1.32+: set pull_progress_timeout = "15m" under [crio.image] in '
+                         "/etc/crio/crio.conf (0 disables it), then:", ("systemctl restart crio",)))
     if not runtime or runtime.startswith("docker"):
-        cmds.append("cri-dockerd: --image-pull-progress-deadline=15m (default 1m)")
-    steps.append(Fix("Raise the runtime's progress deadline on the nodes:", tuple(cmds)))
+        steps.append(Fix("cri-dockerd: start it with --image-pull-progress-deadline=15m (default 1m)."))
     return steps
 
 
