@@ -80,7 +80,8 @@ def test_nothing_failing_exits_0(tmp_path: Path) -> None:
     assert out.returncode == 0 and "No container is failing" in out.stdout
 
 
-@pytest.mark.parametrize("args", [["--from", "/nonexistent/dir"], ["--from", str(EXAMPLE), "-n", "a", "-A"]])
+@pytest.mark.parametrize("args", [["--from", "/nonexistent/dir"], ["--from", str(EXAMPLE), "-n", "a", "-A"],
+                                  ["--from", str(EXAMPLE), "no-such-pod"]])
 def test_bad_input_is_one_line_exit_2(args: list[str]) -> None:
     out = run(*args, "--no-probe")
     assert out.returncode == 2

@@ -19,7 +19,7 @@ def _want_color() -> bool:
 def run(args: argparse.Namespace) -> int:
     from pulldoctor.cluster import SourceSpec, find_failing, load_snapshot
     from pulldoctor.diagnosis import conclude, gather
-    from pulldoctor.errors import UsageError
+    from pulldoctor.errors import InputError, UsageError
 
     if args.all_namespaces and args.namespace:
         raise UsageError("use either -n NAMESPACE or -A, not both")
@@ -27,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     namespace = None if args.all_namespaces else args.namespace
     report = find_failing(snapshot, args.pod, namespace=namespace) if args.from_path else \
         find_failing(snapshot, args.pod)
+    if args.pod and not report.pods_seen:
+        where = f"namespace {namespace}" if namespace else ("the input" if args.from_path else "the cluster")
+        raise InputError(f"no pod named {args.pod} in {where}")
     evidences = gather(report, snapshot)
     notes = list(report.notes)
     probed = False
