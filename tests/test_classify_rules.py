@@ -425,6 +425,32 @@ CASES += [
 ]
 
 
+CASES += [
+    # kubelet log lines, as pasted from journalctl (remote_image.go / cri-client)
+    Case("kubelet-log-klog", 'E0430 08:40:06.790078    3244 remote_image.go:112] PullImage "gcr.io/p/ubuntu:18.04" '
+         "from image service failed: rpc error: code = Unknown desc = Error response from daemon: Get https://gcr.io"
+         "/v2/: net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting "
+         "headers)", C.NETWORK_UNREACHABLE, {"image": "gcr.io/p/ubuntu:18.04", "wrapper": "kubelet_log",
+                                              "runtime": "docker"}, "kubelet remote_image.go (before 1.20)"),
+    Case("kubelet-log-structured", 'E1117 23:31:29.830527    2326 remote_image.go:238] "PullImage from image service '
+         'failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \\"10.0.0.15/k/pause:3.8\\": '
+         'failed to resolve reference \\"10.0.0.15/k/pause:3.8\\": failed to do request: Head \\"https://10.0.0.15/'
+         'v2/k/pause/manifests/3.8\\": http: server gave HTTP response to HTTPS client" image="10.0.0.15/k/pause:3.8"',
+         C.HTTP_VS_HTTPS, {"image": "10.0.0.15/k/pause:3.8", "wrapper": "kubelet_log", "host": "10.0.0.15"},
+         "kubelet structured logging (1.20+)"),
+    Case("docker-api-error-404-hedge", "CannotPullContainerError: API error (404): repository serverless-batch not "
+         "found: does not exist or no pull access", C.REPO_NOT_FOUND_OR_NO_ACCESS, {}, "old Docker engine API"),
+    Case("ctrd15-status-code", ctrd("123.dkr.ecr.us-east-1.amazonaws.com/app:latest", "unexpected status code "
+         "[manifests latest]: 403 Forbidden"), C.FORBIDDEN, {"status": 403}, "containerd 1.4/1.5 resolver.go"),
+    Case("crio-ping-500", 'pinging container registry repo.example.com: Get "https://repo.example.com/v2/": Internal '
+         "Server Error", C.REGISTRY_SERVER_ERROR, {"runtime": "cri-o"}, "containers/image (Nexus)"),
+    Case("crio-error-pinging", 'Error initializing source docker://alpine:3.12: error pinging docker registry '
+         'registry-1.docker.io: Get "https://registry-1.docker.io/v2/": x509: certificate is valid for '
+         "*.apps.example.com, not registry-1.docker.io", C.TLS_ERROR, {"runtime": "cri-o"},
+         "containers/image (TLS-intercepting proxy)"),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
     got = classify(case.message)

@@ -28,6 +28,7 @@ _IMAGE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("manifest for ", re.compile(r"manifest for (\S{1,4096}) not found", re.IGNORECASE)),
     ("reading manifest ", re.compile(r"reading manifest (\S{1,256}) in (\S{1,2048}?):? ", re.IGNORECASE)),
     ("pull image ", re.compile(r'pull image "([^"]{1,4096})"', re.IGNORECASE)),
+    (' image="', re.compile(r' image="([^"]{1,4096})"')),  # structured kubelet log line
 )
 
 _PLATFORM_DOCKER = re.compile(r"no matching manifest for (\S{1,64})", re.IGNORECASE)

@@ -46,6 +46,10 @@ _WRAPPERS: tuple[tuple[str, re.Pattern[str]], ...] = (
                 re.IGNORECASE)),
     ("sandbox", re.compile(r"failed (?:to )?create pod sandbox:\s*()", re.IGNORECASE)),
     ("error_event", re.compile(r"error: (?=\w{1,64}$)()", re.IGNORECASE)),
+    # kubelet log lines (remote_image.go / cri-client): `PullImage "X" from image service failed: <err>` and the
+    # structured `"PullImage from image service failed" err="<err>" image="X"`
+    ("kubelet_log", re.compile(r'pullimage (?:"([^"]{1,4096})" )?from image service failed:?\s*', re.IGNORECASE)),
+    ("kubelet_log", re.compile(r'"pullimage from image service failed"\s*(?:err=)?"?()', re.IGNORECASE)),
 )
 
 # Wrappers by the first letter they can start with, so each step tries one or two patterns, not all.
@@ -130,6 +134,7 @@ def peel(text: str) -> Peeled:
 # lower case). Used when a paste carries a prefix such as a `kubectl describe` event row
 # ("Warning  Failed  3m (x4 over 5m)  kubelet  Failed to pull image …") or a log line's timestamp.
 _STARTS = ('Failed to pull image "', 'Back-off pulling image "', "Error syncing pod", 'Container image "',
+           "PullImage ", '"PullImage ',
            "Failed to apply default image tag", "Failed to inspect image", "Failed to create pod sandbox",
            "Failed create pod sandbox", "spec.containers{", "spec.initContainers{", "spec.ephemeralContainers{")
 _NOISE_WINDOW = 400
@@ -147,7 +152,7 @@ def _strip_reason(out: Peeled, rest: str) -> str:
 def _skip_leading_noise(text: str) -> str:
     """Drop what precedes the first kubelet/kubectl message start found near the head of the text."""
     first = text[:1]
-    if first in "FBECs" and any(text.startswith(st) for st in _STARTS):
+    if first in 'FBECsP"' and any(text.startswith(st) for st in _STARTS):
         return text
     head = text[:_NOISE_WINDOW]
     best = -1
