@@ -284,3 +284,13 @@ def test_expired_events_are_said_and_the_waiting_message_is_used() -> None:
     v = decide(e)
     assert e.message_source == "waiting message"
     assert any("expired" in x.text for x in v.evidence)
+
+
+def test_docker_hub_rate_limit_advice_authenticates_and_mirrors() -> None:
+    e = ev("nginx:1.25", cause=Cause.RATE_LIMITED, probe_note="not probed (--no-probe)",
+           message="toomanyrequests: You have reached your pull rate limit. You may increase the limit by "
+                   "authenticating and upgrading: https://www.docker.com/increase-rate-limit")
+    v = decide(e)
+    assert (v.cause, v.confidence) == (Cause.RATE_LIMITED, Confidence.LIKELY)
+    said = " ".join(f.text + " " + " ".join(f.commands) for f in fixes(v, e))
+    assert "--docker-server=https://index.docker.io/v1/" in said and "mirror" in said
