@@ -32,6 +32,7 @@ _HIDES_PRIVATE = frozenset({"ghcr.io", "docker.pkg.github.com"})
 _PRIVATE_LOOKS_DENIED: frozenset[Cause] = frozenset({Cause.FORBIDDEN, Cause.AUTH_MISSING})
 _HOSTNAME = re.compile(r"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}(?::\d{1,5})?")
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
+_DOCKER_HUB_PREFIXES = tuple(h + "/" for h in _DOCKER_HUB)
 
 
 @dataclass
@@ -73,6 +74,8 @@ def _causes(sigs: list[Signal]) -> list[Cause]:
 def _wrapper_signals(p: Peeled) -> list[Signal]:
     """The kubelet's own verdicts peeled off with their wrapper (``evalCRIPullErr``)."""
     out: list[Signal] = []
+    if p.reason is None and "signature_failed" not in p.wrappers and "registry_unavailable" not in p.wrappers:
+        return out
     reason = (p.reason or "").lower()
     if reason == "signaturevalidationfailed":
         out.append(Signal(rules.DEFINITIVE, -1, Cause.SIGNATURE_INVALID, "reason_signature"))
@@ -92,7 +95,7 @@ def _wrapper_signals(p: Peeled) -> list[Signal]:
 def _cannot_exist_on_hub(img: str | None) -> bool:
     """``docker.io/quay.io/x``: Docker Hub namespaces are letters and digits only, so a host name there
     means a registry prefix was doubled and the repository cannot exist."""
-    if not img:
+    if not img or not img.lower().startswith(_DOCKER_HUB_PREFIXES):
         return False
     parts = img.split("@", 1)[0].split("/")
     return len(parts) >= 3 and parts[0].lower() in _DOCKER_HUB and _HOSTNAME.fullmatch(parts[1].lower()) is not None
@@ -186,9 +189,10 @@ def _classify(message: object) -> Classification:
     res = f.resolver(text, low)
     if res:
         fields["resolver"] = res
-    wrapper = next((w for w in p.wrappers if w != "kubectl_field"), None)
-    if wrapper:
-        fields["wrapper"] = wrapper
+    for wrapper in p.wrappers:
+        if wrapper != "kubectl_field":
+            fields["wrapper"] = wrapper
+            break
     if p.reason:
         fields["reason"] = p.reason
     if also:

@@ -48,6 +48,11 @@ class Index(Generic[T]):
             self._by_anchor.setdefault(anchor(phrase), []).append((phrase, item))
         self.anchors: frozenset[bytes] = frozenset(self._by_anchor)
 
+    def groups(self, text_words: frozenset[bytes]) -> list[list[tuple[str, T]]]:
+        """The phrase groups whose anchor is among ``text_words`` (no copying: the fast path of ``match``)."""
+        by = self._by_anchor
+        return [by[w] for w in text_words & self.anchors]
+
     def candidates(self, text_words: frozenset[bytes]) -> list[tuple[str, T]]:
         hits = text_words & self.anchors
         if not hits:

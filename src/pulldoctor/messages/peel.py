@@ -116,8 +116,10 @@ def peel(text: str) -> Peeled:
     """Remove the wrappers at the front of ``text``; record which and the image they name."""
     out = Peeled(core=text)
     rest = _peel_front(out, _skip_leading_noise(_strip_reason(out, text)))
-    if out.reason is None:
-        rest = _peel_front(out, _strip_reason(out, rest))
+    if out.reason is None and rest[:1].isupper():  # reasons are CamelCase: "ErrImagePull: …"
+        stripped = _strip_reason(out, rest)
+        if stripped is not rest:
+            rest = _peel_front(out, stripped)
     if "error_syncing" in out.wrappers and rest.endswith('"'):
         rest = rest[:-1]
     if "sandbox" in out.wrappers and out.image is None:
@@ -151,8 +153,7 @@ def _strip_reason(out: Peeled, rest: str) -> str:
 
 def _skip_leading_noise(text: str) -> str:
     """Drop what precedes the first kubelet/kubectl message start found near the head of the text."""
-    first = text[:1]
-    if first in 'FBECsP"' and any(text.startswith(st) for st in _STARTS):
+    if text.startswith(_STARTS):
         return text
     head = text[:_NOISE_WINDOW]
     best = -1

@@ -292,10 +292,11 @@ def match(low: str, text_words: frozenset[bytes] | None = None) -> tuple[list[Si
     if text_words is None:
         text_words = words(low)
     best: dict[int, int] = {}
-    for trig, i in _INDEX.candidates(text_words):
-        p = low.rfind(trig)
-        if p > best.get(i, -1):
-            best[i] = p
+    for group in _INDEX.groups(text_words):
+        for trig, i in group:
+            p = low.rfind(trig)
+            if p > best.get(i, -1):
+                best[i] = p
     out: list[Signal] = []
     for i, pos in best.items():
         rule = RULES[i]
