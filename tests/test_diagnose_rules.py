@@ -294,3 +294,18 @@ def test_docker_hub_rate_limit_advice_authenticates_and_mirrors() -> None:
     assert (v.cause, v.confidence) == (Cause.RATE_LIMITED, Confidence.LIKELY)
     said = " ".join(f.text + " " + " ".join(f.commands) for f in fixes(v, e))
     assert "--docker-server=https://index.docker.io/v1/" in said and "mirror" in said
+
+
+@pytest.mark.parametrize("cause", sorted(Cause))
+@pytest.mark.parametrize("state", ["none", "pullable", "pullable-untested", "dns", "same", "401", "404"])
+def test_every_cause_with_every_probe_outcome_gives_a_verdict(cause: Cause, state: str) -> None:
+    """No combination of claim and probe outcome crashes a rule or ends certain without a probe."""
+    probes = {"none": None, "pullable": probe(None, status=200, sent=True), "pullable-untested": probe(None),
+              "dns": probe(Cause.DNS_FAILURE), "same": probe(cause if cause != Cause.OTHER else None),
+              "401": probe(Cause.AUTH_MISSING, status=401), "404": probe(Cause.REPO_NOT_FOUND, status=404)}
+    e = ev(cause=cause, probe=probes[state], lookup=lookup(HOST) if state == "pullable-untested" else lookup())
+    v = decide(e)
+    assert v.cause in set(Cause) and v.summary and fixes(v, e)
+    if state in ("none", "dns") and cause not in (Cause.DNS_FAILURE,):
+        assert v.confidence != Confidence.CERTAIN or cause in (Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT,
+                                                              Cause.DISK_FULL, Cause.PLATFORM_MISMATCH)

@@ -14,7 +14,15 @@ from typing import Any
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.gather import evidence_for, secret_namespaces
 from pulldoctor.diagnosis.groups import group
-from pulldoctor.diagnosis.model import Confidence, Diagnosis, EvidenceLine, Finding, Fix, Group, Verdict
+from pulldoctor.diagnosis.model import (
+    Confidence,
+    Diagnosis,
+    EvidenceLine,
+    Finding,
+    Fix,
+    Group,
+    Verdict,
+)
 from pulldoctor.diagnosis.rules import RULES, decide
 
 __all__ = [

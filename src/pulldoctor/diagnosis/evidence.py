@@ -7,7 +7,7 @@ need into these small views, so a rule can be unit-tested with a hand-made ``Evi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pulldoctor.causes import Cause
@@ -106,7 +106,7 @@ class Evidence:
     node: NodeView | None = None
     probe: Any = None                               # pulldoctor.registry.ProbeResult
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def message_cause(self) -> Cause | None:

@@ -1,8 +1,5 @@
 """Build each failing container's ``Evidence`` from the cluster's report: parse the reference, pick the
 best failure text, classify it, look up the keyring, copy the node and secrets views.
-
-Parts that have not been built (or fail to import) leave their slot empty; the rules then say what is
-missing instead of guessing.
 """
 
 from __future__ import annotations
@@ -20,6 +17,9 @@ from pulldoctor.diagnosis.evidence import (
     ago,
 )
 from pulldoctor.errors import InvalidReference
+from pulldoctor.keyring import Keyring
+from pulldoctor.messages import classify
+from pulldoctor.reference import parse
 
 # "Back-off pulling image "x"" alone (kubelets before 1.32, and the BackOff event) carries no reason;
 # 1.32+ appends ": <Reason>: <message>" (kubernetes PR #127918).
@@ -27,10 +27,6 @@ _BARE_BACKOFF = re.compile(r'^Back-off pulling image "[^"]*"\s*$')
 
 
 def _parse(image: str) -> tuple[Any, Exception | None]:
-    try:
-        from pulldoctor.reference import parse
-    except ImportError:
-        return None, None
     try:
         return parse(image), None
     except InvalidReference as err:
@@ -46,10 +42,6 @@ def _classify(message: str) -> Any:
     hit = _CLASSIFIED.get(message)
     if hit is not None:
         return hit
-    try:
-        from pulldoctor.messages import classify
-    except ImportError:
-        return None
     if len(_CLASSIFIED) >= _CACHE_MAX:  # bounded: a long-running ``serve`` must not grow without end
         _CLASSIFIED.clear()
     _CLASSIFIED[message] = result = classify(message)
@@ -57,10 +49,6 @@ def _classify(message: str) -> Any:
 
 
 def _lookup(entries: list[Any], ref: Any, image: str) -> Any:
-    try:
-        from pulldoctor.keyring import Keyring
-    except ImportError:
-        return None
     return Keyring(entries).lookup(ref if ref is not None else image)
 
 

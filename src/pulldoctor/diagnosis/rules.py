@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pulldoctor.causes import HEDGES, Cause, WaitingReason
 from pulldoctor.diagnosis.evidence import Evidence, ago, span
 from pulldoctor.diagnosis.model import Confidence, EvidenceLine, Verdict
+from pulldoctor.reference import is_loopback_host
 
 C = Cause
 CERTAIN, LIKELY, POSSIBLE = Confidence.CERTAIN, Confidence.LIKELY, Confidence.POSSIBLE
@@ -173,13 +174,13 @@ def _base(ev: Evidence) -> list[EvidenceLine]:
 def _disagree(ev: Evidence, claimed: Cause, rule: str) -> Verdict:
     """The node's message says one thing and the probe now says another definite thing."""
     pc = _probe_cause(ev)
-    assert pc is not None
+    found = pc.value if pc is not None else "the image pullable anonymously (the kubelet's credentials untested)"
     return Verdict(
         cause=claimed,
         confidence=POSSIBLE,
-        summary=f"The node reported {claimed.value}, but a probe now finds {pc.value}.",
+        summary=f"The node reported {claimed.value}, but a probe now finds {found}.",
         evidence=[*_base(ev), _probe_line(ev), *_keyring_lines(ev)],
-        contradictions=[f"probe now finds {pc.value}, not {claimed.value}"],
+        contradictions=[f"probe now finds {found}, not {claimed.value}"],
         settle=["compare the registry's answer from the node (e.g. crictl pull on the node) with the probe's"],
         rule=rule,
     )
@@ -364,13 +365,6 @@ def not_found(ev: Evidence, claimed: Cause) -> Verdict:
     pc = _probe_cause(ev)
     if pc == C.TAG_NOT_FOUND:
         return _tag_verdict(ev, lines, "not_found")
-    if pc is None and sends and not sent:
-        return Verdict(C.AUTH_INVALID, LIKELY,
-                       f"{getattr(ev.ref, 'name', ev.image)} is pullable anonymously, yet the pull with the "
-                       "kubelet's credentials is refused: registries refuse bad credentials even for public "
-                       "images.", lines,
-                       settle=["probe with the secret's values (a live cluster, not a bundle) would settle it"],
-                       rule="access")
     if pc == C.REPO_NOT_FOUND:
         return Verdict(C.REPO_NOT_FOUND, CERTAIN,
                        f"The repository {getattr(ev.ref, 'repository', '')} does not exist on {ev.registry}.",
@@ -435,7 +429,7 @@ def rate_limit(ev: Evidence, claimed: Cause) -> Verdict:
 def network(ev: Evidence, claimed: Cause) -> Verdict:
     """DNS, connect, TLS and HTTP-vs-HTTPS: the node's own view; a probe from here can confirm, not refute."""
     host = ev.registry or "the registry"
-    loopback = _is_loopback(host)
+    loopback = is_loopback_host(host)
     lines = _base(ev)
     if loopback:
         lines.append(EvidenceLine("reference", f"{host} is a loopback address: on a node it means the node "
@@ -563,15 +557,6 @@ def fallback(ev: Evidence, claimed: Cause) -> Verdict:
     return Verdict(C.OTHER, POSSIBLE, "The failure text is not one pulldoctor recognises; see the message.",
                    lines, settle=["kubectl describe pod and the node's runtime log show the full error"],
                    rule="fallback")
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        from pulldoctor.reference import is_loopback_host
-    except ImportError:  # the reference part has not landed yet
-        h = _hostname(host)
-        return h == "localhost" or h.startswith("127.") or h in ("::1", "[::1]")
-    return bool(is_loopback_host(host))
 
 
 def _hostname(host: str) -> str:
