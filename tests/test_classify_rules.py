@@ -451,6 +451,17 @@ CASES += [
 ]
 
 
+CASES += [
+    Case("docker-login-attempt", dockerd("login attempt to https://r.example.com/v2/ failed with status: 401 "
+         "Unauthorized"), C.AUTH_INVALID, {"status": 401}, "moby registry/auth.go (credentials were sent)"),
+    Case("ecr-oci-index-old-client", dockerd("manifest for 1.dkr.ecr.us-east-1.amazonaws.com/app:1 not found: "
+         "manifest unknown: OCI index found, but accept header does not support OCI indexes"), C.OTHER, {},
+         "ECR answering an old Docker"),
+    Case("crio-unsupported-media", "unsupported manifest media type and no default available: "
+         "application/vnd.oci.image.manifest.v1+json", C.OTHER, {}, "old containers/image"),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
     got = classify(case.message)

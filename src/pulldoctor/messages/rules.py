@@ -123,7 +123,9 @@ RULES: tuple[Rule, ...] = (
        ("invalid username/password", "incorrect username or password", "authorization token has expired",
         "token has expired", "token is expired", "expired token", "bad credentials",
         "invalid username or password", "unauthorized: invalid credentials", "bad_credential",
-        "http basic: access denied")),
+        "http basic: access denied", "personal access token")),
+    # Docker's own login step: credentials were sent (moby registry/auth.go "login attempt to %s failed")
+    _r("docker_login_401", C.AUTH_INVALID, SPECIFIC, "login attempt to ", r"login attempt to \S{1,512} failed with status: 401"),
     _r("no_credentials", C.AUTH_MISSING, SPECIFIC,
        ("no basic auth credentials", "no credentials found", "unauthenticated request")),
     _r("iam_denied", C.FORBIDDEN, SPECIFIC,
@@ -153,6 +155,10 @@ RULES: tuple[Rule, ...] = (
     _r("project_not_found", C.REPO_NOT_FOUND, REGISTRY, "project ", r"project \S{1,256} not found"),
     # a proxy or portal answering HTML instead of a manifest: not the image's fault, and no cause of ours
     _r("not_a_manifest", C.OTHER, STATUS - 5, ("unexpected media type text/html", "invalid character '<'")),
+    # a client too old for what the registry stores (an OCI index, a newer manifest type): not the image
+    _r("client_too_old", C.OTHER, REGISTRY + 2,
+       ("accept header does not support oci indexes", "unsupported manifest media type",
+        "unsupported manifest format")),
     # the /v2/ ping itself 404s: whatever answers there is not a registry API (wrong host, path or port)
     _r("ping_404", C.OTHER, REGISTRY + 2, "pinging ", r"pinging (?:container|docker) registry \S{1,300}: .{0,80}\b404\b"),
     _r("blob_missing", C.OTHER, REGISTRY + 2, ("blob unknown", "blob_unknown", "content at "),
