@@ -12,9 +12,10 @@ import shlex
 from collections.abc import Callable
 
 from pulldoctor.causes import Cause
-from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.diagnosis.evidence import Evidence, hostname
 from pulldoctor.diagnosis.model import Fix, Verdict
 from pulldoctor.diagnosis.rules import ratelimit_text
+from pulldoctor.reference import is_loopback_host
 
 C = Cause
 DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -295,16 +296,16 @@ def _rate(ev: Evidence, v: Verdict) -> list[Fix]:
 
 def _network(ev: Evidence, v: Verdict) -> list[Fix]:
     host = _host(ev)
-    hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = hostname(host)
     node = ev.node.name if ev.node else "NODE"
     steps: list[Fix] = []
-    if hostname in ("localhost", "127.0.0.1", "::1", "[::1]") or hostname.startswith("127."):
+    if is_loopback_host(host):
         steps.append(Fix(f"{host} is the node itself: a registry on your machine or in the cluster needs an "
                          "address the node can reach (a Service's DNS name won't resolve on the node either; "
                          "use a node port or a name in the node's resolver)."))
     if v.cause == C.DNS_FAILURE:
-        steps.append(Fix(f"Make {hostname} resolve on node {node} (spelling, private DNS zone, the node's "
-                         "/etc/resolv.conf):", (f"getent hosts {_q(hostname)}   # on {node}",)))
+        steps.append(Fix(f"Make {name} resolve on node {node} (spelling, private DNS zone, the node's "
+                         "/etc/resolv.conf):", (f"getent hosts {_q(name)}   # on {node}",)))
     else:
         steps.append(Fix(f"Check the route from node {node} to {host}: firewall, security groups, and an HTTP(S) "
                          "proxy (HTTPS_PROXY / NO_PROXY in the runtime's service environment):",

@@ -149,3 +149,10 @@ def _span(s: int) -> str:
 
 def span(seconds: float) -> str:
     return _span(int(seconds))
+
+
+def hostname(host: str) -> str:
+    """``registry:5000`` → ``registry``; ``[::1]:5000`` → ``::1`` (what DNS resolves)."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

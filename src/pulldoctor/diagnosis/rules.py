@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pulldoctor.causes import HEDGES, Cause, WaitingReason
-from pulldoctor.diagnosis.evidence import Evidence, ago, span
+from pulldoctor.diagnosis.evidence import Evidence, ago, hostname, span
 from pulldoctor.diagnosis.model import Confidence, EvidenceLine, Verdict
 from pulldoctor.reference import is_loopback_host
 
@@ -435,7 +435,7 @@ def network(ev: Evidence, claimed: Cause) -> Verdict:
         lines.append(EvidenceLine("reference", f"{host} is a loopback address: on a node it means the node "
                                                "itself, not your machine or the registry's host"))
     summaries = {
-        C.DNS_FAILURE: f"The node cannot resolve {_hostname(host)}.",
+        C.DNS_FAILURE: f"The node cannot resolve {hostname(host)}.",
         C.NETWORK_UNREACHABLE: f"The node cannot connect to {host}.",
         C.TLS_ERROR: f"The node does not trust {host}'s TLS certificate (or the TLS handshake fails).",
         C.HTTP_VS_HTTPS: f"The node and {host} disagree on HTTP vs HTTPS.",
@@ -557,12 +557,6 @@ def fallback(ev: Evidence, claimed: Cause) -> Verdict:
     return Verdict(C.OTHER, POSSIBLE, "The failure text is not one pulldoctor recognises; see the message.",
                    lines, settle=["kubectl describe pod and the node's runtime log show the full error"],
                    rule="fallback")
-
-
-def _hostname(host: str) -> str:
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 # --------------------------------------------------------------------------------------------- table
