@@ -638,3 +638,10 @@ def test_leading_noise_is_skipped(prefix: str) -> None:
     got = classify(prefix + BASE)
     assert got.cause is C.FORBIDDEN
     assert got.fields["image"] == "r.example.com/app:1" and got.fields["wrapper"] == "failed_to_pull"
+
+
+def test_ghcr_rule_leaves_explicit_missing_credentials_alone() -> None:
+    """``no basic auth credentials`` says nothing was sent: that stays auth_missing even on ghcr.io."""
+    msg = kubelet_failed("ghcr.io/o/app:1", dockerd("Get https://ghcr.io/v2/o/app/manifests/1: no basic auth "
+                                                     "credentials"))
+    assert classify(msg).cause is C.AUTH_MISSING

@@ -30,6 +30,9 @@ _ACCESS_OR_ABSENCE: frozenset[Cause] = frozenset(
 # "denied" — the same as for a package that does not exist (public issues show all three forms).
 _HIDES_PRIVATE = frozenset({"ghcr.io", "docker.pkg.github.com"})
 _PRIVATE_LOOKS_DENIED: frozenset[Cause] = frozenset({Cause.FORBIDDEN, Cause.AUTH_MISSING})
+# the registry's bare refusals (a status, an error code); "no basic auth credentials" says more and stays
+_BARE_REFUSALS = frozenset({"status_401", "status_403", "denied", "denied_first", "forbidden", "unauthorized",
+                            "anonymous_token", "iam_denied"})
 _HOSTNAME = re.compile(r"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}(?::\d{1,5})?")
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 _DOCKER_HUB_PREFIXES = tuple(h + "/" for h in _DOCKER_HUB)
@@ -155,7 +158,8 @@ def _classify(message: object) -> Classification:
     elif cause is Cause.PLATFORM_MISMATCH and "sandbox" in p.wrappers and _is_pause(img):
         cause, also = Cause.OTHER, (Cause.PLATFORM_MISMATCH,)
         fields["note"] = "the pause image is published for every platform: the runtime's platform matching failed"
-    elif cause in _PRIVATE_LOOKS_DENIED and h and h.lower() in _HIDES_PRIVATE:
+    elif (cause in _PRIVATE_LOOKS_DENIED and root is not None and root.rule in _BARE_REFUSALS and h
+          and h.lower() in _HIDES_PRIVATE):
         also = (cause, *[c for c in also if c is not cause])
         cause = Cause.REPO_NOT_FOUND_OR_NO_ACCESS
         fields["note"] = f"{h} answers 401/403/denied alike for a private package and for a missing one"
