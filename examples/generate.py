@@ -26,8 +26,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-import kubelet_objects as k  # noqa: E402
-import scenarios  # noqa: E402
+import kubelet_objects as k
+import scenarios
 
 NS = "shop"
 OUT = HERE / "cluster"

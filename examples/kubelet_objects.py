@@ -12,14 +12,14 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 Obj = dict[str, Any]
 
 
 def ts(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pod(ns: str, name: str, container: str, image: str, *, reason: str, message: str, node: str,
@@ -33,7 +33,7 @@ def pod(ns: str, name: str, container: str, image: str, *, reason: str, message:
     status_c = {"name": container, "image": image, "imageID": "", "ready": False, "restartCount": 0,
                 "state": {"waiting": {"reason": reason, "message": message}}}
     meta: Obj = {"name": name, "namespace": ns, "uid": uid or str(uuid.uuid4()),
-                 "creationTimestamp": ts(created or datetime.now(timezone.utc))}
+                 "creationTimestamp": ts(created or datetime.now(UTC))}
     if owner:
         meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1],
                                     "controller": True, "uid": str(uuid.uuid4())}]

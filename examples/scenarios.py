@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kubelet_objects as k
@@ -251,7 +251,7 @@ def _canceled_from_log(ctx: Ctx, image: str, wait: float = 15.0) -> str:
     # containerd reports the cancelled context as Canceled or, when the client's deadline reached it
     # first, DeadlineExceeded; both are what a node's kubelet shows for a pull cut short.
     pattern = re.compile(r'error="(rpc error: code = (?:Canceled|DeadlineExceeded) desc = failed to pull and unpack image '
-                         + re.escape(f'\\"{image}\\"') + r'[^"]*(?:\\"[^"]*)*?)"\s*$', re.M)
+                         + re.escape(f'\\"{image}\\"') + r'[^"]*(?:\\"[^"]*)*?)"\s*$', re.MULTILINE)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:  # bounded: containerd logs the cancel right after the deadline
         m = pattern.search(ctx.ctrd.log_text())
@@ -308,4 +308,4 @@ def cluster_objects(ns: str) -> list[dict[str, Any]]:
 
 
 def make_ctx(lab: Any, ctrd: Any, ns: str = "shop", password: str | None = None) -> Ctx:
-    return Ctx(lab, ctrd, ns, datetime.now(timezone.utc).replace(microsecond=0), password or lab.password)
+    return Ctx(lab, ctrd, ns, datetime.now(UTC).replace(microsecond=0), password or lab.password)
