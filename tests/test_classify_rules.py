@@ -645,3 +645,12 @@ def test_ghcr_rule_leaves_explicit_missing_credentials_alone() -> None:
     msg = kubelet_failed("ghcr.io/o/app:1", dockerd("Get https://ghcr.io/v2/o/app/manifests/1: no basic auth "
                                                      "credentials"))
     assert classify(msg).cause is C.AUTH_MISSING
+
+
+def test_smart_quotes_and_html_entities() -> None:
+    """Chat tools turn quotes into “ ”; web pages into &quot;. Both are undone before reading."""
+    smart = BASE.replace('"', "“", 1).replace('"', "”", 1)
+    assert classify(smart).fields["image"] == "r.example.com/app:1"
+    entities = BASE.replace('"', "&quot;")
+    got = classify(entities)
+    assert got.cause is C.FORBIDDEN and got.fields["image"] == "r.example.com/app:1"

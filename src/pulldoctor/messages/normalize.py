@@ -8,6 +8,7 @@ cost of a classification is bounded whatever the input.
 
 from __future__ import annotations
 
+import html
 import re
 
 #: At most this many characters are examined: the head (kubelet wrapper, image) and the tail (the
@@ -69,9 +70,23 @@ def unfold(text: str) -> str:
     return _BREAK.sub(_join_break, text)
 
 
+_SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+_ENTITIES = ("&quot;", "&#34;", "&#x22;", "&amp;", "&lt;", "&gt;", "&#39;")
+
+
+def undress(text: str) -> str:
+    """Undo what chat tools and web pages do to a pasted message: smart quotes, HTML entities."""
+    if "\u201c" in text or "\u201d" in text or "\u2019" in text:
+        text = text.translate(_SMART_QUOTES)
+    if "&" in text and any(e in text for e in _ENTITIES):
+        text = html.unescape(text)
+    return text
+
+
 def normalize(message: object) -> str:
     """The capped, unescaped, unfolded, stripped text the rules look at."""
     text = cap(as_text(message))
+    text = undress(text)
     if "\\" in text:
         text = unescape(text)
     if "\n" in text:
