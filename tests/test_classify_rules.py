@@ -462,6 +462,17 @@ CASES += [
 ]
 
 
+CASES += [
+    Case("kubelet-log-failed-blob-400", 'E0825 04:48:59.812588   23691 kuberuntime_image.go:43] "Failed to pull image" '
+         'err="unable to pull image or OCI artifact: pull image err: copying system image from manifest list: writing '
+         'blob: storing blob to file \\"/var/tmp/s/4\\": happened during read: unexpected EOF (after reconnecting, '
+         'fetching blob: StatusCode: 400, \\"<?xml version=1.0?><Error><Cod...\\"); artifact err: image reference: '
+         'reference is a container image, not an OCI artifact" image="registry.k8s.io/conformance:v1.35.2"', C.OTHER,
+         {"status": 400, "image": "registry.k8s.io/conformance:v1.35.2", "wrapper": "kubelet_log", "runtime": "cri-o"},
+         "kubelet structured log + CRI-O blob fetch (a 400 that is not about the scheme)"),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
     got = classify(case.message)

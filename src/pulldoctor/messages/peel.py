@@ -50,6 +50,7 @@ _WRAPPERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # structured `"PullImage from image service failed" err="<err>" image="X"`
     ("kubelet_log", re.compile(r'pullimage (?:"([^"]{1,4096})" )?from image service failed:?\s*', re.IGNORECASE)),
     ("kubelet_log", re.compile(r'"pullimage from image service failed"\s*(?:err=)?"?()', re.IGNORECASE)),
+    ("kubelet_log", re.compile(r'"failed to pull image"\s*(?:err=)?"?()', re.IGNORECASE)),
 )
 
 # Wrappers by the first letter they can start with, so each step tries one or two patterns, not all.
@@ -136,7 +137,7 @@ def peel(text: str) -> Peeled:
 # lower case). Used when a paste carries a prefix such as a `kubectl describe` event row
 # ("Warning  Failed  3m (x4 over 5m)  kubelet  Failed to pull image …") or a log line's timestamp.
 _STARTS = ('Failed to pull image "', 'Back-off pulling image "', "Error syncing pod", 'Container image "',
-           "PullImage ", '"PullImage ',
+           "PullImage ", '"PullImage ', '"Failed to pull image" ',
            "Failed to apply default image tag", "Failed to inspect image", "Failed to create pod sandbox",
            "Failed create pod sandbox", "spec.containers{", "spec.initContainers{", "spec.ephemeralContainers{")
 _NOISE_WINDOW = 400

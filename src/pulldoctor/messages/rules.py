@@ -258,9 +258,9 @@ def status_signal(code: int, pos: int, low: str) -> Signal | None:
         return Signal(STATUS_HIGH, pos, C.RATE_LIMITED, "status_429", (), code)
     if 500 <= code <= 599:
         return Signal(STATUS_HIGH, pos, C.REGISTRY_SERVER_ERROR, "status_5xx", (), code)
-    if code == 400 and "https://" not in low and "token" not in low:
-        # containerd speaking plain HTTP to a TLS port gets 400 (real-components.md §4); a token
-        # endpoint's 400 is about the token request, not the scheme
+    if code == 400 and ("[manifests" in low or "http://" in low) and "https://" not in low and "token" not in low:
+        # containerd speaking plain HTTP to a TLS port gets 400 on the manifest (real-components.md §4); any
+        # other 400 (a token endpoint, a blob store's signed URL) is not about the scheme
         return Signal(STATUS, pos, C.HTTP_VS_HTTPS, "status_400", (), code)
     if code == 404 and "/manifests/" in low:
         return Signal(STATUS, pos, C.TAG_NOT_FOUND, "status_404", (C.REPO_NOT_FOUND,), code)
