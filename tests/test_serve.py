@@ -134,20 +134,39 @@ def test_failure_appears_within_2s_and_leaves_when_the_pod_recovers(api: FakeKub
     assert 'pulldoctor_image_pull_failing_total{cause="tag_not_found"} 0.0' in text
 
 
-def test_cause_follows_the_events_and_the_total_counts_per_cause(api: FakeKubeAPI, start_exporter) -> None:
+def library_causes(objs: list[dict[str, Any]]) -> dict[str, str]:
+    """What `pulldoctor diagnose --no-probe` concludes for the same objects: the exporter must agree."""
+    import msgspec
+
+    from pulldoctor.cluster import Snapshot, find_failing
+    from pulldoctor.cluster.model import KubeObject
+    from pulldoctor.diagnosis import diagnose
+
+    snapshot = Snapshot()
+    snapshot.add([msgspec.convert(obj, KubeObject) for obj in objs])
+    diagnosis = diagnose(find_failing(snapshot), None, snapshot=snapshot)
+    return {f.pod: f.cause.value for f in diagnosis.findings}
+
+
+def test_cause_follows_the_events_and_matches_diagnose(api: FakeKubeAPI, start_exporter) -> None:
     ex = start_exporter()
     wait_for(lambda: ex.ready, 5)
-    api.add(failing_pod("a", "ghcr.io/acme/api:2.0", NO_AUTH))
-    api.add(failing_pod("b", "ghcr.io/acme/api:2.0", NO_AUTH))
-    # Back-off without the reason (kubelet < 1.32): the kubelet's Failed event carries the real error.
+    objs = [failing_pod("a", "ghcr.io/acme/api:2.0", NO_AUTH), failing_pod("b", "ghcr.io/acme/api:2.0", NO_AUTH)]
+    # Back-off without the reason (kubelet < 1.32): only the kubelet's Failed event carries the real error.
     bare = failing_pod("c", "nginx:1.99", 'Back-off pulling image "nginx:1.99"', reason="ImagePullBackOff")
-    api.add(bare)
-    api.add(o.event(bare, "Failed", f'Failed to pull image "nginx:1.99": {NOT_FOUND}', container="app", count=3))
-    wait_for(lambda: {s["pod"]: s["cause"] for s in failing_series(ex.port)}
-             == {"a": "auth_missing", "b": "auth_missing", "c": "tag_not_found"}, 3)
+    objs += [bare, o.event(bare, "Failed", f'Failed to pull image "nginx:1.99": {NOT_FOUND}', container="app",
+                           count=3)]
+    for obj in objs:
+        api.add(obj)
+    expected = library_causes([o.service_account("default", "default"), o.node("node-1"), *objs])
+    assert expected["c"] == "tag_not_found" and expected["a"] == expected["b"]
+    wait_for(lambda: {s["pod"]: s["cause"] for s in failing_series(ex.port)} == expected, 3)
     _, text = http_get(ex.port, "/metrics")
-    assert 'pulldoctor_image_pull_failing_total{cause="auth_missing"} 2.0' in text
-    assert 'pulldoctor_image_pull_failing_total{cause="tag_not_found"} 1.0' in text
+    totals = {s.labels["cause"]: s.value for fam in text_string_to_metric_families(text)
+              if fam.name == "pulldoctor_image_pull_failing_total" for s in fam.samples}
+    assert set(totals) == {c.value for c in Cause}
+    assert {c: n for c, n in totals.items() if n} == {
+        cause: float(list(expected.values()).count(cause)) for cause in set(expected.values())}
 
 
 def test_readyz_is_false_before_the_first_list_and_true_after(api: FakeKubeAPI, start_exporter) -> None:
