@@ -156,6 +156,8 @@ class Exporter:
         if self.probes is not None:
             self.probes.stop(max(0.1, deadline - time.monotonic()))
         self.http.stop(max(0.1, deadline - time.monotonic()))
+        if not any(t.is_alive() for t in self._threads):
+            self.transport.close()
 
     def wait(self, stop: threading.Event) -> None:
         """Block until ``stop`` is set (the command's signal handlers set it)."""

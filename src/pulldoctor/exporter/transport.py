@@ -8,6 +8,7 @@ whole pods in memory (see bench/bench_serve.py for the figures).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -56,6 +57,11 @@ class ApiTransport:
 
     def __init__(self, api_client: Any) -> None:
         self._client = api_client
+
+    def close(self) -> None:
+        """Drop the connection pool (after the watchers have stopped)."""
+        with contextlib.suppress(Exception):  # closing is best effort at shutdown
+            self._client.close()
 
     @property
     def host(self) -> str:
