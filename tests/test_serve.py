@@ -169,6 +169,22 @@ def test_cause_follows_the_events_and_matches_diagnose(api: FakeKubeAPI, start_e
         cause: float(list(expected.values()).count(cause)) for cause in set(expected.values())}
 
 
+def test_exec_credential_plugin_kubeconfig(api: FakeKubeAPI, tmp_path: Path) -> None:
+    """Auth goes through the official client: an exec plugin (as `aws eks get-token`) supplies the token."""
+    api.add(failing_pod("web"))
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", exec_plugin=True)
+    ex = Exporter(ExporterConfig(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(kubeconfig),
+                                 all_namespaces=True, probe=False))
+    ex.start()
+    try:
+        wait_for(lambda: ex.ready, 10)
+        assert pods_in(ex.port) == {"web"}
+        assert api.exec_runs >= 1
+        assert all(r.status != 401 for r in api.requests)
+    finally:
+        ex.stop()
+
+
 def test_readyz_is_false_before_the_first_list_and_true_after(api: FakeKubeAPI, start_exporter) -> None:
     api.forbid("pods")
     api.add(failing_pod("web"))
