@@ -398,7 +398,8 @@ def test_findings_is_the_diagnose_json(api: FakeKubeAPI, start_exporter) -> None
 # --- the command --------------------------------------------------------------------------------------
 
 
-def test_serve_command_stops_on_sigterm(api: FakeKubeAPI, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_command_stops_on_signal(api: FakeKubeAPI, tmp_path: Path, signum: int) -> None:
     api.add(failing_pod("web"))
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
     proc = subprocess.Popen(
@@ -420,7 +421,7 @@ def test_serve_command_stops_on_sigterm(api: FakeKubeAPI, tmp_path: Path) -> Non
         assert port, "no 'listening on' line"
         wait_for(lambda: http_get(port, "/readyz")[0] == 200, 10, step=0.1)
         assert pods_in(port) == {"web"}
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         assert proc.wait(timeout=10) == 0
     finally:
         if proc.poll() is None:
