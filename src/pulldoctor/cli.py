@@ -48,6 +48,11 @@ def _add_registry_access(p: argparse.ArgumentParser) -> None:
         help="registry the nodes reach over plain HTTP (repeatable); loopback hosts count by default",
     )
     p.add_argument("--ca-file", help="extra CA certificate (PEM) to trust for registry TLS")
+    p.add_argument(
+        "--hosts-dir",
+        metavar="DIR",
+        help="containerd registry config (certs.d: DIR/HOST/hosts.toml) to probe with, as the node's runtime would",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
