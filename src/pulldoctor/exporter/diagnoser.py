@@ -55,18 +55,18 @@ class Diagnoser:
         return out, depends
 
     def _attach_probes(self, evidences: Sequence[Any]) -> dict[PodKey, set[ProbeKey]]:
-        # The diagnosis part decides which containers a probe can tell anything about and with which
-        # credentials and platform; reuse its rules so `serve` and `diagnose` agree.
-        from pulldoctor.diagnosis.probing import _credentials, _key, _platform
-        from pulldoctor.registry.models import ProbeRequest
+        # The diagnosis part decides which containers a probe can tell anything about, and with which
+        # credentials and platform (probing.request_for), so that `serve` and `diagnose` probe alike.
+        from pulldoctor.diagnosis.probing import request_for
 
         assert self.probes is not None
         wanted: list[tuple[Any, Any]] = []
         for ev in evidences:
-            if _key(ev) is None:
+            request = request_for(ev)
+            if request is None:
                 ev.probe_note = "not probed (a node-side failure)"
                 continue
-            wanted.append((ev, ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=_platform(ev))))
+            wanted.append((ev, request))
         results = self.probes.lookup([req for _, req in wanted])
         depends: dict[PodKey, set[ProbeKey]] = {}
         for ev, req in wanted:
