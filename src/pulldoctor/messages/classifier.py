@@ -22,6 +22,11 @@ CREDENTIAL_CAUSES: frozenset[Cause] = frozenset(
     {Cause.AUTH_MISSING, Cause.AUTH_INVALID, Cause.FORBIDDEN, Cause.REPO_NOT_FOUND_OR_NO_ACCESS}
 )
 
+#: A member of an aggregate whose root is a server error loses to a member that got a credential verdict:
+#: the registry answered that other attempt, so it is up, and the 5xx belongs to one credential (ACR answers
+#: 500 to a service principal it cannot use, Azure/acr#231) or to a passing blip.
+TRANSIENT_CAUSES: frozenset[Cause] = frozenset({Cause.REGISTRY_SERVER_ERROR})
+
 # Answers that mean "not for you / not here" and that a repository which cannot exist also gets.
 _ACCESS_OR_ABSENCE: frozenset[Cause] = frozenset(
     {Cause.AUTH_MISSING, Cause.AUTH_INVALID, Cause.FORBIDDEN, Cause.TAG_NOT_FOUND, Cause.REPO_NOT_FOUND_OR_NO_ACCESS}
@@ -32,7 +37,7 @@ _HIDES_PRIVATE = frozenset({"ghcr.io", "docker.pkg.github.com"})
 _PRIVATE_LOOKS_DENIED: frozenset[Cause] = frozenset({Cause.FORBIDDEN, Cause.AUTH_MISSING})
 # the registry's bare refusals (a status, an error code); "no basic auth credentials" says more and stays
 _BARE_REFUSALS = frozenset({"status_401", "status_403", "denied", "denied_first", "forbidden", "unauthorized",
-                            "anonymous_token", "iam_denied"})
+                            "anonymous_token", "iam_denied", "registry_denied"})
 _HOSTNAME = re.compile(r"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}(?::\d{1,5})?")
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 _DOCKER_HUB_PREFIXES = tuple(h + "/" for h in _DOCKER_HUB)
@@ -124,8 +129,11 @@ def _classify(message: object) -> Classification:
             sigs = _ordered(sigs)
             per_member.append((sigs, got, m))
             members.append({"message": m, "cause": (sigs[0].cause if sigs else Cause.OTHER).value})
-        about_image = [pm for pm in per_member if pm[0] and pm[0][0].cause not in CREDENTIAL_CAUSES]
-        pool = about_image or [pm for pm in per_member if pm[0]]
+        answered = [pm for pm in per_member if pm[0]]
+        credential = [pm for pm in answered if pm[0][0].cause in CREDENTIAL_CAUSES]
+        about_image = [pm for pm in answered if pm[0][0].cause not in CREDENTIAL_CAUSES
+                       and not (credential and pm[0][0].cause in TRANSIENT_CAUSES)]
+        pool = about_image or credential or answered
         best: list[Signal] = []
         if pool:
             best, found, root_text = max(pool, key=lambda pm: pm[0][0].tier)  # first among the most specific

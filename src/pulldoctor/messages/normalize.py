@@ -17,11 +17,14 @@ HEAD_CHARS = 8192
 TAIL_CHARS = 8192
 MAX_CHARS = HEAD_CHARS + TAIL_CHARS
 
-# A line break with the blanks around it. A bare break between two hex digits is a terminal wrap inside
-# a digest (as pasted from a narrow terminal): joined without a space. Anything else is a fold, or a
-# break the runtime printed itself (containerd 2.x puts the response body on its own line): one space.
+# A line break with the blanks around it. A bare break inside a long run of hex digits is a terminal wrap
+# inside a digest (as pasted from a narrow terminal): joined without a space. Anything else is a fold, or a
+# break the runtime printed itself (containerd 2.x puts the response body on its own line; Docker joins the
+# registry's errors with newlines, "denied\ndenied"): one space. Words end and start with hex letters too
+# ("denied", "added"), so a short run is not a digest.
 _BREAK = re.compile(r"[ \t]*\r?\n[ \t]*")
 _HEX = frozenset("0123456789abcdef")
+_DIGEST_RUN = 12  # hex digits around the break, both sides together, for it to be a wrapped digest
 
 
 def as_text(message: object) -> str:
@@ -50,7 +53,13 @@ def _join_break(m: re.Match[str]) -> str:
     start, end = m.start(), m.end()
     bare = m.group(0).strip("\r\n") == ""
     if bare and 0 < start and end < len(s) and s[start - 1] in _HEX and s[end] in _HEX:
-        return ""
+        left = right = 0
+        while left < _DIGEST_RUN and start - 1 - left >= 0 and s[start - 1 - left] in _HEX:
+            left += 1
+        while right < _DIGEST_RUN and end + right < len(s) and s[end + right] in _HEX:
+            right += 1
+        if left + right >= _DIGEST_RUN:
+            return ""
     return " "
 
 

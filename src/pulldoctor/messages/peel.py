@@ -217,7 +217,10 @@ _RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "httpreadseeker", "httpreaderseeker", "unexpected status from ", "pulling from host ",
         "failed to do request", "failed to authorize", "failed to extract layer", "failed to unpack image",
         "failed to get sandbox image", "failed to fetch anonymous token", "failed to fetch oauth token",
-        "no match for platform in manifest", "failed to copy:", "unexpected status code",
+        "no match for platform in manifest", "failed to copy:",
+        # containerd 1.x "unexpected status code [manifests T]: 401" / "unexpected status code https://…: 429";
+        # go-containerregistry's "GET https://…: unexpected status code 401 Unauthorized" is not containerd
+        "unexpected status code [", "unexpected status code http",
     )),
     ("cri-o", (
         "initializing source", "reading manifest", "pinging container registry", "unable to pull image or oci",
@@ -227,8 +230,8 @@ _RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "error determining manifest mime type", "pinging docker registry", "requesting bear",
     )),
     ("docker", (
-        "error response from daemon", "api error (", "pull access denied for ", "manifest for ",
-        "no matching manifest for ", "failed to register layer", "received unexpected http status",
+        "error response from daemon", "api error (", "pull access denied for ",
+        "no matching manifest for ", "error from registry:", "failed to register layer", "received unexpected http status",
         "error: image ", "error processing tar file", "does not match the specified platform",
     )),
 )
@@ -243,9 +246,12 @@ def runtime_of(low: str, text_words: frozenset[bytes] | None = None) -> str:
     """``containerd``, ``cri-o``, ``docker`` or ``unknown`` from the wrappers in the (lower-cased) text.
 
     When markers of several runtimes appear, the first family in ``_RUNTIME_MARKERS`` wins (containerd's
-    wrappers are the most distinctive; Docker's "manifest for" phrasing is also quoted by others).
+    wrappers are the most distinctive). Phrases other clients share ("manifest for", a bare "unexpected status
+    code") are not markers.
     """
-    if "error response from daemon" in low:  # Docker (also when its containerd image store wrapped the error)
+    if "error response from daemon" in low or low.startswith("docker: "):
+        # Docker's daemon API error, or its CLI's own "docker: <err>" line (also when its containerd image
+        # store produced the error)
         return "docker"
     if text_words is None:
         text_words = words(low)

@@ -185,8 +185,18 @@ RULES: tuple[Rule, ...] = (
     # the registry's DENIED error code, "…: denied" or "denied: …", never a local "permission denied"
     _r("denied", C.FORBIDDEN, STATUS, "denied", r": denied(?::(?! requested access)|$)"),
     _r("denied_first", C.FORBIDDEN, STATUS, "denied", r"^denied(?::(?! requested access)|$)"),
+    # Docker's containerd image store prints the registry's own error messages after "error from registry: ",
+    # joined by newlines and each "message - detail" (moby daemon/containerd/errors.go convertOCIErrors):
+    # "error from registry: denied\ndenied" is the DENIED error code with no more said
+    _r("registry_denied", C.FORBIDDEN, STATUS, "error from registry: denied"),
     _r("forbidden", C.FORBIDDEN, STATUS, ("forbidden",)),
     _r("client_timeout", C.NETWORK_UNREACHABLE, WEAK, ("client.timeout exceeded", "timeout exceeded while")),
+    # The connection closed under the client: Go's net/http answers io.EOF when the peer hangs up before a
+    # response (net/url url.Error prints 'Get "URL": EOF') and io.ErrUnexpectedEOF when a body is cut short
+    # (containerd remotes/docker/httpreadseeker.go, containers/image "happened during read: …: unexpected EOF").
+    # Something on the path (proxy, firewall, load balancer, a TLS/plain-HTTP mix-up) or the registry dropped
+    # it: the weakest transport evidence, beaten by anything more specific.
+    _r("eof", C.NETWORK_UNREACHABLE, WEAK, "eof", r"(?:^|[\s:\"])(?:unexpected )?eof(?:$|[\s.,;:\]])"),
     # --- cancelled: the reason is elsewhere when there is one ------------------------------------
     _r("cancelled", C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, TIMEOUT,
        ("context canceled", "context cancelled", "context deadline exceeded", "request canceled",
@@ -313,6 +323,11 @@ def match(low: str, text_words: frozenset[bytes] | None = None) -> tuple[list[Si
             pos = max(pos, m.start())  # position only breaks ties: the trigger's last place is close enough
         out.append(Signal(rule.tier, pos, rule.cause, rule.name, rule.also))
     found = statuses(low, text_words) if text_words & _STATUS_WORDS else []
+    if found and len(out) > 0:
+        # an HTTP status in the same text means the server did answer (containers/image reconnects after an
+        # unexpected EOF and reports "(after reconnecting, fetching blob: StatusCode: 400, …)"): the dropped
+        # connection is not the story then
+        out = [sig for sig in out if sig.rule != "eof"]
     for code, pos in found:
         sig = status_signal(code, pos, low)
         if sig is not None:
