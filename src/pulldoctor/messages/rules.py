@@ -141,6 +141,13 @@ RULES: tuple[Rule, ...] = (
         "connection timed out", "host is unreachable", "operation timed out", "cannot assign requested address")),
     _r("dial_timeout", C.NETWORK_UNREACHABLE, TRANSPORT, "dial tcp ", r"dial tcp \S{1,300}: i/o timeout"),
     _r("no_connection", C.NETWORK_UNREACHABLE, TRANSPORT - 5, "while waiting for connection"),
+    # Go's net.OpError for any failed TCP connect, whatever the errno ("dial tcp 0.0.8.90:443: connect: invalid
+    # argument"; before Go 1.10 "getsockopt: connection refused")
+    _r("dial_errno", C.NETWORK_UNREACHABLE, TRANSPORT - 5, "dial tcp",
+       r"dial tcp[46]? \S{0,300}: (?:connect|getsockopt): "),
+    # a dial to a unix socket is the runtime's own plumbing (kubelet→CRI, dockerd→containerd), never the
+    # registry: the runtime is down or wedged ("transport: Error while dialing dial unix …containerd.sock")
+    _r("runtime_socket", C.OTHER, TRANSPORT + 2, "dial unix", r"dial unix[: ]"),
     # --- the registry's answer about the image ---------------------------------------------------
     _r("hedge", C.REPO_NOT_FOUND_OR_NO_ACCESS, REGISTRY,
        ("pull access denied", "insufficient_scope", "may require authorization", "may require 'docker login'",
@@ -153,8 +160,11 @@ RULES: tuple[Rule, ...] = (
        ("name_unknown", "name unknown", "repository name not known", "does not exist in the registry")),
     _r("repo_not_found", C.REPO_NOT_FOUND, REGISTRY, "repository ", r"repository \S{1,2048} not found"),
     _r("project_not_found", C.REPO_NOT_FOUND, REGISTRY, "project ", r"project \S{1,256} not found"),
-    # a proxy or portal answering HTML instead of a manifest: not the image's fault, and no cause of ours
-    _r("not_a_manifest", C.OTHER, STATUS - 5, ("unexpected media type text/html", "invalid character '<'")),
+    # a proxy or portal answering HTML instead of a manifest: not the image's fault, and no cause of ours.
+    # containerd's unpacker names what it got ("unexpected media type text/html for sha256:…: not found",
+    # core/unpack): that precise account outranks the NotFound it is wrapped in
+    _r("html_descriptor", C.OTHER, REGISTRY + 2, "unexpected media type text/html"),
+    _r("not_a_manifest", C.OTHER, STATUS - 5, "invalid character '<'"),
     # a client too old for what the registry stores (an OCI index, a newer manifest type): not the image
     _r("client_too_old", C.OTHER, REGISTRY + 2,
        ("accept header does not support oci indexes", "unsupported manifest media type",
