@@ -8,10 +8,12 @@ own, not with our expectations.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from lab import Lab
+from parts import need
 from pulldoctor.causes import Cause
 from pulldoctor.keyring import Credential
 from pulldoctor.registry import ProbeOptions, probe_sync
@@ -101,3 +103,119 @@ def test_probe_verdicts_match_containerd(lab: Lab, containerd: object) -> None:
         if pulled.ok:
             containerd.remove(case.image)  # type: ignore[attr-defined]
     assert not disagreements, "\n".join(disagreements)
+
+
+# -- the node's own registry config: the very hosts.toml files containerd reads --------------------------------
+
+
+def _hosts_dir(lab: Lab, tmp: Path) -> Path:
+    """The lab containerd's certs.d, written again by the same function (same files, same content)."""
+    from lab.containerd import _write_hosts
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    _write_hosts(tmp, lab)
+    return tmp
+
+
+def _containerd_certs_d(ctrd: object) -> Path | None:
+    """containerd's own certs.d (next to its socket unless the root path was too long for a socket)."""
+    d = Path(ctrd.socket_path).parent / "certs.d"  # type: ignore[attr-defined]
+    return d if d.is_dir() else None
+
+
+def test_hosts_dir_gives_the_probe_containerds_verdicts(lab: Lab, containerd: object, tmp_path: Path) -> None:
+    """No --https-registry/--ca-file hints: only the hosts.toml files containerd uses. Every case, the
+    TLS and scheme ones included, must come out as containerd's CRI pull does."""
+    hosts_dir = _hosts_dir(lab, tmp_path / "certs.d")
+    real = _containerd_certs_d(containerd)
+    if real is not None:  # the copy is byte-identical to what containerd reads
+        for f in real.glob("*/hosts.toml"):
+            assert (hosts_dir / f.parent.name / "hosts.toml").read_text() == f.read_text()
+    opts = ProbeOptions.build(hosts_dir=str(hosts_dir), request_timeout=5.0, connect_timeout=3.0)
+    disagreements = []
+    seen: set[Cause | None] = set()
+    for case in cases(lab, containerd):
+        creds = [case.credential] if case.credential else []
+        res = probe_sync(case.image, credentials=creds, platform=case.platform, options=opts)
+        user = case.credential.username if case.credential else None
+        password = case.credential.password if case.credential else None
+        pulled = containerd.pull(case.image, user, password, timeout=20)  # type: ignore[attr-defined]
+        seen.add(res.cause)
+        if res.cause is not case.expected:
+            disagreements.append(f"{case.name}: probe said {res.cause}, expected {case.expected}")
+        elif (res.cause is None) != pulled.ok:
+            disagreements.append(f"{case.name}: probe said {res.cause}, containerd ok={pulled.ok}")
+        elif res.cause is not None and not any(t in pulled.kubelet_message for t in RUNTIME_TEXT[res.cause]):
+            disagreements.append(f"{case.name}: {res.cause} but containerd said {pulled.kubelet_message[:200]!r}")
+        if pulled.ok:
+            containerd.remove(case.image)  # type: ignore[attr-defined]
+    assert not disagreements, "\n".join(disagreements)
+    assert {Cause.TLS_ERROR, Cause.HTTP_VS_HTTPS, None} <= seen
+
+
+def test_hosts_dir_tls_evidence_names_the_hosts_toml(lab: Lab, containerd: object, tmp_path: Path) -> None:
+    hosts_dir = _hosts_dir(lab, tmp_path / "certs.d")
+    repo = lab.fresh_repo("parity")
+    lab.push(lab.open_registry, repo, "v1")
+    opts = ProbeOptions.build(hosts_dir=str(hosts_dir), request_timeout=5.0, connect_timeout=3.0)
+    trusted = probe_sync(f"{containerd.tls_trusted}/{repo}:v1", options=opts)  # type: ignore[attr-defined]
+    assert trusted.cause is None
+    steps = {s.name: s.detail for s in trusted.steps}
+    assert "hosts.toml" in steps["hosts"] and "ca " in steps["hosts"]
+    assert "through hosts.toml ca" in steps["tls"]
+    wrong = probe_sync(f"{containerd.tls_wrongname}/{repo}:v1", options=opts)  # type: ignore[attr-defined]
+    assert wrong.cause is Cause.TLS_ERROR
+    assert "hosts.toml ca" in wrong.failed_step.detail  # type: ignore[union-attr]
+
+
+def _write(certs_d: Path, host: str, text: str) -> None:
+    (certs_d / host).mkdir(parents=True, exist_ok=True)
+    (certs_d / host / "hosts.toml").write_text(text)
+
+
+def test_mirrors_are_tried_in_order_like_containerd(lab: Lab, containerd: object) -> None:
+    """Mirrors for a name that does not resolve, written into containerd's own certs.d (it re-reads it on
+    each pull): refused → 404 → serving mirror pulls; refused → 404 ends with the first non-404 error."""
+    certs_d = _containerd_certs_d(containerd)
+    need(certs_d is not None, "the lab containerd's certs.d next to its socket")
+    assert certs_d is not None
+    repo = lab.fresh_repo("mirrored")
+    lab.push(lab.open_registry, repo, "v1")
+    empty = f"127.0.0.1:{lab.auth_registry.rpartition(':')[2]}"  # answers 401 (needs credentials) / not here
+    name_ok = f"mirrors-ok-{tmp_token()}.pulldoctor.invalid"
+    name_bad = f"mirrors-bad-{tmp_token()}.pulldoctor.invalid"
+    _write(certs_d, name_ok, f'server = "https://{name_ok}"\n\n'
+           f'[host."http://{lab.closed_port}"]\n  capabilities = ["pull", "resolve"]\n\n'
+           f'[host."http://{lab.nginx}"]\n  capabilities = ["pull", "resolve"]\n')
+    _write(certs_d, name_bad, f'server = "https://{name_bad}"\n\n'
+           f'[host."http://{lab.closed_port}"]\n  capabilities = ["pull", "resolve"]\n\n'
+           f'[host."http://{lab.open_registry}"]\n  capabilities = ["pull", "resolve"]\n')
+    opts = ProbeOptions.build(hosts_dir=str(certs_d), request_timeout=5.0, connect_timeout=3.0)
+
+    ok_image = f"{name_ok}/{repo}:v1"
+    res = probe_sync(ok_image, options=opts)
+    pulled = containerd.pull(ok_image, timeout=20)  # type: ignore[attr-defined]
+    assert pulled.ok, pulled.kubelet_message
+    containerd.remove(ok_image)  # type: ignore[attr-defined]
+    assert res.cause is None and res.host == f"http://{lab.nginx}"
+    tried = [s.host for s in res.steps if s.host]
+    assert tried.index(f"http://{lab.closed_port}") < tried.index(f"http://{lab.nginx}")
+    assert any(not s.ok and s.name == "tcp" and s.host == f"http://{lab.closed_port}" for s in res.steps)
+    assert not any(s.host == f"https://{name_ok}" for s in res.steps)  # the server is never reached
+
+    bad_image = f"{name_bad}/{repo}:nosuchtag"
+    res = probe_sync(bad_image, options=opts)
+    pulled = containerd.pull(bad_image, timeout=20)  # type: ignore[attr-defined]
+    assert not pulled.ok
+    assert res.cause is Cause.NETWORK_UNREACHABLE, res.steps  # the first error that is not a 404
+    assert res.host == f"http://{lab.closed_port}"
+    assert any(t in pulled.kubelet_message for t in RUNTIME_TEXT[Cause.NETWORK_UNREACHABLE])
+    assert any(s.name == "tags" and s.host == f"http://{lab.open_registry}" for s in res.steps)
+    assert any(s.name == "dns" and s.host == f"https://{name_bad}" for s in res.steps)
+    del empty
+
+
+def tmp_token() -> str:
+    import secrets
+
+    return secrets.token_hex(3)

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         from pulldoctor.diagnosis import probing
 
         try:
-            notes += probing.attach(evidences, probing.options(args.insecure_registry, args.ca_file))
+            opts = probing.options(args.insecure_registry, args.ca_file, getattr(args, "hosts_dir", None))
+            notes += probing.attach(evidences, opts)
             probed = True
         except ImportError as err:  # the registry part is missing from this install
             notes.append(f"registries not probed: {err}")

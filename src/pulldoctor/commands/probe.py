@@ -1,7 +1,7 @@
 """``pulldoctor probe IMAGE``: ask the registry for an image the way a node would, and say what happens.
 
 Exit 0 when a node could pull the image, 1 when it could not, 2 on bad usage (invalid reference,
-unreadable ``--docker-config``, bad ``--platform``/``--ca-file``).
+unreadable ``--docker-config``, bad ``--platform``/``--ca-file``, malformed ``--hosts-dir`` hosts.toml).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def render_text(result: ProbeResult, credentials_note: str = "") -> str:
     lines = [result.summary()]
     if result.facts():
         lines.append(f"  {result.facts()}")
+    if result.host is not None:
+        lines.append(f"  host: {result.host} (from the hosts dir)")
     failed = result.failed_step
     if failed is not None and result.cause is not None:
         lines += textwrap.wrap(failed.detail, WIDTH, initial_indent="  ", subsequent_indent="  ")
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     note = ""
     if args.docker_config:
         creds, note = credentials_from_docker_config(args.docker_config, args.image)
-    options = ProbeOptions.build(insecure_registries=args.insecure_registry, ca_file=args.ca_file)
+    options = ProbeOptions.build(insecure_registries=args.insecure_registry, ca_file=args.ca_file,
+                                 hosts_dir=getattr(args, "hosts_dir", None))
     result = probe_sync(ref, credentials=creds, platform=platform, options=options)
     if args.output == "json":
         doc = result.to_json()

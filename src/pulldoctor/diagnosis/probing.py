@@ -48,10 +48,11 @@ def request_for(ev: Evidence) -> Any:
     return ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=k[2])
 
 
-def options(insecure: Sequence[str] = (), ca_file: str | None = None) -> Any:
+def options(insecure: Sequence[str] = (), ca_file: str | None = None, hosts_dir: str | None = None) -> Any:
+    """Probe options for a diagnosis; ``hosts_dir`` is the nodes' containerd certs.d (malformed → InputError)."""
     from pulldoctor.registry.models import ProbeOptions
 
-    return ProbeOptions.build(insecure, ca_file, **DIAGNOSE_TIMEOUTS)
+    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, **DIAGNOSE_TIMEOUTS)
 
 
 def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEADLINE) -> list[str]:

@@ -96,6 +96,10 @@ class Prober:
         assert ep.base is not None
         self.ctx, self.ref, self.ep, self.node, self.cred = ctx, ref, ep, node, cred
         self.base: URL = ep.base
+        self.root: URL = ep.root if ep.root is not None else ep.base.with_path("/v2")
+        # containerd adds ?ns=<registry> when the host is not the registry itself (a mirror): isProxy
+        self.ns = ref.registry if ep.target is not None and ep.target.config.host.lower() != ref.endpoint.lower() \
+            else ""
         self.scope = f"repository:{ref.repository}:pull"
         self.authorization: str | None = None
         self.bearer_with_credentials = False
@@ -117,13 +121,14 @@ class Prober:
             self.a.ratelimit = rl
 
     async def send(self, method: str, url: URL, cap: int | None = None, accept: str | None = None) -> Response:
-        headers = {"Accept": accept} if accept else None
-        resp = await self.ctx.http.request(method, url, headers=headers, authorization=self.authorization, cap=cap)
+        headers = {"Accept": accept, **self.ep.headers} if accept else (self.ep.headers or None)
+        resp = await self.ctx.http.request(method, url, headers=headers, authorization=self.authorization, cap=cap,
+                                           ssl_context=self.ep.ssl)
         self.note_response(resp)
         return resp
 
     async def _authorize(self, ch: Challenge, start: float) -> bool:
-        header, sent, text, failed = await self.ctx.authorize(ch, self.scope, self.cred, self.ep.insecure)
+        header, sent, text, failed = await self.ctx.authorize(ch, self.scope, self.cred, self.ep.insecure, self.ep.ssl)
         self.a.credentials_sent |= sent
         self.bearer_with_credentials = ch.scheme == "bearer" and sent
         if header is None:
@@ -143,8 +148,8 @@ class Prober:
 
     async def run(self) -> Attempt:
         ctx, ref = self.ctx, self.ref
-        origin = str(self.base)
-        url = repo_url(self.base, ref.repository, "manifests", ref.reference)
+        origin = str(self.root)
+        url = self._with_ns(repo_url(self.root, ref.repository, "manifests", ref.reference))
         self.a.url = str(url)
         key = (origin, ref.repository)
         leader = await ctx.discovery_turn(key)
@@ -179,6 +184,9 @@ class Prober:
                 ctx.discovery_done(key)
         self.a.stage = STAGE_REGISTRY
         return await self._manifest_answer(resp, start)
+
+    def _with_ns(self, url: URL) -> URL:
+        return url.with_query(ns=self.ns) if self.ns else url
 
     def _unauthorized(self, ch: Challenge, start: float) -> Attempt:
         """A 401 although we authorised: rejected credentials, or a Hub-style "no such repository"."""
@@ -220,9 +228,9 @@ class Prober:
         self.step(
             "scheme",
             False,
-            f"{self.ref.endpoint} is an HTTPS port but a node uses plain HTTP for it ({seen}), because it is "
-            + ("declared insecure" if self.ref.endpoint.lower() in self.ctx.options.insecure_registries
-               else "a loopback host")
+            f"{self.base.raw_authority} is an HTTPS port but a node uses plain HTTP for it ({seen}), because "
+            + (self.ep.why if self.ep.target is not None and self.ep.target.source else
+               f"it is {self.ep.why or 'a loopback host'}")
             + ": point the runtime at https:// for it (containerd hosts.toml server/host), or serve plain HTTP",
             start,
         )
@@ -260,7 +268,8 @@ class Prober:
         assert self.a.url is not None
         try:
             resp = await self.ctx.http.request(
-                "GET", URL(self.a.url), headers={"Accept": MANIFEST_ACCEPT}, authorization=self.authorization
+                "GET", URL(self.a.url), headers={"Accept": MANIFEST_ACCEPT, **self.ep.headers},
+                authorization=self.authorization, ssl_context=self.ep.ssl,
             )
         except TransportError:
             return ""
@@ -271,8 +280,8 @@ class Prober:
         """After a manifest 404: does the repository exist (tag missing) or not (repository missing)?"""
         start = time.monotonic()
         opts = self.ctx.options
-        first = repo_url(self.base, self.ref.repository, "tags", "list")
-        url: URL | None = first.with_query(n=str(opts.tags_page_size))
+        first = repo_url(self.root, self.ref.repository, "tags", "list")
+        url: URL | None = first.with_query(n=str(opts.tags_page_size), **({"ns": self.ns} if self.ns else {}))
         tags: list[str] = []
         pages = 0
         budget = opts.tags_page_cap * opts.tags_max_pages
@@ -334,7 +343,7 @@ class Prober:
         return rl.remaining >= self.ctx.options.min_ratelimit_remaining
 
     async def _fetch_json(self, kind: str, ref: str, step: str, start: float) -> dict[str, Any] | None:
-        got = await self.ctx.document(self.base, self.ref.repository, kind, ref, self.authorization)
+        got = await self.ctx.document(self.ep, self.ref.repository, kind, ref, self.authorization, self.ns)
         if isinstance(got, TransportError):
             self.step(step, False, f"GET {kind}/{ref}: {got.detail}", start)
             self.fail(_cause_for_transport(got))
@@ -411,7 +420,7 @@ class Prober:
         digest = config_digest(manifest)
         if digest is None:
             return None
-        got = await self.ctx.document(self.base, self.ref.repository, "blobs", digest, self.authorization)
+        got = await self.ctx.document(self.ep, self.ref.repository, "blobs", digest, self.authorization, self.ns)
         if isinstance(got, TransportError) or got.status != 200:
             return None
         cfg = got.json()

@@ -71,6 +71,7 @@ class HTTP:
         headers: dict[str, str] | None = None,
         authorization: str | None = None,
         cap: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> Response:
         """Send one request; ``authorization`` goes only to ``url``'s origin, never across a redirect."""
         opts = self.options
@@ -87,7 +88,8 @@ class HTTP:
             self.requests += 1
             try:
                 async with self.session.request(
-                    method, current, headers=hdrs, allow_redirects=False, timeout=timeout
+                    method, current, headers=hdrs, allow_redirects=False, timeout=timeout,
+                    ssl=ssl_context if ssl_context is not None else True,
                 ) as resp:
                     if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
                         try:

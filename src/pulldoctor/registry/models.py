@@ -15,6 +15,7 @@ from pulldoctor.causes import Cause
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
     from pulldoctor.reference import ImageRef
+    from pulldoctor.registry.hosts import HostsDir
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -42,19 +43,29 @@ class ProbeOptions:
     max_suggestions: int = 5
     fetch_manifest: bool = True  # GET the manifest body for platforms and size (a Docker Hub "pull")
     min_ratelimit_remaining: int = 5  # below this, do not spend a Docker Hub pull on a GET
+    #: The node's containerd registry config (``--hosts-dir``), parsed; None = containerd's defaults.
+    hosts: HostsDir | None = None
 
     @staticmethod
     def build(
         insecure_registries: Iterable[str] = (),
         ca_file: str | None = None,
         https_registries: Iterable[str] = (),
+        hosts_dir: str | None = None,
         **kwargs: Any,
     ) -> ProbeOptions:
-        """Options from CLI-style values; host names are compared case-insensitively."""
+        """Options from CLI-style values; host names are compared case-insensitively. ``hosts_dir`` is read
+        here, so a malformed hosts.toml is an InputError before any probe starts."""
+        hosts = None
+        if hosts_dir:
+            from pulldoctor.registry.hosts import load
+
+            hosts = load(hosts_dir)
         return ProbeOptions(
             insecure_registries=_hosts(insecure_registries),
             https_registries=_hosts(https_registries),
             ca_file=ca_file,
+            hosts=hosts,
             **kwargs,
         )
 
@@ -94,9 +105,66 @@ class Step:
     ok: bool
     detail: str
     elapsed: float = 0.0  # seconds
+    host: str | None = None  # the host tried ("https://mirror:5000") when a hosts.toml lists several
 
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail, "elapsed": round(self.elapsed, 4)}
+        doc: dict[str, object] = {"name": self.name, "ok": self.ok, "detail": self.detail,
+                                  "elapsed": round(self.elapsed, 4)}
+        if self.host is not None:
+            doc["host"] = self.host
+        return doc
+
+
+@dataclass
+class Throughput:
+    """A bounded sample of one blob download: how fast the registry serves layer bytes to us."""
+
+    blob: str                      # digest sampled (the largest layer)
+    blob_size: int                 # that layer's size
+    received: int = 0              # bytes read within the caps
+    seconds: float = 0.0           # from request to the last byte read (or the time cap)
+    ttfb: float | None = None      # seconds to the first body byte; None = none came
+    status: int | None = None
+    capped_by: str = ""            # "bytes" | "time" | "complete" | "error"
+    error: str = ""
+
+    @property
+    def rate(self) -> float | None:
+        """Bytes per second over the body transfer (after the first byte), None when unmeasurable."""
+        if self.ttfb is None or self.received <= 0:
+            return None
+        body_time = max(self.seconds - self.ttfb, 1e-3)
+        return self.received / body_time
+
+    @property
+    def stalled(self) -> bool:
+        """No body byte at all within the time cap: the symptom of a stall, not of a slow link."""
+        return self.ttfb is None and not self.error
+
+    def estimate(self, size: int | None) -> float | None:
+        """Seconds to fetch ``size`` bytes at the measured rate."""
+        rate = self.rate
+        if size is None or rate is None or rate <= 0:
+            return None
+        return size / rate
+
+    def describe(self) -> str:
+        if self.error:
+            return f"blob {self.blob[:19]}…: {self.error}"
+        if self.ttfb is None:
+            return f"no body byte of blob {self.blob[:19]}… within {self.seconds:.1f} s (stalled)"
+        rate = self.rate
+        shown = _size(int(rate)) + "/s" if rate is not None else "unknown rate"
+        return (f"{_size(self.received)} of blob {self.blob[:19]}… in {self.seconds:.2f} s "
+                f"(first byte after {self.ttfb * 1000:.0f} ms): {shown}")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "blob": self.blob, "blob_size": self.blob_size, "received": self.received,
+            "seconds": round(self.seconds, 4), "ttfb": round(self.ttfb, 4) if self.ttfb is not None else None,
+            "rate": round(self.rate, 1) if self.rate is not None else None, "status": self.status,
+            "capped_by": self.capped_by, "stalled": self.stalled, "error": self.error or None,
+        }
 
 
 @dataclass
@@ -152,6 +220,8 @@ class ProbeResult:
     media_type: str | None = None
     platform: str = "linux/amd64"
     credential: str | None = None  # which credential worked (user and fingerprint, never the password)
+    host: str | None = None  # the host whose answer is the verdict ("https://mirror:5000"), when configured
+    throughput: Throughput | None = None  # measured blob download rate (only when asked: slow pulls)
 
     @property
     def pullable(self) -> bool:
@@ -159,7 +229,14 @@ class ProbeResult:
 
     @property
     def failed_step(self) -> Step | None:
-        """The step that decided the verdict (the last failed one), or None when pullable."""
+        """The step that decided the verdict (the last failed one of the deciding host), or None when
+        pullable."""
+        if self.cause is None:
+            return None
+        if self.host is not None:
+            own = next((s for s in reversed(self.steps) if not s.ok and s.host == self.host), None)
+            if own is not None:
+                return own
         return next((s for s in reversed(self.steps) if not s.ok), None)
 
     def summary(self) -> str:
@@ -189,4 +266,6 @@ class ProbeResult:
             "credential": self.credential,
             "status": self.status,
             "url": self.url,
+            "host": self.host,
+            "throughput": self.throughput.to_json() if self.throughput else None,
         }

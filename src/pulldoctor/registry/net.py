@@ -116,7 +116,7 @@ async def handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float) -
 
 
 async def tls_step(
-    host: str, port: int, ctx: ssl.SSLContext, ca_file: str | None, timeout: float
+    host: str, port: int, ctx: ssl.SSLContext, ca_file: str | None, timeout: float, ca_label: str = "--ca-file"
 ) -> tuple[Step, HandshakeResult]:
     """TLS step; on a certificate failure the detail shows the served certificate and the --ca-file verdict."""
     start = time.monotonic()
@@ -124,7 +124,8 @@ async def tls_step(
     if hs.ok:
         detail = "handshake ok, certificate trusted"
         if ca_file and hs.der is not None and _issued_by_ca_file(hs.der, ca_file):
-            detail += f" through --ca-file {ca_file} (the nodes' runtime must trust that CA too)"
+            detail += f" through {ca_label} {ca_file}" + (
+                " (the nodes' runtime must trust that CA too)" if ca_label == "--ca-file" else "")
         return Step("tls", True, detail, time.monotonic() - start), hs
     if not hs.cert_error:
         return Step("tls", False, f"TLS handshake failed: {hs.reason}", time.monotonic() - start), hs
@@ -138,12 +139,13 @@ async def tls_step(
         if ca_file:
             fixes = _issued_by_ca_file(der, ca_file)
             parts.append(
-                f"--ca-file {ca_file} holds its issuer, so the problem is not trust alone"
+                f"{ca_label} {ca_file} holds its issuer, so the problem is not trust alone"
                 if fixes
-                else f"--ca-file {ca_file} does not hold its issuer"
+                else f"{ca_label} {ca_file} does not hold its issuer"
             )
         elif "self-signed" in hs.reason or "unable to get local issuer" in hs.reason:
-            parts.append("if the nodes trust its CA, pass that CA with --ca-file")
+            parts.append("if the nodes trust its CA, pass that CA with --ca-file" if ca_label == "--ca-file"
+                         else "add its CA to the host's ca in hosts.toml")
     return Step("tls", False, "; ".join(parts), time.monotonic() - start), hs
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from pulldoctor.reference import ImageRef, parse
 from pulldoctor.registry.attempt import STAGE_DEADLINE, Attempt, Prober
 from pulldoctor.registry.manifest import Platform, parse_platform
 from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult, Step
-from pulldoctor.registry.session import Session, credential_label
+from pulldoctor.registry.session import Session, Target, credential_label
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -46,7 +47,60 @@ async def _probe_ref(
     result.steps.append(
         Step("reference", True, f"{ref.normalized} → {ref.endpoint}, repository {ref.repository}, {ref.reference}")
     )
-    ep = await ctx.endpoint(ref)
+    plan = ctx.plan(ref)
+    if plan.step is not None:
+        result.steps.append(dataclasses.replace(plan.step))
+    if not plan.targets:
+        result.cause = Cause.OTHER
+        return result
+    several = len(plan.targets) > 1
+    outcomes: list[tuple[Target, ProbeResult]] = []
+    t0 = time.monotonic()
+    for target in plan.targets:
+        if outcomes and time.monotonic() - t0 > ctx.options.probe_timeout:
+            result.steps.append(Step("deadline", False, f"{len(plan.targets) - len(outcomes)} more host(s) not "
+                                     f"tried: the probe already took {ctx.options.probe_timeout:g} s"))
+            break
+        one = await _probe_target(ctx, image, ref, creds, node, target)
+        if plan.configured:
+            for st in one.steps:
+                st.host = target.url
+            if several:
+                for st in one.steps:
+                    st.detail = f"[{target.url}] {st.detail}"
+        outcomes.append((target, one))
+        result.steps.extend(one.steps)
+        if one.cause is None or one.cause is Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE and one.steps \
+                and one.steps[-1].name == "deadline":
+            break  # pullable, or the probe's own deadline is spent
+    target, best = _verdict(outcomes)
+    for name in ("cause", "status", "credentials_sent", "digest", "media_type", "url", "platforms", "size",
+                 "suggestions", "ratelimit", "credential"):
+        setattr(result, name, getattr(best, name))
+    result.credentials_sent = any(o.credentials_sent for _t, o in outcomes)
+    if plan.configured:
+        result.host = target.url
+    return result
+
+
+def _verdict(outcomes: list[tuple[Target, ProbeResult]]) -> tuple[Target, ProbeResult]:
+    """What containerd ends with after trying each host (remotes/docker/resolver.go, Resolve): the first
+    host that answers; else the first error that is not a 404; else the first 404 ("not found")."""
+    for t, o in outcomes:
+        if o.cause is None:
+            return t, o
+    for t, o in outcomes:
+        if not (o.status == 404 and o.cause in (Cause.TAG_NOT_FOUND, Cause.REPO_NOT_FOUND)):
+            return t, o
+    return outcomes[0]
+
+
+async def _probe_target(
+    ctx: Session, image: str, ref: ImageRef, creds: Sequence[Credential], node: Platform, target: Target
+) -> ProbeResult:
+    """One host of the plan: its connection checks, then each credential in the kubelet's order."""
+    result = ProbeResult(image=image, platform=str(node))
+    ep = await ctx.endpoint(ref, target)
     result.steps.extend(dataclasses.replace(s) for s in ep.steps)
     if ep.cause is not None:
         result.cause = ep.cause
@@ -57,7 +111,7 @@ async def _probe_ref(
         note = f"{len(creds)} matching credentials; trying the first {MAX_CREDENTIALS}"
         result.steps.append(Step("auth", True, note))
     deadline = ctx.options.probe_timeout
-    async with ctx.semaphore(ref.endpoint.lower()):
+    async with ctx.semaphore(target.config.host.lower()):
         current: Prober | None = None
         try:
             # Counted from here: time spent waiting for the semaphore is not the registry's fault.

@@ -5,8 +5,10 @@ repository's auth challenge, tokens, digest-addressed documents and the per-regi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from yarl import URL
@@ -15,6 +17,7 @@ from pulldoctor.causes import Cause
 from pulldoctor.reference import ImageRef, is_loopback_host
 from pulldoctor.registry import net, tls
 from pulldoctor.registry.auth import Challenge, TokenCache, TokenResult, token_from_json
+from pulldoctor.registry.hosts import HostConfig
 from pulldoctor.registry.models import ProbeOptions, Step
 from pulldoctor.registry.wire import MANIFEST_ACCEPT, Response, TransportError
 
@@ -30,6 +33,34 @@ class Endpoint:
     cause: Cause | None
     base: URL | None
     insecure: bool
+    root: URL | None = None                      # API root: base + "/v2" (or hosts.toml's override_path)
+    ssl: ssl.SSLContext | None = None            # the host's own TLS settings (hosts.toml), else the session's
+    headers: dict[str, str] = field(default_factory=dict)   # hosts.toml [header]
+    why: str = ""                                # why this scheme ("a loopback host", "hosts.toml says …")
+    target: Target | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One host the node's runtime contacts for a registry: from hosts.toml, or the registry itself."""
+
+    config: HostConfig                  # scheme and host always filled in
+    why: str                            # where the scheme comes from, for the evidence
+    source: str = ""                    # "certs.d/localhost:5000/hosts.toml" when configured
+    label: str = ""                     # unique within a plan: the URL, "+ (server)" if a [host] has it too
+
+    @property
+    def url(self) -> str:
+        return self.label or self.config.url
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The hosts a node tries for one registry, in order, and the evidence step that says so."""
+
+    targets: tuple[Target, ...]
+    step: Step | None = None            # "hosts" step when a hosts dir decides
+    configured: bool = False            # the hosts come from a hosts dir entry
 
 
 def credential_label(cred: Credential | None) -> str:
@@ -51,7 +82,9 @@ class Session:
         self.tokens = TokenCache()
         self.challenges: dict[tuple[str, str], Challenge] = {}  # (origin, repository) → learnt challenge
         self._discovery: dict[tuple[str, str], asyncio.Future[None]] = {}
-        self._endpoints: dict[str, asyncio.Task[Endpoint]] = {}
+        self._endpoints: dict[tuple[object, ...], asyncio.Task[Endpoint]] = {}
+        self._plans: dict[tuple[str, str, bool], Plan] = {}
+        self._ssl: dict[tuple[object, ...], ssl.SSLContext] = {}
         self._docs: dict[tuple[str, str, str, str], asyncio.Task[Response | TransportError]] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
 
@@ -92,62 +125,152 @@ class Session:
             return False
         return is_loopback_host(ref.registry) or is_loopback_host(ref.endpoint)
 
+    def _default_why(self, ref: ImageRef, insecure: bool) -> str:
+        if not insecure:
+            return ""
+        declared = {ref.registry.lower(), ref.endpoint.lower()}
+        hosts = {n.rsplit(":", 1)[0] if n.count(":") == 1 else n for n in declared}
+        if (declared | hosts) & self.options.insecure_registries:
+            return "declared insecure"
+        return "a loopback host"
+
+    # -- which hosts a node tries: hosts.toml or the registry itself -------------------------------------
+
+    def plan(self, ref: ImageRef) -> Plan:
+        """The hosts a node's runtime tries for ``ref``, cached per registry (and resolve vs pull)."""
+        needs_resolve = ref.digest is None
+        key = (ref.registry, ref.endpoint, needs_resolve)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._make_plan(ref, needs_resolve)
+        return plan
+
+    def _make_plan(self, ref: ImageRef, needs_resolve: bool) -> Plan:
+        hosts_dir = self.options.hosts
+        found = hosts_dir.lookup(ref.registry) if hosts_dir is not None else None
+        if found is None:
+            insecure = self.is_insecure(ref)
+            cfg = HostConfig("http" if insecure else "https", ref.endpoint, is_server=True)
+            return Plan((Target(cfg, self._default_why(ref, insecure)),))
+        source = f"{hosts_dir.root.rstrip('/')}/{found.directory}/" + (  # type: ignore[union-attr]
+            "hosts.toml" if found.source == "hosts.toml" else "")
+        targets: list[Target] = []
+        for cfg in found.hosts:
+            if not cfg.host:  # no server line: the registry itself, with containerd's defaults
+                insecure = self.is_insecure(ref)
+                cfg = HostConfig("http" if insecure else "https", ref.endpoint, cfg.path, cfg.capabilities, cfg.ca,
+                                 cfg.client, cfg.skip_verify, cfg.header, True)
+                targets.append(Target(cfg, self._default_why(ref, insecure), source))
+            else:
+                targets.append(Target(cfg, f"{source} says {cfg.url}", source))
+        urls = [t.config.url for t in targets[:-1]]
+        if targets[-1].config.url in urls:
+            targets[-1] = dataclasses.replace(targets[-1], label=f"{targets[-1].config.url} (server)")
+        need = "resolve" if needs_resolve else "pull"
+        usable = tuple(t for t in targets if need in t.config.capabilities)
+        listed = ", then ".join(t.config.describe() for t in targets)
+        what = f"{source or found.directory}: {listed}"
+        if not usable:
+            detail = (f"{what}; no host has the {need} capability, so the runtime fails with "
+                      f"'no {need} hosts: not found'")
+            return Plan((), Step("hosts", False, detail), True)
+        skipped = len(targets) - len(usable)
+        if skipped:
+            what += f" ({skipped} without the {need} capability skipped)"
+        return Plan(usable, Step("hosts", True, what), True)
+
+    def ssl_for(self, cfg: HostConfig) -> ssl.SSLContext:
+        """The TLS settings containerd builds for a host: system + --ca-file + ``ca``, ``client``, ``skip_verify``."""
+        if not cfg.has_tls_config:
+            return self.ssl_context
+        key = (cfg.ca, cfg.client, cfg.skip_verify)
+        ctx = self._ssl.get(key)
+        if ctx is None:
+            ctx = tls.host_context(self.options.ca_file, cfg.ca, cfg.client, bool(cfg.skip_verify))
+            self._ssl[key] = ctx
+        return ctx
+
     # -- endpoint: dns → tcp → tls/scheme ----------------------------------------------------------------
 
-    async def endpoint(self, ref: ImageRef) -> Endpoint:
-        insecure = self.is_insecure(ref)
-        key = f"{'http' if insecure else 'https'}://{ref.endpoint.lower()}"
+    async def endpoint(self, ref: ImageRef, target: Target | None = None) -> Endpoint:
+        """DNS/TCP/TLS verdict for ``target`` (default: the registry itself), shared by every probe."""
+        if target is None:
+            target = self.plan(ref).targets[0] if self.plan(ref).targets else \
+                Target(HostConfig("https", ref.endpoint, is_server=True), "")
+        cfg = target.config
+        key = (cfg.scheme, cfg.host.lower(), cfg.path, cfg.ca, cfg.client, cfg.skip_verify, cfg.header)
         task = self._endpoints.get(key)
         if task is None:
-            task = self._endpoints[key] = asyncio.ensure_future(self._check_endpoint(ref.endpoint, insecure))
+            task = self._endpoints[key] = asyncio.ensure_future(self._check_endpoint(target))
         return await asyncio.shield(task)
 
-    async def _check_endpoint(self, endpoint: str, insecure: bool) -> Endpoint:
+    async def _check_endpoint(self, target: Target) -> Endpoint:
+        cfg = target.config
+        endpoint = cfg.host
         opts = self.options
-        scheme = "http" if insecure else "https"
+        insecure = cfg.scheme == "http"
+        scheme = cfg.scheme
+        headers = {k: ", ".join(v) for k, v in cfg.header}
+        ctx = None if insecure else self.ssl_for(cfg)
+
+        def done(steps: list[Step], cause: Cause | None, base: URL | None) -> Endpoint:
+            root = base.with_path(cfg.path or "/") if base is not None else None
+            return Endpoint(steps, cause, base, insecure, root, ctx, headers, target.why, target)
+
         try:
             base = URL(f"{scheme}://{endpoint}")
             host, port = base.raw_host or "", base.port or (80 if insecure else 443)
         except ValueError:
             step = Step("dns", False, f"cannot make a URL from registry host {endpoint!r}")
-            return Endpoint([step], Cause.INVALID_IMAGE_NAME, None, insecure)
+            return done([step], Cause.INVALID_IMAGE_NAME, None)
         steps: list[Step] = []
         dns = await net.resolve(host, port, opts.dns_timeout)
         steps.append(dns.step)
         if dns.cause:
-            return Endpoint(steps, dns.cause, None, insecure)
+            return done(steps, dns.cause, None)
         tcp = await net.connect(host, port, opts.connect_timeout)
         steps.append(tcp.step)
         if tcp.cause:
-            return Endpoint(steps, tcp.cause, None, insecure)
+            return done(steps, tcp.cause, None)
         base = URL.build(scheme=scheme, host=host, port=port)
         if insecure:
-            why = "declared insecure" if not is_loopback_host(endpoint) else "a loopback host"
-            steps.append(Step("scheme", True, f"plain HTTP: {endpoint} is {why} (containerd/Docker do the same)"))
-            return Endpoint(steps, None, base, insecure)
-        step, hs = await net.tls_step(host, port, self.ssl_context, opts.ca_file, opts.connect_timeout)
+            if target.source:
+                text = f"plain HTTP: {target.why}"
+            else:
+                text = f"plain HTTP: {endpoint} is {target.why} (containerd/Docker do the same)"
+            steps.append(Step("scheme", True, text))
+            return done(steps, None, base)
+        ca_file = cfg.ca[0] if cfg.ca else opts.ca_file
+        label = "hosts.toml ca" if cfg.ca else "--ca-file"
+        assert ctx is not None
+        step, hs = await net.tls_step(host, port, ctx, ca_file, opts.connect_timeout, ca_label=label)
+        if hs.ok and cfg.skip_verify:
+            step.detail = "handshake ok, certificate NOT verified: skip_verify = true in " + (
+                target.source or "hosts.toml") + " (the node accepts any certificate from this host)"
         steps.append(step)
         if hs.ok:
-            return Endpoint(steps, None, base, insecure)
+            return done(steps, None, base)
         if hs.cert_error:
-            return Endpoint(steps, Cause.TLS_ERROR, None, insecure)
+            return done(steps, Cause.TLS_ERROR, None)
         # Not TLS at all? A plain HTTP answer on this port is the classic scheme mismatch.
         start = time.monotonic()
         try:
-            resp = await self.http.request("GET", base.with_scheme("http") / "v2" / "")
+            resp = await self.http.request("GET", base.with_scheme("http").with_path(cfg.path or "/") / "")
         except TransportError:
-            return Endpoint(steps, Cause.TLS_ERROR, None, insecure)
+            return done(steps, Cause.TLS_ERROR, None)
+        fix = (f"serve TLS there, or point {target.source} at http://{endpoint}" if target.source else
+               "serve TLS there, or declare the registry insecure in the runtime's configuration "
+               "(and pass --insecure-registry)")
         steps.append(
             Step(
                 "scheme",
                 False,
                 f"{endpoint} speaks plain HTTP (GET /v2/ over HTTP → {resp.status}); a node using HTTPS fails with "
-                "'server gave HTTP response to HTTPS client': serve TLS there, or declare the registry insecure "
-                "in the runtime's configuration (and pass --insecure-registry)",
+                f"'server gave HTTP response to HTTPS client': {fix}",
                 time.monotonic() - start,
             )
         )
-        return Endpoint(steps, Cause.HTTP_VS_HTTPS, None, insecure)
+        return done(steps, Cause.HTTP_VS_HTTPS, None)
 
     async def https_answers(self, base: URL) -> bool:
         """Does this plain-HTTP endpoint complete a TLS handshake (so it is an HTTPS port)?"""
@@ -158,7 +281,8 @@ class Session:
     # -- auth ------------------------------------------------------------------------------------------
 
     async def token(
-        self, ch: Challenge, scope: str, cred: Credential | None, insecure: bool
+        self, ch: Challenge, scope: str, cred: Credential | None, insecure: bool,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> tuple[TokenResult, bool, str]:
         """A Bearer token for ``scope``; returns (result, credentials were sent, note)."""
         try:
@@ -183,7 +307,7 @@ class Session:
 
         async def fetch() -> TokenResult:
             try:
-                resp = await self.http.request("GET", url, authorization=authorization)
+                resp = await self.http.request("GET", url, authorization=authorization, ssl_context=ssl_context)
             except TransportError as err:
                 return TokenResult(None, None, f"token service {realm.host}: {err.detail}", transport=err.kind)
             if resp.status != 200:
@@ -198,14 +322,15 @@ class Session:
         return await self.tokens.get(key, fetch), send, note
 
     async def authorize(
-        self, ch: Challenge, scope: str, cred: Credential | None, insecure: bool
+        self, ch: Challenge, scope: str, cred: Credential | None, insecure: bool,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> tuple[str | None, bool, str, TokenResult | None]:
         """Authorization value for a challenge: (header, credentials sent, step text, failed token)."""
         if ch.scheme == "basic":
             if cred is None:
                 return None, False, "registry asks for Basic credentials; none to send", None
             return cred.basic_auth(), True, f"Basic credentials of {credential_label(cred)}", None
-        result, sent, note = await self.token(ch, scope, cred, insecure)
+        result, sent, note = await self.token(ch, scope, cred, insecure, ssl_context)
         who = credential_label(cred) if sent else "anonymous"
         realm = ch.realm
         text = f"Bearer token from {realm} (service {ch.service or '-'}, {who})" + (f"; {note}" if note else "")
@@ -216,11 +341,14 @@ class Session:
     # -- documents (manifests, configs), cached by digest ------------------------------------------------
 
     async def document(
-        self, base: URL, repo: str, kind: str, ref: str, authorization: str | None
+        self, ep: Endpoint, repo: str, kind: str, ref: str, authorization: str | None, query: str = ""
     ) -> Response | TransportError:
         """GET a manifest or blob; a digest-addressed document is fetched once per repository."""
-        url = repo_url(base, repo, kind, ref)
-        key = (str(base), repo, kind, ref)
+        assert ep.root is not None
+        url = repo_url(ep.root, repo, kind, ref)
+        if query:
+            url = url.with_query(ns=query)
+        key = (str(ep.root), repo, kind, ref)
         cacheable = ref.startswith("sha256:") or ref.startswith("sha512:")
         if cacheable and key in self._docs:
             return await asyncio.shield(self._docs[key])
@@ -228,8 +356,8 @@ class Session:
         async def get() -> Response | TransportError:
             try:
                 return await self.http.request(
-                    "GET", url, headers={"Accept": MANIFEST_ACCEPT}, authorization=authorization,
-                    cap=self.options.manifest_cap,
+                    "GET", url, headers={"Accept": MANIFEST_ACCEPT, **ep.headers}, authorization=authorization,
+                    cap=self.options.manifest_cap, ssl_context=ep.ssl,
                 )
             except TransportError as err:
                 return err
@@ -240,5 +368,6 @@ class Session:
         return await asyncio.shield(task)
 
 
-def repo_url(base: URL, repo: str, *parts: str) -> URL:
-    return base.joinpath("v2", *repo.split("/"), *parts)
+def repo_url(root: URL, repo: str, *parts: str) -> URL:
+    """``<root>/<repo>/<parts>``; ``root`` is the API root (``…/v2``)."""
+    return root.joinpath(*repo.split("/"), *parts)

@@ -22,6 +22,27 @@ def client_context(ca_file: str | None) -> ssl.SSLContext:
     return ctx
 
 
+def host_context(
+    ca_file: str | None, cas: tuple[str, ...], clients: tuple[tuple[str, str], ...], skip_verify: bool
+) -> ssl.SSLContext:
+    """A hosts.toml host's TLS, as containerd builds it: system + ``ca`` files, client pairs, ``skip_verify``."""
+    ctx = client_context(ca_file)
+    for ca in cas:
+        try:
+            ctx.load_verify_locations(cafile=ca)
+        except (OSError, ssl.SSLError) as err:
+            raise InputError(f"cannot use hosts.toml ca {ca}: {getattr(err, 'strerror', None) or err}") from None
+    for cert, key in clients:
+        try:
+            ctx.load_cert_chain(cert, key or None)
+        except (OSError, ssl.SSLError) as err:
+            raise InputError(f"cannot use hosts.toml client {cert}: {getattr(err, 'strerror', None) or err}") from None
+    if skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def unverified_context() -> ssl.SSLContext:
     """Only for looking at a certificate that already failed verification; never for requests."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
