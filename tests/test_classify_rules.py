@@ -665,3 +665,96 @@ def test_smart_quotes_and_html_entities() -> None:
     entities = BASE.replace('"', "&quot;")
     got = classify(entities)
     assert got.cause is C.FORBIDDEN and got.fields["image"] == "r.example.com/app:1"
+
+
+# --- families learnt from the public corpus (tests/data/corpus/public.jsonl) ------------------------
+def test_docker_containerd_store_registry_denied() -> None:
+    """moby daemon/containerd/errors.go: ``error from registry: <message>``, errors joined by newlines."""
+    msg = kubelet_failed("r.example.com/a:1", dockerd("error from registry: denied\ndenied"))
+    got = classify(msg)
+    assert got.cause is C.FORBIDDEN and got.fields["runtime"] == "docker"
+    on_ghcr = classify(kubelet_failed("ghcr.io/o/a:1", dockerd("error from registry: denied\ndenied")))
+    assert on_ghcr.cause is C.REPO_NOT_FOUND_OR_NO_ACCESS and on_ghcr.fields["also_possible"][0] == "forbidden"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("msg", [
+    'failed to do request: Head "https://10.0.0.9/v2/a/blobs/sha256:1": EOF',  # net/http: peer hung up
+    "Error response from daemon: unexpected EOF",
+    "writing blob: happened during read: (heuristic tuning data: last retry 0): unexpected EOF",  # c/image
+])
+def test_a_dropped_connection_is_weak_network_evidence(msg: str) -> None:
+    assert classify(msg).cause is C.NETWORK_UNREACHABLE
+
+
+def test_eof_yields_to_anything_more_specific() -> None:
+    assert classify(dockerd('Get "https://r.example.com/v2/": x509: certificate has expired: EOF')).cause is C.TLS_ERROR
+    # the server answered after the reconnect: the EOF is not the story (containers/image bodyReader)
+    msg = ("happened during read: unexpected EOF (after reconnecting, fetching blob: StatusCode: 403, "
+           '"<?xml version=1.0?><Error>")')
+    assert C.NETWORK_UNREACHABLE not in classify(msg).signals
+    assert classify("reading manifest eof in r.example.com/a: manifest unknown").cause is C.TAG_NOT_FOUND
+
+
+def test_words_ending_and_starting_in_hex_letters_are_not_a_wrapped_digest() -> None:
+    """``denied\\ndenied``: 'd' and 'd' are hex digits, but a digest wrap needs a long hex run."""
+    from pulldoctor.messages.normalize import normalize
+
+    assert normalize("error from registry: denied\ndenied") == "error from registry: denied denied"
+    assert normalize(f"manifest {DIGEST[:40]}\n{DIGEST[40:]}") == f"manifest {DIGEST}"
+
+
+def test_an_aggregate_server_error_yields_to_a_credential_verdict() -> None:
+    """Azure/acr#231: one credential got 500, another 401. The registry answered: it is up."""
+    e500 = "Error response from daemon: Get https://a.azurecr.io/v2/x/manifests/1: received unexpected HTTP status: 500 Internal Server Error"
+    e401 = "Error response from daemon: Get https://a.azurecr.io/v2/x/manifests/1: unauthorized: authentication required"
+    got = classify(kubelet_failed("a.azurecr.io/x:1", f"[{e500}, {e401}]"))
+    assert got.cause is C.AUTH_MISSING and C.REGISTRY_SERVER_ERROR in got.signals
+    both = classify(kubelet_failed("a.azurecr.io/x:1", f"[{e500}, {e500.replace('500 Internal Server Error', '503 Service Unavailable')}]"))
+    assert both.cause is C.REGISTRY_SERVER_ERROR  # every attempt failed on the server: it is the server
+    image = classify(kubelet_failed("a.azurecr.io/x:1", f"[{e500}, {dockerd('manifest for a.azurecr.io/x:1 not found: manifest unknown')}]"))
+    assert image.cause is C.TAG_NOT_FOUND
+
+
+@pytest.mark.parametrize(("msg", "runtime"), [
+    # go-containerregistry (crane, skaffold, kube-arch-scheduler): not containerd's "unexpected status code [" form
+    (("GET https://1.dkr.ecr.eu-west-2.amazonaws.com/v2/a/manifests/latest: unexpected status code 401 "
+      "Unauthorized: Not Authorized"), "unknown"),
+    (('retrieving manifest for "quay.io/coreos/clair:v2.0.0": Get https://quay.io/v2/: unauthorized: access to '
+      "the requested resource is not authorized"), "unknown"),  # "manifest for" alone is not Docker's
+    ("docker: failed to copy: local error: tls: bad record MAC", "docker"),  # the docker CLI's own prefix
+    (ctrd(REF, "unexpected status code [manifests v1]: 401 Unauthorized"), "containerd"),
+    (("failed to copy: httpReadSeeker: failed open: unexpected status code https://r/v2/a/manifests/1: 502 Bad "
+      "Gateway"), "containerd"),
+])
+def test_runtime_markers_are_specific(msg: str, runtime: str) -> None:
+    assert classify(msg).fields["runtime"] == runtime
+
+
+def test_html_from_a_mirror_outranks_the_notfound_around_it() -> None:
+    """containerd's unpacker: ``unexpected media type text/html for sha256:…: not found`` (k3s-io/k3s#5502)."""
+    msg = grpc("NotFound", 'failed to get sandbox image "rancher/mirrored-pause:3.6": failed to pull image '
+               '"rancher/mirrored-pause:3.6": failed to pull and unpack image "docker.io/rancher/mirrored-pause:3.6": '
+               f"failed to unpack image on snapshotter overlayfs: unexpected media type text/html for {DIGEST}: "
+               "not found")
+    got = classify(msg)
+    assert got.cause is C.OTHER and got.signals[0] is C.OTHER
+
+
+@pytest.mark.parametrize("msg", [
+    "Get https://index.docker.io/v1/repositories/a/b/images: dial tcp 0.0.8.90:443: connect: invalid argument",
+    "Get http://localhost:5001/v1/repositories/a/images: dial tcp [::1]:5001: getsockopt: connection refused",
+    'failed to do request: Head "https://r/v2/a/manifests/1": dial tcp6 [fd00::1]:443: connect: permission denied',
+])
+def test_any_failed_tcp_connect_is_network(msg: str) -> None:
+    assert classify(msg).cause is C.NETWORK_UNREACHABLE
+
+
+@pytest.mark.parametrize("msg", [
+    ('docker: Error response from daemon: connection error: desc = "transport: dial unix:///var/run/docker/'
+     'containerd/docker-containerd.sock: timeout".'),
+    kubelet_failed("a/b:1", 'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while '
+                   'dialing dial unix /run/containerd/containerd.sock: connect: connection refused"'),
+])
+def test_a_runtime_socket_dial_is_not_the_registry(msg: str) -> None:
+    got = classify(msg)
+    assert got.cause is C.OTHER
