@@ -92,3 +92,25 @@ def test_canary_password_in_no_output(fmt: str, built: tuple[Path, dict[str, Any
     out = diagnose(built[0], "-o", fmt)
     assert out.returncode == 1
     assert lab.password not in out.stdout and lab.password not in out.stderr
+
+
+def test_slow_pull_measures_the_rate_and_names_the_runtime_setting(report: dict[str, Any]) -> None:
+    """The lab's slow/ location trickles blobs at 2 KiB/s after 4 KiB: the diagnosis samples the largest
+    layer (bounded), reports a rate near 2 KiB/s, the estimated pull time, and the node's containerd 1.7
+    setting (a no-progress timeout, not a total)."""
+    f = _finding(report, "model")
+    tp = f["probe"]["throughput"]
+    assert tp is not None and tp["capped_by"] == "time" and tp["seconds"] < 3.0 + 1.0
+    assert 2048 / 3 < tp["rate"] < 2048 * 3, tp
+    assert tp["ttfb"] is not None and tp["ttfb"] < 1.0
+    texts = [e["text"] for e in f["evidence"]]
+    assert any("at that rate the whole image takes about" in t for t in texts), texts
+    assert any("containerd 1.7.22: image_pull_progress_timeout (default 5m)" in t for t in texts), texts
+    assert "slow but moving" in f["summary"]
+    fixes = " ".join(x["text"] for x in f["fixes"])
+    assert 'image_pull_progress_timeout = "15m"' in fixes and "CRI-O" not in fixes and "cri-dockerd" not in fixes
+
+
+def test_only_timed_out_pulls_are_sampled(report: dict[str, Any]) -> None:
+    sampled = [f["pod"] for f in report["findings"] if (f.get("probe") or {}).get("throughput")]
+    assert sampled and all(f.startswith("model-") for f in sampled), sampled

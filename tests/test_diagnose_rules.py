@@ -200,6 +200,73 @@ def test_progress_deadline_fix_names_the_runtime_settings() -> None:
     assert "pull_progress_timeout" not in text.replace("image_pull_progress_timeout", "")  # no CRI-O advice
 
 
+def _sampled(rate: float | None, *, ttfb: float | None = 0.01, size: int = 200 * 1024 * 1024, error: str = ""):
+    from pulldoctor.registry.models import Throughput
+
+    tp = Throughput("sha256:" + "a" * 64, size // 2, received=int((rate or 0) * 3), seconds=3.0, ttfb=ttfb,
+                    rate=rate, status=206 if ttfb is not None else None, capped_by="time", error=error)
+    return probe(None, size=size, throughput=tp)
+
+
+def _deadline_text(e: Evidence) -> tuple[str, str]:
+    v = decide(e)
+    said = " ".join([v.summary, *(x.text for x in v.evidence)])
+    return said, " ".join(f.text + " " + " ".join(f.commands) for f in fixes(v, e))
+
+
+def test_slow_but_moving_pull_gets_rate_estimate_and_the_runtime_setting() -> None:
+    e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=_sampled(100 * 1024),
+           node=NodeView("n", runtime_version="containerd://1.7.2"))
+    said, fix = _deadline_text(e)
+    assert "slow but moving" in said and "about 34m" in said  # 200 MiB at 100 KiB/s
+    assert "209.7 MB compressed" in said and "100.0 KiB/s" in said
+    assert "without a new byte" in said and "does not limit the total" in said
+    assert "At 100 KiB/s" in fix and 'image_pull_progress_timeout = "15m"' in fix
+    assert '[plugins."io.containerd.grpc.v1.cri"]' in fix and "CRI-O" not in fix
+
+
+def test_stall_is_named_and_raising_the_deadline_is_not_the_fix() -> None:
+    stalled = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=_sampled(None, ttfb=None),
+                 node=NodeView("n", runtime_version="cri-o://1.32.3"))
+    said, fix = _deadline_text(stalled)
+    assert "stalls" in said and "no byte" in said
+    assert fix.index("only waits longer") < fix.index("pull_progress_timeout")
+    assert 'default "10s"' in fix and "[crio.image]" in fix and "containerd" not in fix
+    timed_out = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE,
+                   probe=probe(Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE), node=NodeView("n"))
+    assert "stalls" in decide(timed_out).summary
+
+
+def test_fast_from_here_points_at_the_node_path() -> None:
+    e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=_sampled(50 * 1024 * 1024),
+           node=NodeView("n", runtime_version="docker://24.0.7"))
+    v = decide(e)
+    said, fix = _deadline_text(e)
+    assert "fast from here" in said and v.contradictions
+    assert "--image-pull-progress-deadline" in fix and "image_pull_progress_timeout" not in fix
+
+
+@pytest.mark.parametrize("version, words", [
+    ("containerd://1.6.20", "has no pull progress deadline"),
+    ("containerd://2.0.2", '[plugins."io.containerd.cri.v1.images"]'),
+    ("cri-o://1.33.1", "off by default"),
+    ("cri-o://1.32.6", "off by default"),
+    ("cri-o://1.31.0", "has no pull progress deadline"),
+])
+def test_deadline_advice_follows_the_runtime_version(version: str, words: str) -> None:
+    e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=_sampled(10 * 1024),
+           node=NodeView("n", runtime_version=version))
+    said, fix = _deadline_text(e)
+    assert words in fix
+    assert said.count("deadline") >= 1
+
+
+def test_unknown_runtime_lists_every_runtimes_setting() -> None:
+    e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE)
+    _said, fix = _deadline_text(e)
+    assert all(w in fix for w in ("image_pull_progress_timeout", "pull_progress_timeout", "--image-pull-progress"))
+
+
 def test_forbidden_on_ecr_points_at_the_repository_policy() -> None:
     img = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api:2"
     e = ev(img, cause=Cause.FORBIDDEN, probe=probe(Cause.FORBIDDEN, status=403))

@@ -4,6 +4,7 @@ probe costs, counted from nginx's access log (a probe must stay cheap: it runs f
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -406,3 +407,57 @@ def test_canary_never_printed(lab: Lab, tmp_path: Path, caplog: pytest.LogCaptur
     blob = "".join(outputs) + json.dumps(res.to_json()) + repr(res) + caplog.text
     assert lab.password not in blob
     assert base64.b64encode(f"{lab.user}:{lab.password}".encode()).decode() not in blob
+
+
+# -- throughput sample (slow pulls) ----------------------------------------------------------------------------
+
+
+def test_throughput_sample_of_a_trickling_blob(lab: Lab) -> None:
+    """slow/ serves blobs at 2 KiB/s after 4 KiB: the sample stops at its time cap and measures ~2 KiB/s."""
+    pushed = lab.push(lab.nginx, lab.fresh_repo("slow"), "v1", layer_bytes=256 * 1024, layers=2)
+    opts = ProbeOptions(sample_seconds=2.0, **FAST)  # type: ignore[arg-type]
+    t = time.monotonic()
+    (res,) = asyncio.run(probe_many([ProbeRequest(pushed.ref, sample_throughput=True)], opts))
+    took = time.monotonic() - t
+    tp = res.throughput
+    assert res.cause is None and tp is not None
+    assert tp.capped_by == "time" and 2.0 <= tp.seconds < 2.5 and took < 4.0
+    assert tp.ttfb is not None and tp.ttfb < 1.0 and not tp.stalled
+    assert tp.rate is not None and 2048 / 3 < tp.rate < 2048 * 3, tp
+    assert tp.blob in pushed.layer_digests and tp.blob_size >= 256 * 1024
+    assert res.size is not None and tp.estimate(res.size) > 60  # slow: the whole image takes minutes
+    assert any(s.name == "throughput" and s.ok for s in res.steps)
+
+
+def test_throughput_sample_of_a_stalled_blob_ends_at_its_cap(lab: Lab) -> None:
+    """stall/ never completes even the status line: no first byte, the sample ends at its time cap."""
+    from yarl import URL
+
+    from pulldoctor.registry.client import sample_download
+    from pulldoctor.registry.session import Session
+
+    pushed = lab.push(lab.open_registry, lab.fresh_repo("stall"), "v1", layer_bytes=64 * 1024)
+    url = URL(f"http://{lab.nginx}/v2/{pushed.repo}/blobs/{pushed.layer_digests[0]}")
+
+    async def main() -> object:
+        ctx = Session(ProbeOptions(**FAST))  # type: ignore[arg-type]
+        try:
+            return await sample_download(ctx.http, url, headers={}, authorization=None, ssl_context=None,
+                                         max_bytes=4 * 1024 * 1024, max_seconds=1.5)
+        finally:
+            await ctx.close()
+
+    t = time.monotonic()
+    got = asyncio.run(main())
+    assert time.monotonic() - t < 2.5
+    assert got.capped_by == "time" and got.first_byte_at is None and got.received == 0  # type: ignore[attr-defined]
+
+
+def test_throughput_sample_is_capped_in_bytes_and_only_when_asked(lab: Lab) -> None:
+    pushed = lab.push(lab.open_registry, lab.fresh_repo("fast"), "v1", layer_bytes=512 * 1024)
+    opts = ProbeOptions(sample_bytes=64 * 1024, **FAST)  # type: ignore[arg-type]
+    sampled, plain = asyncio.run(probe_many([ProbeRequest(pushed.ref, sample_throughput=True),
+                                             ProbeRequest(pushed.ref)], opts))
+    tp = sampled.throughput
+    assert tp is not None and tp.capped_by == "bytes" and tp.received == 64 * 1024 and tp.status == 206
+    assert plain.throughput is None and not any(s.name == "throughput" for s in plain.steps)

@@ -12,9 +12,9 @@ import shlex
 from collections.abc import Callable
 
 from pulldoctor.causes import Cause
-from pulldoctor.diagnosis.evidence import Evidence, hostname
+from pulldoctor.diagnosis.evidence import Evidence, RuntimeDeadline, hostname, runtime_deadline, span
 from pulldoctor.diagnosis.model import Fix, Verdict
-from pulldoctor.diagnosis.rules import ratelimit_text
+from pulldoctor.diagnosis.rules import pull_speed, ratelimit_text
 from pulldoctor.reference import is_loopback_host
 
 C = Cause
@@ -364,21 +364,56 @@ def _platform(ev: Evidence, v: Verdict) -> list[Fix]:
 
 
 def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
+    """Stall → the path; slow → size/mirror/pre-pull; then the deadline setting of THAT runtime version."""
     size = getattr(ev.probe, "size", None)
+    tp = getattr(ev.probe, "throughput", None)
+    node = ev.node.name if ev.node else "NODE"
     runtime = (ev.node.runtime_version if ev.node else None) or ""
-    size_text = f" The image is {size / 1e6:.0f} MB compressed." if size else ""
-    steps = [Fix("The runtime cancels a pull that makes no progress for too long." + size_text
-                 + " Raise the deadline, make the image smaller, or pre-pull it / use a closer mirror.")]
-    if not runtime or runtime.startswith("containerd"):
-        steps.append(Fix('containerd 1.7+: set image_pull_progress_timeout = "15m" (default "5m") under '
-                         '[plugins."io.containerd.grpc.v1.cri"] in /etc/containerd/config.toml on the nodes, then:',
-                         ("systemctl restart containerd",)))
-    if not runtime or runtime.startswith("cri-o"):
-        steps.append(Fix('CRI-O 1.32+: set pull_progress_timeout = "15m" under [crio.image] in '
-                         "/etc/crio/crio.conf (0 disables it), then:", ("systemctl restart crio",)))
-    if not runtime or runtime.startswith("docker"):
-        steps.append(Fix("cri-dockerd: start it with --image-pull-progress-deadline=15m (default 1m)."))
+    speed = pull_speed(ev)
+    steps: list[Fix] = []
+    pull_on_node = (f"crictl pull {_q(ev.image)}   # on {node}: does it progress?",)
+    if speed == "stall":
+        steps.append(Fix(f"The registry sends no bytes: a longer deadline only waits longer. Find what blocks the "
+                         f"download between {node} and {_host(ev)} (proxy, firewall, MTU, a mirror that hangs):",
+                         pull_on_node))
+    elif speed == "slow" and tp is not None and tp.rate:
+        est = tp.estimate(size or tp.blob_size)
+        steps.append(Fix(f"At {tp.rate / 1024:.0f} KiB/s the image ({(size or tp.blob_size) / 1e6:.0f} MB) takes "
+                         f"about {span(est or 0)}: use a registry mirror close to the nodes, make the image smaller, "
+                         "or pre-pull it (a DaemonSet) so pods do not wait on the download.", pull_on_node))
+    elif speed == "fast":
+        steps.append(Fix(f"From here the image downloads fast: compare with a pull on {node} itself, and check "
+                         "its proxy or mirror settings:", pull_on_node))
+    else:
+        size_text = f" The image is {size / 1e6:.0f} MB compressed." if size else ""
+        steps.append(Fix("The runtime cancels a pull that makes no progress for too long." + size_text
+                         + " Raise the deadline, make the image smaller, or pre-pull it / use a closer mirror."))
+    deadline = runtime_deadline(runtime or None)
+    if deadline is not None:
+        steps.append(_deadline_setting(deadline))
+        return steps
+    steps.append(Fix('containerd 1.7+: set image_pull_progress_timeout = "15m" (default "5m", a no-progress timeout) '
+                     'under [plugins."io.containerd.grpc.v1.cri"] (2.x: [plugins."io.containerd.cri.v1.images"]) in '
+                     "/etc/containerd/config.toml on the nodes, then:", ("systemctl restart containerd",)))
+    steps.append(Fix('CRI-O 1.32+: set pull_progress_timeout = "15m" under [crio.image] in '
+                     "/etc/crio/crio.conf (0 disables it; off by default from 1.32.6), then:",
+                     ("systemctl restart crio",)))
+    steps.append(Fix("cri-dockerd: start it with --image-pull-progress-deadline=15m (default 1m)."))
     return steps
+
+
+def _deadline_setting(d: RuntimeDeadline) -> Fix:
+    """How to raise the deadline of this runtime version (or why there is none to raise)."""
+    if d.setting is None:
+        return Fix(f"{d.runtime} has no pull progress deadline to raise ({d.note}); pre-pull the image or "
+                   "upgrade the runtime if pulls must be bounded.")
+    if d.setting.startswith("--"):
+        return Fix(f"{d.runtime}: raise {d.setting} (default {d.default}, a no-progress deadline) in {d.where}, "
+                   f"e.g. {d.setting}=15m, then restart cri-docker.", ("systemctl restart cri-docker",))
+    default = f'default "{d.default}"' if d.default else "off by default; a value set on the node fires"
+    restart = "systemctl restart containerd" if d.runtime.startswith("containerd") else "systemctl restart crio"
+    return Fix(f'{d.runtime}: set {d.setting} = "15m" ({default}; it fires after that long without a byte, not '
+               f"on total time) under {d.where} on the nodes, then:", (restart,))
 
 
 def _disk(ev: Evidence, v: Verdict) -> list[Fix]:

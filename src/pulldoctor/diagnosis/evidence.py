@@ -6,6 +6,7 @@ need into these small views, so a rule can be unit-tested with a hand-made ``Evi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +61,65 @@ class SecretsView:
             "wrong_type": [{"name": n, "type": t} for n, t in self.wrong_type],
             "problems": list(self.problems),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeDeadline:
+    """The pull deadline of one container runtime version (research/kubelet-semantics.md §3 "Deadlines").
+
+    Every one of these is a NO-PROGRESS timeout: it fires when no byte arrives for that long, not when a
+    pull takes longer in total. The kubelet itself sets no deadline on PullImage (cri-client uses
+    ``context.WithCancel``)."""
+
+    runtime: str                 # "containerd 1.7.2"
+    setting: str | None          # "image_pull_progress_timeout"; None: this version has none
+    default: str | None          # "5m"; None: off by default
+    where: str = ""              # where to set it
+    note: str = ""
+
+    def describe(self) -> str:
+        if self.setting is None:
+            return f"{self.runtime} has no pull progress deadline{'; ' + self.note if self.note else ''}"
+        default = f"default {self.default}" if self.default else "off by default: 0"
+        text = (f"{self.runtime}: {self.setting} ({default}) cancels a pull after that long without a new byte; "
+                "it does not limit the total pull time")
+        return text + (f"; {self.note}" if self.note else "")
+
+
+_VERSION = re.compile(r"^([a-z0-9.-]+)://v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def runtime_deadline(runtime_version: str | None) -> RuntimeDeadline | None:
+    """The pull deadline of the node's ``containerRuntimeVersion`` (``containerd://1.7.2``); None if unknown."""
+    m = _VERSION.match((runtime_version or "").strip().lower())
+    if m is None:
+        return None
+    name, major, minor, patch = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4) or 0)
+    version = (major, minor, patch)
+    shown = f"{major}.{minor}.{patch}"
+    if name == "containerd":
+        if version < (1, 7, 0):
+            # containerd 1.6's CRI config has no pull progress option (research/real-components.md §5).
+            return RuntimeDeadline(f"containerd {shown}", None, None,
+                                   note="image_pull_progress_timeout arrived in 1.7, so a cancel comes from "
+                                        "outside the runtime (pod deleted, kubelet restarted, a client deadline)")
+        section = ('[plugins."io.containerd.cri.v1.images"]' if major >= 2
+                   else '[plugins."io.containerd.grpc.v1.cri"]')
+        return RuntimeDeadline(f"containerd {shown}", "image_pull_progress_timeout", "5m",
+                               f"{section} in /etc/containerd/config.toml")
+    if name == "cri-o":
+        where = "[crio.image] in /etc/crio/crio.conf (or a drop-in under /etc/crio/crio.conf.d/)"
+        if version < (1, 32, 0):
+            return RuntimeDeadline(f"CRI-O {shown}", None, None, note="pull_progress_timeout arrived in 1.32")
+        if version < (1, 32, 6):
+            return RuntimeDeadline(f"CRI-O {shown}", "pull_progress_timeout", "10s", where,
+                                   "1.32.6 and 1.33 turn it off by default")
+        return RuntimeDeadline(f"CRI-O {shown}", "pull_progress_timeout", None, where,
+                               "only a value set on the node can fire")
+    if name == "docker":
+        return RuntimeDeadline(f"Docker {shown} via cri-dockerd", "--image-pull-progress-deadline", "1m",
+                               "cri-dockerd's command line (its systemd unit)")
+    return None
 
 
 @dataclass(slots=True)

@@ -20,13 +20,19 @@ DIAGNOSE_TIMEOUTS = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeou
 BATCH_DEADLINE = 30.0
 
 
-def _key(ev: Evidence) -> tuple[str, tuple[str, ...], str] | None:
+def _key(ev: Evidence) -> tuple[str, tuple[str, ...], str, bool] | None:
     if ev.ref is None or ev.ref_error is not None:
         return None
     if ev.message_cause in _NODE_ONLY or ev.waiting_reason in ("ErrImageNeverPull", "InvalidImageName"):
         return None
     fps = tuple(getattr(c, "fingerprint", "") for c in _credentials(ev))
-    return (ev.ref.normalized, fps, _platform(ev))
+    return (ev.ref.normalized, fps, _platform(ev), wants_throughput(ev))
+
+
+def wants_throughput(ev: Evidence) -> bool:
+    """A timed-out or cancelled pull: the diagnosis needs the registry's download rate, so the probe times a
+    bounded ranged GET of the largest layer (a blob GET, not a Docker Hub pull). Nobody else pays for it."""
+    return ev.message_cause is Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE
 
 
 def _credentials(ev: Evidence) -> list[Any]:
@@ -45,7 +51,7 @@ def request_for(ev: Evidence) -> Any:
         return None
     from pulldoctor.registry.models import ProbeRequest
 
-    return ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=k[2])
+    return ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=k[2], sample_throughput=k[3])
 
 
 def options(insecure: Sequence[str] = (), ca_file: str | None = None, hosts_dir: str | None = None) -> Any:
@@ -59,7 +65,7 @@ def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEA
     """Probe every distinct request once and set ``ev.probe`` (or ``ev.probe_note``). Returns notes."""
     from pulldoctor.registry import probe_many
 
-    keys: dict[tuple[str, tuple[str, ...], str], int] = {}
+    keys: dict[tuple[str, tuple[str, ...], str, bool], int] = {}
     requests: list[Any] = []
     for ev in evidences:
         k = _key(ev)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pulldoctor.causes import HEDGES, Cause, WaitingReason
-from pulldoctor.diagnosis.evidence import Evidence, ago, hostname, span
+from pulldoctor.diagnosis.evidence import Evidence, ago, hostname, runtime_deadline, span
 from pulldoctor.diagnosis.model import Confidence, EvidenceLine, Verdict
 from pulldoctor.reference import is_loopback_host
 
@@ -495,21 +495,78 @@ def platform(ev: Evidence, claimed: Cause) -> Verdict:
                    [*lines, *lines2], settle=settle, rule="platform")
 
 
+#: Below this estimated pull time (at the rate measured from here) the registry is not what makes it slow.
+FAST_PULL_SECONDS = 60.0
+
+
+def pull_speed(ev: Evidence) -> str | None:
+    """``stall`` (no byte came), ``slow`` (bytes move, the whole image takes long), ``fast``, or None when
+    the probe did not measure it. A probe that itself timed out waiting for the registry is a stall too."""
+    p = ev.probe
+    if p is None:
+        return None
+    tp = getattr(p, "throughput", None)
+    if _probe_cause(ev) == C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE or (tp is not None and tp.stalled):
+        return "stall"
+    if tp is None or tp.error or tp.rate is None:
+        return None
+    est = tp.estimate(getattr(p, "size", None) or tp.blob_size)
+    return "fast" if est is not None and est < FAST_PULL_SECONDS else "slow"
+
+
 def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
-    """A pull cancelled by the runtime's progress deadline or a client deadline: size and deadlines."""
+    """A pull cancelled by the runtime's progress deadline or a client deadline: the image's size for the
+    node's platform, a measured download rate (a bounded sample of its largest layer), the estimated pull
+    time, and the deadline of the node's runtime version. Tells a stall from a slow-but-moving download."""
     lines = _base(ev)
-    size = getattr(ev.probe, "size", None)
+    p = ev.probe
+    size = getattr(p, "size", None)
+    tp = getattr(p, "throughput", None)
+    platform = getattr(p, "platform", None)
     if size:
-        lines.append(EvidenceLine("probe", f"image size {size / 1e6:.1f} MB (compressed layers)"))
-    if ev.node and ev.node.runtime_version:
+        lines.append(EvidenceLine("probe", f"image size {size / 1e6:.1f} MB compressed for {platform or 'the node'}"))
+    if tp is not None:
+        text = tp.describe()
+        est = tp.estimate(size or tp.blob_size)
+        if est is not None:
+            text += f"; at that rate the whole image takes about {span(est)}"
+        lines.append(EvidenceLine("probe", text))
+    deadline = runtime_deadline(ev.node.runtime_version if ev.node else None)
+    if deadline is not None:
+        lines.append(EvidenceLine("node", deadline.describe()))
+    elif ev.node and ev.node.runtime_version:
         lines.append(EvidenceLine("node", f"runtime {ev.node.runtime_version}"))
-    contra = []
-    if _probe_state(ev) == "pullable":
-        contra.append("the manifest resolves quickly from here; the slow part is the layer download on the node")
-    settle = [] if size else ["the image size from a probe would show whether the deadline is plausible"]
-    return Verdict(C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, LIKELY,
-                   "The runtime cancelled the pull: no progress within its deadline (or a client deadline).",
-                   lines, contra, settle, rule="progress_deadline")
+    speed = pull_speed(ev)
+    contra: list[str] = []
+    settle: list[str] = []
+    if speed == "stall":
+        summary = (f"The pull stalls: {ev.registry} sends no data (no byte within the probe's time cap), so a "
+                   "no-progress deadline cancels it; a longer deadline would only wait longer.")
+        if _probe_cause(ev) == C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE:
+            lines.append(_probe_line(ev))
+    elif speed == "slow":
+        est = tp.estimate(size or tp.blob_size) if tp is not None else None
+        took = f" (about {span(est)} for the whole image at the rate measured from here)" if est else ""
+        summary = (f"The pull is slow but moving{took}; a no-progress deadline fires only when bytes stop for "
+                   "its whole length, so the node's download also pauses at times, or a client cancelled it.")
+    elif speed == "fast":
+        summary = (f"{ev.registry} serves this image fast from here, yet the node's pull was cancelled: its "
+                   "path to the registry (proxy, mirror, bandwidth) stalls or is slow.")
+        contra.append("the download is fast from here; the slow part is on the node's side")
+    else:
+        summary = "The runtime cancelled the pull: no progress within its deadline (or a client deadline)."
+        if _probe_state(ev) == "pullable":
+            contra.append("the manifest resolves quickly from here; the slow part is the layer download on the node")
+        if not size:
+            settle.append("the image size from a probe would show whether the deadline is plausible")
+        if tp is None:
+            settle.append("a throughput sample of the largest layer (a probe) would tell a stall from a slow "
+                          "download")
+    if speed is not None and speed != "fast":
+        settle.append("the same download from the node itself (crictl pull there) shows whether its path "
+                      "behaves like this one")
+    return Verdict(C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, LIKELY, summary, lines, contra, settle,
+                   rule="progress_deadline")
 
 
 def disk(ev: Evidence, claimed: Cause) -> Verdict:

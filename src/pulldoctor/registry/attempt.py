@@ -28,10 +28,11 @@ from pulldoctor.registry.manifest import (
     config_digest,
     human_size,
     index_platforms,
+    largest_layer,
     layers_size,
     normalize,
 )
-from pulldoctor.registry.models import RateLimit, Step
+from pulldoctor.registry.models import RateLimit, Step, Throughput
 from pulldoctor.registry.ratelimit import parse_ratelimit
 from pulldoctor.registry.session import Endpoint, Session, credential_label, repo_url
 from pulldoctor.registry.tags import suggest
@@ -60,6 +61,7 @@ class Attempt:
     suggestions: list[str] = field(default_factory=list)
     ratelimit: RateLimit | None = None
     url: str | None = None
+    throughput: Throughput | None = None
 
 
 def _cause_for_status(status: int) -> Cause:
@@ -92,9 +94,11 @@ def _cause_for_transport_kind(kind: str) -> Cause:
 class Prober:
     """One image, one credential (or none): auth → manifest → tags → platform → size."""
 
-    def __init__(self, ctx: Session, ref: ImageRef, ep: Endpoint, node: Platform, cred: Credential | None) -> None:
+    def __init__(self, ctx: Session, ref: ImageRef, ep: Endpoint, node: Platform, cred: Credential | None,
+                 sample: bool = False) -> None:
         assert ep.base is not None
         self.ctx, self.ref, self.ep, self.node, self.cred = ctx, ref, ep, node, cred
+        self.sample = sample
         self.base: URL = ep.base
         self.root: URL = ep.root if ep.root is not None else ep.base.with_path("/v2")
         # containerd adds ?ns=<registry> when the host is not the registry itself (a mirror): isProxy
@@ -412,7 +416,31 @@ class Prober:
             self.a.size = sized[0]
             plural = "layer" if sized[1] == 1 else "layers"
             self.step("size", True, f"{human_size(sized[0])} compressed in {sized[1]} {plural}", start)
+            biggest = largest_layer(doc)
+            if self.sample and biggest is not None:
+                await self._throughput(*biggest)
         return self.a
+
+    async def _throughput(self, digest: str, size: int) -> None:
+        """Time a bounded ranged GET of the largest layer: time to first byte and sustained rate. A failed
+        or stalled sample is evidence, never a verdict: the step stays ok."""
+        from pulldoctor.registry.client import sample_download
+
+        opts = self.ctx.options
+        start = time.monotonic()
+        url = repo_url(self.root, self.ref.repository, "blobs", digest)
+        got = await sample_download(
+            self.ctx.http, self._with_ns(url), headers=dict(self.ep.headers), authorization=self.authorization,
+            ssl_context=self.ep.ssl, max_bytes=min(opts.sample_bytes, max(size, 1)), max_seconds=opts.sample_seconds,
+        )
+        tp = Throughput(digest, size, got.received, got.elapsed, got.first_byte_at, None, got.status, got.capped_by)
+        if got.error is not None:
+            tp.error = got.error.detail
+        elif got.status not in (200, 206):
+            tp.error = f"the registry answered {got.status}"
+        tp.rate = sustained_rate(got.points, got.elapsed, got.capped_by)
+        self.a.throughput = tp
+        self.step("throughput", True, tp.describe(), start)
 
     async def _config_platform(self, manifest: dict[str, Any]) -> Platform | None:
         if isinstance(manifest.get("architecture"), str):  # schema 1
@@ -427,3 +455,17 @@ class Prober:
         if not isinstance(cfg, dict) or not isinstance(cfg.get("architecture"), str):
             return None
         return normalize(str(cfg.get("os", "")), cfg["architecture"], str(cfg.get("variant", "") or ""))
+
+
+def sustained_rate(points: list[tuple[float, int]], elapsed: float, capped_by: str) -> float | None:
+    """Bytes/s after the first chunk (socket buffers and rate limiters' bursts inflate it), up to the end of
+    the sample (the time cap counts: a trickle that stopped is slower than its last chunk says)."""
+    if not points:
+        return None
+    t_first, b_first = points[0]
+    end = elapsed if capped_by == "time" else points[-1][0]
+    span = end - t_first
+    if len(points) >= 2 and span >= 0.2:
+        return (points[-1][1] - b_first) / span
+    total = end - (t_first if len(points) >= 2 else 0.0)
+    return points[-1][1] / total if total > 0 else None

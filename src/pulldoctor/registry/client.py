@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import time
+from dataclasses import dataclass, field
 
 import aiohttp
 from multidict import CIMultiDict
@@ -109,6 +111,78 @@ class HTTP:
             except Exception as err:  # every aiohttp/OS/SSL failure is classified, none escapes raw
                 raise classify_exception(err, opts) from None
         raise TransportError("redirects", f"more than {opts.max_redirects} redirects (last to {current.host})")
+
+
+@dataclass
+class Sample:
+    """A bounded download: when the answer and the first body byte came, and (time, bytes) progress."""
+
+    status: int | None = None
+    headers_at: float | None = None   # seconds from the start to the response headers
+    first_byte_at: float | None = None
+    received: int = 0
+    elapsed: float = 0.0
+    points: list[tuple[float, int]] = field(default_factory=list)
+    capped_by: str = ""               # "bytes", "time", "complete", "error"
+    error: TransportError | None = None
+
+
+async def sample_download(
+    http: HTTP, url: URL, *, headers: dict[str, str], authorization: str | None, ssl_context: ssl.SSLContext | None,
+    max_bytes: int, max_seconds: float,
+) -> Sample:
+    """GET ``url`` with ``Range: bytes=0-(max_bytes-1)`` and read until ``max_bytes`` or ``max_seconds``
+    (whichever first, the wait for headers included). Follows redirects like ``request`` (credentials stay on
+    the origin). Never raises for network trouble: a failure is ``Sample.error``."""
+    out = Sample()
+    start = time.monotonic()
+    hdrs = {**headers, "Range": f"bytes=0-{max(0, max_bytes - 1)}"}
+    opts = http.options
+    timeout = aiohttp.ClientTimeout(total=None, connect=opts.connect_timeout, sock_connect=opts.connect_timeout)
+    try:
+        async with asyncio.timeout(max_seconds):
+            current, origin = url, url
+            for _hop in range(opts.max_redirects + 1):
+                h = CIMultiDict(hdrs)
+                if authorization and same_origin(current, origin):
+                    h["Authorization"] = authorization
+                http.requests += 1
+                async with http.session.get(current, headers=h, allow_redirects=False, timeout=timeout,
+                                            ssl=ssl_context if ssl_context is not None else True) as resp:
+                    if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                        current = current.join(URL(resp.headers["Location"]))
+                        if current.scheme not in ("http", "https"):
+                            raise TransportError("bad_response", "redirect to an unsupported scheme")
+                        continue
+                    out.status = resp.status
+                    out.headers_at = time.monotonic() - start
+                    if resp.status not in (200, 206):
+                        out.capped_by = "error"
+                        break
+                    while out.received < max_bytes:
+                        chunk = await resp.content.readany()
+                        if not chunk:
+                            out.capped_by = "complete"
+                            break
+                        now = time.monotonic() - start
+                        if out.first_byte_at is None:
+                            out.first_byte_at = now
+                        out.received += len(chunk)
+                        if len(out.points) < 10_000:
+                            out.points.append((now, out.received))
+                    else:
+                        out.capped_by = "bytes"
+                    break
+            else:
+                raise TransportError("redirects", f"more than {opts.max_redirects} redirects")
+    except TimeoutError:
+        out.capped_by = "time"
+    except TransportError as err:
+        out.capped_by, out.error = "error", err
+    except Exception as err:  # classified like any request failure, never raised raw
+        out.capped_by, out.error = "error", classify_exception(err, opts)
+    out.elapsed = time.monotonic() - start
+    return out
 
 
 def classify_exception(err: BaseException, opts: ProbeOptions) -> TransportError:

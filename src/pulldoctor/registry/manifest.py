@@ -114,6 +114,19 @@ def layers_size(doc: dict[str, object], limit: int = 1024) -> tuple[int, int] | 
     return total, count
 
 
+def largest_layer(doc: dict[str, object], limit: int = 1024) -> tuple[str, int] | None:
+    """(digest, size) of the biggest layer: the blob whose download dominates a pull."""
+    layers = doc.get("layers")
+    best: tuple[str, int] | None = None
+    if not isinstance(layers, list):
+        return None
+    for layer in layers[:limit]:
+        if isinstance(layer, dict) and isinstance(layer.get("digest"), str) and isinstance(layer.get("size"), int):
+            if best is None or layer["size"] > best[1]:
+                best = (layer["digest"], layer["size"])
+    return best
+
+
 def config_digest(doc: dict[str, object]) -> str | None:
     cfg = doc.get("config")
     digest = cfg.get("digest") if isinstance(cfg, dict) else None

@@ -43,6 +43,8 @@ class ProbeOptions:
     max_suggestions: int = 5
     fetch_manifest: bool = True  # GET the manifest body for platforms and size (a Docker Hub "pull")
     min_ratelimit_remaining: int = 5  # below this, do not spend a Docker Hub pull on a GET
+    sample_bytes: int = 4 * MIB  # throughput sample of the largest layer (requests that ask for it)
+    sample_seconds: float = 3.0
     #: The node's containerd registry config (``--hosts-dir``), parsed; None = containerd's defaults.
     hosts: HostsDir | None = None
 
@@ -95,6 +97,9 @@ class ProbeRequest:
     image: str | ImageRef
     credentials: Sequence[Credential] = ()
     platform: str = "linux/amd64"
+    #: Also time a bounded download of the largest layer (for slow/cancelled pulls; costs up to
+    #: ``sample_bytes``/``sample_seconds``; blob GETs are not Docker Hub pulls).
+    sample_throughput: bool = False
 
 
 @dataclass
@@ -117,24 +122,18 @@ class Step:
 
 @dataclass
 class Throughput:
-    """A bounded sample of one blob download: how fast the registry serves layer bytes to us."""
+    """A bounded sample of one blob download (``Range: bytes=0-N``, capped in bytes and time): how fast the
+    registry serves layer bytes to us. Blob GETs do not count as Docker Hub pulls."""
 
     blob: str                      # digest sampled (the largest layer)
     blob_size: int                 # that layer's size
     received: int = 0              # bytes read within the caps
-    seconds: float = 0.0           # from request to the last byte read (or the time cap)
+    seconds: float = 0.0           # from the request to the end of the sample (the time cap at most)
     ttfb: float | None = None      # seconds to the first body byte; None = none came
+    rate: float | None = None      # sustained bytes/s (after the first chunk, which buffers inflate)
     status: int | None = None
     capped_by: str = ""            # "bytes" | "time" | "complete" | "error"
     error: str = ""
-
-    @property
-    def rate(self) -> float | None:
-        """Bytes per second over the body transfer (after the first byte), None when unmeasurable."""
-        if self.ttfb is None or self.received <= 0:
-            return None
-        body_time = max(self.seconds - self.ttfb, 1e-3)
-        return self.received / body_time
 
     @property
     def stalled(self) -> bool:
@@ -143,20 +142,18 @@ class Throughput:
 
     def estimate(self, size: int | None) -> float | None:
         """Seconds to fetch ``size`` bytes at the measured rate."""
-        rate = self.rate
-        if size is None or rate is None or rate <= 0:
+        if size is None or self.rate is None or self.rate <= 0:
             return None
-        return size / rate
+        return size / self.rate
 
     def describe(self) -> str:
         if self.error:
-            return f"blob {self.blob[:19]}…: {self.error}"
+            return f"sampling blob {self.blob[:19]}… failed: {self.error}"
         if self.ttfb is None:
-            return f"no body byte of blob {self.blob[:19]}… within {self.seconds:.1f} s (stalled)"
-        rate = self.rate
-        shown = _size(int(rate)) + "/s" if rate is not None else "unknown rate"
-        return (f"{_size(self.received)} of blob {self.blob[:19]}… in {self.seconds:.2f} s "
-                f"(first byte after {self.ttfb * 1000:.0f} ms): {shown}")
+            return f"no byte of blob {self.blob[:19]}… within {self.seconds:.1f} s (stalled)"
+        shown = _size(int(self.rate)) + "/s" if self.rate is not None else "rate not measurable"
+        return (f"{_size(self.received)} of blob {self.blob[:19]}… ({_size(self.blob_size)}) in "
+                f"{self.seconds:.2f} s, first byte after {self.ttfb * 1000:.0f} ms: {shown}")
 
     def to_json(self) -> dict[str, object]:
         return {

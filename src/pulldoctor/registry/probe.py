@@ -36,12 +36,13 @@ def _as_ref(image: str | ImageRef) -> ImageRef:
     return image if isinstance(image, ImageRef) else parse(image)
 
 
-def _dedupe_key(ref: ImageRef, creds: Sequence[Credential], platform: str) -> tuple[str, ...]:
-    return (ref.endpoint.lower(), ref.repository, ref.reference, platform, *(c.fingerprint for c in creds))
+def _dedupe_key(ref: ImageRef, creds: Sequence[Credential], platform: str, sample: bool = False) -> tuple[str, ...]:
+    return (ref.endpoint.lower(), ref.repository, ref.reference, platform, "sample" if sample else "",
+            *(c.fingerprint for c in creds))
 
 
 async def _probe_ref(
-    ctx: Session, image: str, ref: ImageRef, creds: Sequence[Credential], node: Platform
+    ctx: Session, image: str, ref: ImageRef, creds: Sequence[Credential], node: Platform, sample: bool = False
 ) -> ProbeResult:
     result = ProbeResult(image=image, platform=str(node))
     result.steps.append(
@@ -61,7 +62,7 @@ async def _probe_ref(
             result.steps.append(Step("deadline", False, f"{len(plan.targets) - len(outcomes)} more host(s) not "
                                      f"tried: the probe already took {ctx.options.probe_timeout:g} s"))
             break
-        one = await _probe_target(ctx, image, ref, creds, node, target)
+        one = await _probe_target(ctx, image, ref, creds, node, target, sample)
         if plan.configured:
             for st in one.steps:
                 st.host = target.url
@@ -75,7 +76,7 @@ async def _probe_ref(
             break  # pullable, or the probe's own deadline is spent
     target, best = _verdict(outcomes)
     for name in ("cause", "status", "credentials_sent", "digest", "media_type", "url", "platforms", "size",
-                 "suggestions", "ratelimit", "credential"):
+                 "suggestions", "ratelimit", "credential", "throughput"):
         setattr(result, name, getattr(best, name))
     result.credentials_sent = any(o.credentials_sent for _t, o in outcomes)
     if plan.configured:
@@ -96,7 +97,8 @@ def _verdict(outcomes: list[tuple[Target, ProbeResult]]) -> tuple[Target, ProbeR
 
 
 async def _probe_target(
-    ctx: Session, image: str, ref: ImageRef, creds: Sequence[Credential], node: Platform, target: Target
+    ctx: Session, image: str, ref: ImageRef, creds: Sequence[Credential], node: Platform, target: Target,
+    sample: bool = False,
 ) -> ProbeResult:
     """One host of the plan: its connection checks, then each credential in the kubelet's order."""
     result = ProbeResult(image=image, platform=str(node))
@@ -117,7 +119,7 @@ async def _probe_target(
             # Counted from here: time spent waiting for the semaphore is not the registry's fault.
             async with asyncio.timeout(deadline):
                 for cred in tried:
-                    current = Prober(ctx, ref, ep, node, cred)
+                    current = Prober(ctx, ref, ep, node, cred, sample)
                     attempt = await current.run()
                     current = None
                     if len(creds) > 1:
@@ -141,13 +143,16 @@ async def _probe_target(
     result.digest, result.media_type, result.url = best.digest, best.media_type, best.url
     result.platforms, result.size, result.suggestions = best.platforms, best.size, best.suggestions
     result.ratelimit = next((a.ratelimit for a in reversed(attempts) if a.ratelimit), None)
+    result.throughput = best.throughput
     return result
 
 
-async def _guarded(ctx: Session, image: str, ref: ImageRef, creds: Sequence[Credential], node: Platform) -> ProbeResult:
+async def _guarded(
+    ctx: Session, image: str, ref: ImageRef, creds: Sequence[Credential], node: Platform, sample: bool = False
+) -> ProbeResult:
     """One probe whose unexpected failure (a bug) becomes a result, so the other probes still finish."""
     try:
-        return await _probe_ref(ctx, image, ref, creds, node)
+        return await _probe_ref(ctx, image, ref, creds, node, sample)
     except Exception as err:  # noqa: BLE001 - reported as a result, never with its text (it may hold a URL)
         res = ProbeResult(image=image, cause=Cause.OTHER, platform=str(node))
         res.steps.append(Step("probe", False, f"internal error in the probe ({type(err).__name__}); please report it"))
@@ -195,9 +200,10 @@ async def probe_many(
                 bad.steps.append(Step(step, False, str(err)))
                 order.append((original, bad))
                 continue
-            key = _dedupe_key(ref, req.credentials, str(node))
+            sample = bool(getattr(req, "sample_throughput", False))
+            key = _dedupe_key(ref, req.credentials, str(node), sample)
             if key not in tasks:
-                tasks[key] = asyncio.ensure_future(_guarded(ctx, original, ref, req.credentials, node))
+                tasks[key] = asyncio.ensure_future(_guarded(ctx, original, ref, req.credentials, node, sample))
             order.append((original, key))
         if tasks:
             try:
