@@ -1,13 +1,14 @@
 """Benchmark: ``classify`` messages per second on one core, against baselines measured in the same run.
 
-The mix is realistic: the 37 real messages of the corpus (tests/data/corpus/dev.jsonl) plus the exact
+The mix is realistic: the 37 real messages of the corpus (tests/data/corpus/dev.jsonl; ``--corpus public`` or
+``both`` measures the larger public set instead or as well) plus the exact
 texts containerd 1.6 produces against the test lab (research/real-components.md §4, wrapped as the kubelet's
 ``Failed to pull image "X": …`` event) and CRI-O/skopeo's (§5). Baselines over the same messages:
 
 - ``re.search`` of one simple pattern (``not found``): the floor of "looking at the text at all";
 - ``json.loads`` of each message's JSON line: what reading the message from a JSON Lines file costs.
 
-    python bench/bench_classify.py [--repeat N] [--seconds S]
+    python bench/bench_classify.py [--repeat N] [--seconds S] [--corpus dev|public|both]
 
 Rates are CPU time of this process (``time.process_time``), best of N rounds, so other work on the machine
 disturbs them less than wall-clock time would. Prints msg/s for each and the ratios. The aim is ≥ 50,000
@@ -29,7 +30,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from pulldoctor.messages import classify
 
-CORPUS = ROOT / "tests" / "data" / "corpus" / "dev.jsonl"
+CORPUS_DIR = ROOT / "tests" / "data" / "corpus"
+CORPORA = {"dev": ("dev.jsonl",), "public": ("public.jsonl",), "both": ("dev.jsonl", "public.jsonl")}
 
 
 def _failed(image: str, err: str) -> str:
@@ -80,8 +82,9 @@ LAB_FORMATS: list[str] = [
 ]
 
 
-def load_mix() -> tuple[list[str], list[str]]:
-    lines = [line for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+def load_mix(corpus: str = "dev") -> tuple[list[str], list[str]]:
+    lines = [line for name in CORPORA[corpus]
+             for line in (CORPUS_DIR / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     messages = [json.loads(line)["message"] for line in lines] + LAB_FORMATS
     json_lines = lines + [json.dumps({"message": m}) for m in LAB_FORMATS]
     return messages, json_lines
@@ -108,9 +111,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=5, help="rounds per measurement (best kept)")
     ap.add_argument("--seconds", type=float, default=0.5, help="minimum duration of one round")
+    ap.add_argument("--corpus", choices=sorted(CORPORA), default="dev",
+                    help="real messages in the mix: dev.jsonl (the reference mix), public.jsonl, or both")
     args = ap.parse_args()
 
-    messages, json_lines = load_mix()
+    messages, json_lines = load_mix(args.corpus)
     for m in messages:  # warm up (regex compilation is done at import; this warms caches)
         classify(m)
     pattern = re.compile("not found")
@@ -119,7 +124,7 @@ def main() -> int:
         "re.search (one pattern)": rate(pattern.search, messages, args.repeat, args.seconds),
         "json.loads (one line)": rate(json.loads, json_lines, args.repeat, args.seconds),
     }
-    print(f"mix: {len(messages)} messages ({len(messages) - len(LAB_FORMATS)} corpus + {len(LAB_FORMATS)} "
+    print(f"mix: {len(messages)} messages ({len(messages) - len(LAB_FORMATS)} {args.corpus} corpus + {len(LAB_FORMATS)} "
           f"lab-format), mean {sum(map(len, messages)) / len(messages):.0f} chars; one core, best of {args.repeat}")
     for name, value in measures.items():
         print(f"{name:26s} {value:12,.0f} msg/s   {1e6 / value:8.2f} µs/msg")

@@ -119,3 +119,22 @@ def test_non_text_input_never_raises(value: object) -> None:
 def test_real_messages_are_fast() -> None:
     for msg in REAL:
         check(msg)
+
+
+def test_known_words_answer_every_lookup_as_all_words_do() -> None:
+    """``known_words`` keeps only the vocabulary; every rule, status and runtime lookup must not notice."""
+    import json
+    from pathlib import Path
+
+    from pulldoctor.messages import rules
+    from pulldoctor.messages.lexicon import known_words, words
+    from pulldoctor.messages.peel import runtime_of
+
+    data = Path(__file__).parent / "data" / "corpus"
+    for name in ("dev.jsonl", "public.jsonl"):
+        for line in (data / name).read_text(encoding="utf-8").splitlines():
+            low = json.loads(line)["message"].lower()
+            assert known_words(low) <= words(low)
+            (known, k_found), (every, e_found) = rules.match(low, known_words(low)), rules.match(low, words(low))
+            assert sorted(known) == sorted(every) and k_found == e_found  # same signals (set order aside)
+            assert runtime_of(low, known_words(low)) == runtime_of(low, words(low))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pulldoctor.causes import Cause
 from pulldoctor.messages import fields as f
 from pulldoctor.messages import rules
-from pulldoctor.messages.lexicon import words
+from pulldoctor.messages.lexicon import known_words
 from pulldoctor.messages.normalize import normalize
 from pulldoctor.messages.peel import Peeled, peel, runtime_of
 from pulldoctor.messages.rules import Signal
@@ -57,7 +57,7 @@ class Classification:
 
 def _core_signals(core: str) -> tuple[list[Signal], list[tuple[int, int]], str, frozenset[bytes]]:
     low = core.lower()
-    ws = words(low)
+    ws = known_words(low)
     sigs, found = rules.match(low, ws)
     if not sigs and b"rpc" in ws:
         g = rules.grpc_signal(f.grpc_code(core, low))
@@ -124,8 +124,10 @@ def _classify(message: object) -> Classification:
     if p.members:
         members: list[dict[str, object]] = []
         per_member: list[tuple[list[Signal], list[tuple[int, int]], str]] = []
+        member_words: list[frozenset[bytes]] = []
         for m in p.members:
-            sigs, got, _, _ = _core_signals(m)
+            sigs, got, _, ws = _core_signals(m)
+            member_words.append(ws)
             sigs = _ordered(sigs)
             per_member.append((sigs, got, m))
             members.append({"message": m, "cause": (sigs[0].cause if sigs else Cause.OTHER).value})
@@ -193,7 +195,8 @@ def _classify(message: object) -> Classification:
         fields["grpc_code"] = code
     if p.members:
         core_low = p.core.lower()
-        core_words = words(core_low)
+        # the members cut the aggregate at ", " boundaries, never inside a word: their words are the core's
+        core_words = frozenset().union(*member_words)
     fields["runtime"] = runtime_of(core_low, core_words)
     plat = f.platform(text, low) if cause is Cause.PLATFORM_MISMATCH or "platform" in low else None
     if plat:

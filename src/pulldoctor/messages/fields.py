@@ -14,6 +14,7 @@ _URL = re.compile(r"""https?://[^\s"']{1,2048}""")  # searched in the lower-case
 _URL_TRAIL = ".,:;)]}\"'"
 _DOC_HOSTS = ("www.", "docs.", "aka.ms", "cloud.google.com", "help.", "learn.microsoft.com", "github.com")
 _GRPC = re.compile(r"rpc error: code = (\w{1,32})")
+_GRPC_BY_LOWER = {n.lower(): n for n in GRPC_NAMES}  # the code is read from the lower-cased text
 _PULLING_HOST = re.compile(r"pulling from host (\S{1,255}) failed", re.IGNORECASE)
 _PINGING = re.compile(r"pinging container registry ([^\s:]{1,255}(?::\d{1,5})?)", re.IGNORECASE)
 _LOOKUP = re.compile(r"lookup ([^\s:]{1,255})(?: on (\[?[0-9a-f.:]{2,45}\]?:\d{1,5}))?", re.IGNORECASE)
@@ -45,14 +46,13 @@ def grpc_code(text: str, low: str) -> str | None:
     m = _GRPC.search(low)
     if m is None:
         return None
-    code = text[m.start(1):m.end(1)] if len(text) == len(low) else m.group(1)
     code = m.group(1)
+    name = _GRPC_BY_LOWER.get(code)
+    if name is not None:
+        return name
     if code.isdigit():
         n = int(code)
         return GRPC_NAMES[n] if n < len(GRPC_NAMES) else code
-    for name in GRPC_NAMES:
-        if name.lower() == code.lower():
-            return name
     return code
 
 

@@ -30,6 +30,22 @@ def words(low: str) -> frozenset[bytes]:
     return frozenset(low.encode("utf-8", "replace").translate(_TO_WORDS).split())
 
 
+# Every word some part of the classifier looks up: the anchors of every Index, plus what ``remember`` adds.
+_vocabulary: frozenset[bytes] = frozenset()
+
+
+def remember(ws: Iterable[bytes]) -> None:
+    """Declare words a caller tests for in ``known_words``' answer (an Index declares its anchors itself)."""
+    global _vocabulary
+    _vocabulary = _vocabulary | frozenset(ws)
+
+
+def known_words(low: str) -> frozenset[bytes]:
+    """``words(low)`` restricted to the vocabulary: the same answer to every lookup the classifier makes,
+    without building a set of all the text's words (most of which nothing looks for)."""
+    return _vocabulary.intersection(low.encode("utf-8", "replace").translate(_TO_WORDS).split())
+
+
 def anchor(phrase: str) -> bytes:
     """The phrase's most distinctive word: the longest uncommon one (the longest word if all are common)."""
     ws = phrase.lower().encode().translate(_TO_WORDS).split()
@@ -47,6 +63,7 @@ class Index(Generic[T]):
         for phrase, item in items:
             self._by_anchor.setdefault(anchor(phrase), []).append((phrase, item))
         self.anchors: frozenset[bytes] = frozenset(self._by_anchor)
+        remember(self.anchors)
 
     def groups(self, text_words: frozenset[bytes]) -> list[list[tuple[str, T]]]:
         """The phrase groups whose anchor is among ``text_words`` (no copying: the fast path of ``match``)."""

@@ -141,6 +141,7 @@ _STARTS = ('Failed to pull image "', 'Back-off pulling image "', "Error syncing 
            "Failed to apply default image tag", "Failed to inspect image", "Failed to create pod sandbox",
            "Failed create pod sandbox", "spec.containers{", "spec.initContainers{", "spec.ephemeralContainers{")
 _NOISE_WINDOW = 400
+_START_ANYWHERE = re.compile("|".join(re.escape(st) for st in _STARTS))  # leftmost start, in one pass
 
 
 def _strip_reason(out: Peeled, rest: str) -> str:
@@ -156,13 +157,8 @@ def _skip_leading_noise(text: str) -> str:
     """Drop what precedes the first kubelet/kubectl message start found near the head of the text."""
     if text.startswith(_STARTS):
         return text
-    head = text[:_NOISE_WINDOW]
-    best = -1
-    for st in _STARTS:
-        i = head.find(st)
-        if i > 0 and (best < 0 or i < best):
-            best = i
-    return text[best:] if best > 0 else text
+    m = _START_ANYWHERE.search(text, 0, _NOISE_WINDOW)
+    return text[m.start():] if m is not None and m.start() > 0 else text
 
 
 def _split_secondary(out: Peeled) -> None:
@@ -255,5 +251,9 @@ def runtime_of(low: str, text_words: frozenset[bytes] | None = None) -> str:
         return "docker"
     if text_words is None:
         text_words = words(low)
-    ranks = [rank for marker, rank in _RUNTIME_INDEX.candidates(text_words) if marker in low]
-    return _RUNTIME_MARKERS[min(ranks)][0] if ranks else "unknown"
+    best = len(_RUNTIME_MARKERS)
+    for group in _RUNTIME_INDEX.groups(text_words):
+        for marker, rank in group:
+            if rank < best and marker in low:
+                best = rank
+    return _RUNTIME_MARKERS[best][0] if best < len(_RUNTIME_MARKERS) else "unknown"

@@ -34,7 +34,7 @@ from http import HTTPStatus
 from typing import NamedTuple
 
 from pulldoctor.causes import Cause
-from pulldoctor.messages.lexicon import Index, words
+from pulldoctor.messages.lexicon import Index, remember, words
 
 C = Cause
 
@@ -224,6 +224,7 @@ _STATUS_CODE = re.compile(r"status(?: ?code)?:? (\d{3})\b")
 _PHRASES: dict[int, str] = {int(s): s.phrase.lower() for s in HTTPStatus}
 _CODE_WORDS = frozenset(str(c).encode() for c in _PHRASES if c >= 400)
 _STATUS_WORDS = _CODE_WORDS | {b"status", b"statuscode"}
+remember(_STATUS_WORDS | {b"rpc"})  # looked up by statuses() and by the classifier's gRPC fallback
 
 
 def _same_reason(got: list[str], expected: list[str]) -> bool:
