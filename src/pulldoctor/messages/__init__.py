@@ -13,8 +13,10 @@ bare 401/403 > cancelled). The root is the signal with the highest tier; among e
 i.e. the one that appears last (Go errors wrap as ``outer: inner``). In a kubelet aggregate ``[e1, e2]``
 (one error per credential tried) each member is classified alone, and a member whose cause is about the
 image beats a member whose cause is about one credential (auth_missing, auth_invalid, forbidden,
-repo_not_found_or_no_access); among those left, the most specific, then the first. ``signals`` lists every
-cause seen, root first.
+repo_not_found_or_no_access), which in turn beats a member that only got a server error (the registry
+answered the other attempt, so it is up); among those left, the most specific, then the first. ``signals``
+lists every cause seen, root first. The weakest evidence of all is a dropped connection (``EOF``,
+``unexpected EOF``): it counts only when nothing else is said, and never when an HTTP status is named.
 
 Three context rules then use the image named in the message and its registry:
 
