@@ -64,6 +64,9 @@ class HTTP:
         self.session = session
         self.options = options
         self.requests = 0  # every request sent, redirects included (for tests and benchmarks)
+        self.timeout = aiohttp.ClientTimeout(
+            total=options.request_timeout, connect=options.connect_timeout, sock_connect=options.connect_timeout
+        )
 
     async def request(
         self,
@@ -78,9 +81,7 @@ class HTTP:
         """Send one request; ``authorization`` goes only to ``url``'s origin, never across a redirect."""
         opts = self.options
         cap = opts.body_cap if cap is None else cap
-        timeout = aiohttp.ClientTimeout(
-            total=opts.request_timeout, connect=opts.connect_timeout, sock_connect=opts.connect_timeout
-        )
+        timeout = self.timeout
         origin = url
         current = url
         for _hop in range(opts.max_redirects + 1):

@@ -103,7 +103,7 @@ async def _probe_target(
     """One host of the plan: its connection checks, then each credential in the kubelet's order."""
     result = ProbeResult(image=image, platform=str(node))
     ep = await ctx.endpoint(ref, target)
-    result.steps.extend(dataclasses.replace(s) for s in ep.steps)
+    result.steps.extend(Step(s.name, s.ok, s.detail, s.elapsed) for s in ep.steps)  # copies: details get prefixed
     if ep.cause is not None:
         result.cause = ep.cause
         return result

@@ -85,7 +85,7 @@ class Session:
         self._endpoints: dict[tuple[object, ...], asyncio.Task[Endpoint]] = {}
         self._plans: dict[tuple[str, str, bool], Plan] = {}
         self._ssl: dict[tuple[object, ...], ssl.SSLContext] = {}
-        self._docs: dict[tuple[str, str, str, str], asyncio.Task[Response | TransportError]] = {}
+        self._docs: dict[tuple[URL, str, str, str], asyncio.Task[Response | TransportError]] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
 
     async def close(self) -> None:
@@ -345,15 +345,17 @@ class Session:
     ) -> Response | TransportError:
         """GET a manifest or blob; a digest-addressed document is fetched once per repository."""
         assert ep.root is not None
-        url = repo_url(ep.root, repo, kind, ref)
-        if query:
-            url = url.with_query(ns=query)
-        key = (str(ep.root), repo, kind, ref)
+        key = (ep.root, repo, kind, ref)
         cacheable = ref.startswith("sha256:") or ref.startswith("sha512:")
-        if cacheable and key in self._docs:
-            return await asyncio.shield(self._docs[key])
+        if cacheable:
+            known = self._docs.get(key)
+            if known is not None:
+                return known.result() if known.done() else await asyncio.shield(known)
 
         async def get() -> Response | TransportError:
+            url = repo_url(ep.root, repo, kind, ref)  # type: ignore[arg-type]
+            if query:
+                url = url.with_query(ns=query)
             try:
                 return await self.http.request(
                     "GET", url, headers={"Accept": MANIFEST_ACCEPT, **ep.headers}, authorization=authorization,

@@ -5,6 +5,8 @@ the peer's certificate fetched a second time without verification so the user se
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import ssl
 from dataclasses import dataclass, field
 
@@ -12,7 +14,26 @@ from pulldoctor.errors import InputError
 
 
 def client_context(ca_file: str | None) -> ssl.SSLContext:
-    """System trust plus ``ca_file``; an unreadable or non-PEM CA file is bad input (exit 2)."""
+    """System trust plus ``ca_file``; an unreadable or non-PEM CA file is bad input (exit 2).
+
+    Loading the system store costs ~15 ms, so the default context is built once per process and shared
+    (nothing mutates it); one with a CA file is rebuilt when that file changes."""
+    stamp = None
+    if ca_file:
+        try:
+            st = os.stat(ca_file)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError as err:
+            raise InputError(f"cannot use --ca-file {ca_file}: {err.strerror or type(err).__name__}") from None
+    return _cached_context(ca_file, stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_context(ca_file: str | None, _stamp: tuple[int, int] | None) -> ssl.SSLContext:
+    return _new_client_context(ca_file)
+
+
+def _new_client_context(ca_file: str | None) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
     if ca_file:
         try:
@@ -26,7 +47,7 @@ def host_context(
     ca_file: str | None, cas: tuple[str, ...], clients: tuple[tuple[str, str], ...], skip_verify: bool
 ) -> ssl.SSLContext:
     """A hosts.toml host's TLS, as containerd builds it: system + ``ca`` files, client pairs, ``skip_verify``."""
-    ctx = client_context(ca_file)
+    ctx = _new_client_context(ca_file)  # a context of its own: it is changed below
     for ca in cas:
         try:
             ctx.load_verify_locations(cafile=ca)

@@ -26,6 +26,7 @@ INDEX_TYPES = frozenset(
     {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
 )
 USER_AGENT = "pulldoctor (registry probe)"
+_UNSET = object()
 
 
 class TransportError(Exception):
@@ -54,13 +55,19 @@ class Response:
     method: str
 
     def json(self) -> Any:
-        """Parsed body, or None when it is not JSON (never raises)."""
-        if self.truncated or not self.body:
-            return None
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
+        """Parsed body, or None when it is not JSON (never raises). Parsed once: a digest-addressed document
+        is shared by every probe of its repository, so callers must not mutate it."""
+        memo = self.__dict__.get("_parsed", _UNSET)
+        if memo is not _UNSET:
+            return memo
+        doc = None
+        if not self.truncated and self.body:
+            try:
+                doc = json.loads(self.body)
+            except ValueError:
+                doc = None
+        self.__dict__["_parsed"] = doc
+        return doc
 
     def error_codes(self) -> list[str]:
         """Distribution error codes (``MANIFEST_UNKNOWN``, ``NAME_UNKNOWN``, ``DENIED`` …) in the body."""
