@@ -758,3 +758,11 @@ def test_any_failed_tcp_connect_is_network(msg: str) -> None:
 def test_a_runtime_socket_dial_is_not_the_registry(msg: str) -> None:
     got = classify(msg)
     assert got.cause is C.OTHER
+
+
+def test_gitlab_com_hides_private_projects_like_ghcr() -> None:
+    """registry.gitlab.com says ``denied: access forbidden`` to a wrong project path and to a token without access."""
+    got = classify(dockerd('Head "https://registry.gitlab.com/v2/o/p/manifests/latest": denied: access forbidden'))
+    assert got.cause is C.REPO_NOT_FOUND_OR_NO_ACCESS and got.fields["also_possible"] == ["forbidden"]
+    self_hosted = classify(dockerd('Head "https://gitlab.example.com:5050/v2/o/p/manifests/1": denied: access forbidden'))
+    assert self_hosted.cause is C.FORBIDDEN  # another host: no such knowledge

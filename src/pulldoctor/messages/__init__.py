@@ -25,7 +25,8 @@ Three context rules then use the image named in the message and its registry:
 - a platform mismatch for the sandbox ``pause`` image (published for every platform) is a runtime
   fault → ``other``;
 - GitHub's registry (``ghcr.io``) answers 401, 403 or ``denied`` alike for a private package and for a
-  missing one → ``repo_not_found_or_no_access`` (the original cause kept in ``also_possible``).
+  missing one, and GitLab.com's (``registry.gitlab.com``) answers ``denied: access forbidden`` to both →
+  ``repo_not_found_or_no_access`` (the original cause kept in ``also_possible``).
 
 Hedges stay honest: containerd's ``<ref>: not found`` (a HEAD 404, identical for a missing tag and a missing
 repository) is ``tag_not_found`` as causes.md documents, with ``fields["also_possible"]`` naming the others.

@@ -32,8 +32,10 @@ _ACCESS_OR_ABSENCE: frozenset[Cause] = frozenset(
     {Cause.AUTH_MISSING, Cause.AUTH_INVALID, Cause.FORBIDDEN, Cause.TAG_NOT_FOUND, Cause.REPO_NOT_FOUND_OR_NO_ACCESS}
 )
 # GitHub's registry answers an anonymous or unauthorised pull of a private package with 401, 403 or
-# "denied" — the same as for a package that does not exist (public issues show all three forms).
-_HIDES_PRIVATE = frozenset({"ghcr.io", "docker.pkg.github.com"})
+# "denied" — the same as for a package that does not exist (public issues show all three forms). GitLab.com's
+# registry does the same with "denied: access forbidden" (a wrong project path and a token without access
+# both get it: youtous/docker-mailserver-traefik#5, getwud/wud#600).
+_HIDES_PRIVATE = frozenset({"ghcr.io", "docker.pkg.github.com", "registry.gitlab.com"})
 _PRIVATE_LOOKS_DENIED: frozenset[Cause] = frozenset({Cause.FORBIDDEN, Cause.AUTH_MISSING})
 # the registry's bare refusals (a status, an error code); "no basic auth credentials" says more and stays
 _BARE_REFUSALS = frozenset({"status_401", "status_403", "denied", "denied_first", "forbidden", "unauthorized",
