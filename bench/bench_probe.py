@@ -114,16 +114,17 @@ def main() -> int:
         rows: list[tuple[str, str, int]] = []
         for i in range(args.repeat):
             before = len(lab.nginx_requests())
-            t = time.monotonic()
+            t, cpu = time.monotonic(), time.process_time()
             results = asyncio.run(probe_many([ProbeRequest(r) for r in refs], options))
-            elapsed = time.monotonic() - t
+            elapsed, cpu = time.monotonic() - t, time.process_time() - cpu
             bad = [r for r in results if r.cause is not None]
             if bad:
                 raise SystemExit(f"probe_many: {len(bad)} references not pullable, e.g. {bad[0].summary()}")
             if i == 0:
                 rows = settle(lab, before)
             best = min(best, elapsed)
-            print(f"probe_many run {i + 1}: {elapsed:.3f} s ({len(refs) / elapsed:.0f} references/s)")
+            print(f"probe_many run {i + 1}: {elapsed:.3f} s ({len(refs) / elapsed:.0f} references/s; "
+                  f"client CPU {cpu:.3f} s, the rest is the registry and nginx)")
         c = kinds(rows)
         by_tag = c["HEAD manifest by tag"] + c["GET manifest by tag"]
         print(f"probe_many requests: {len(rows)} for {len(refs)} references = {len(rows) / len(refs):.3f}/reference; "
