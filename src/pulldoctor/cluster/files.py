@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -21,7 +23,10 @@ from pulldoctor.errors import InputError
 SUFFIXES = (".json", ".yaml", ".yml")
 MAX_FILE_BYTES = 1 << 30          # 1 GiB: far above any real `kubectl get -A` dump
 MAX_DIRECTORY_FILES = 100_000     # a bound on the directory walk
+MAX_YAML_DEPTH = 100              # kubectl's YAML nests about 20 deep; libyaml's composer recurses in C
+MAX_YAML_ALIAS_NODES = 2_000_000  # nodes that YAML aliases may add (kubectl never writes aliases)
 GZIP_MAGIC = b"\x1f\x8b"
+BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
 
 _BYTE_RE = re.compile(r"\(byte (\d+)\)")
 
@@ -46,6 +51,10 @@ def decode_documents(data: bytes, name: str) -> list[Decoded]:
     """Decode a file's bytes (JSON, or YAML with one or more documents). ``name`` is for error lines."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{name}: UTF-16 text (PowerShell's '>' writes it); save it as UTF-8")
+    if b"\x00" in data[:4096]:  # neither JSON nor YAML allows NUL; refuse /dev/zero and binaries at once
+        raise InputError(f"{name}: binary data, not JSON or YAML")
     start = data.lstrip()[:1]
     if start in (b"{", b"["):
         try:
@@ -67,6 +76,7 @@ def _decode_yaml(data: bytes, name: str) -> list[Decoded]:
         raise InputError(f"{name}: not JSON or YAML (not UTF-8 text at byte {err.start})") from None
     out: list[Decoded] = []
     try:
+        _check_yaml_shape(yaml, loader, text, name)
         for n, doc in enumerate(yaml.load_all(text, Loader=loader), start=1):
             if doc is None:  # an empty document between `---`
                 continue
@@ -83,6 +93,44 @@ def _decode_yaml(data: bytes, name: str) -> list[Decoded]:
     if not out:
         raise InputError(f"{name}: empty: no Kubernetes object in it")
     return out
+
+
+def _check_yaml_shape(yaml: Any, loader: Any, text: str, name: str) -> None:
+    """Refuse YAML that would crash or swamp the loader, from its events (no tree is built yet):
+    nesting deeper than ``MAX_YAML_DEPTH`` (libyaml's composer recurses in C and overflows the stack),
+    an alias inside its own anchor (a cycle), and aliases that expand to more than
+    ``MAX_YAML_ALIAS_NODES`` extra nodes ("billion laughs": PyYAML shares aliased nodes, but decoding
+    them into objects copies each one). Costs about a tenth of the load itself."""
+    opens = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    closes = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    stack: list[list[Any]] = [[None, 0]]      # per open collection: [anchor, nodes inside it]
+    sizes: dict[str, int] = {}                # anchor -> nodes under it, aliases expanded
+    extra = 0
+    for ev in yaml.parse(text, Loader=loader):
+        kind = type(ev)
+        if kind in opens:
+            stack.append([ev.anchor, 1])
+            if len(stack) > MAX_YAML_DEPTH + 1:
+                raise InputError(f"{name}: YAML nested more than {MAX_YAML_DEPTH} deep; not a Kubernetes object")
+        elif kind in closes:
+            anchor, n = stack.pop()
+            if anchor:
+                sizes[anchor] = n
+            stack[-1][1] += n
+        elif kind is yaml.ScalarEvent:
+            if ev.anchor:
+                sizes[ev.anchor] = 1
+            stack[-1][1] += 1
+        elif kind is yaml.AliasEvent:
+            if ev.anchor not in sizes:
+                raise InputError(f"{name}: YAML alias *{ev.anchor} refers to itself")
+            n = sizes[ev.anchor]
+            extra += n
+            if extra > MAX_YAML_ALIAS_NODES:
+                raise InputError(f"{name}: YAML aliases expand to more than {MAX_YAML_ALIAS_NODES} nodes")
+            stack[-1][1] += n
+        elif kind is yaml.DocumentEndEvent:
+            sizes.clear()  # anchors do not cross documents
 
 
 def read_bytes(path: Path, name: str) -> bytes:
@@ -107,6 +155,8 @@ def load_file(path: Path, snapshot: Snapshot, name: str | None = None) -> None:
     """Add one file (JSON, YAML, or a bundle) to ``snapshot``."""
     name = name or str(path)
     data = read_bytes(path, name)
+    if name.endswith(BUNDLE_SUFFIXES) and not data.startswith(GZIP_MAGIC):
+        raise InputError(f"{name}: not a pulldoctor bundle (not gzip-compressed)")
     if data.startswith(GZIP_MAGIC):
         from pulldoctor.cluster.bundle import load_bundle_bytes
 
@@ -122,8 +172,15 @@ def _directory_files(root: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(root):  # does not follow symlinked directories
         dirnames.sort()
         for fn in sorted(filenames):
-            if fn.endswith(SUFFIXES) or fn.endswith((".tar.gz", ".tgz")):
-                found.append(Path(dirpath, fn))
+            if fn.endswith(SUFFIXES) or fn.endswith(BUNDLE_SUFFIXES):
+                path = Path(dirpath, fn)
+                try:
+                    mode = path.stat().st_mode
+                except OSError as err:  # a dangling or looping symlink
+                    raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+                if not stat.S_ISREG(mode):  # a FIFO would block for ever, a device never end
+                    raise InputError(f"{path}: not a regular file")
+                found.append(path)
                 if len(found) > MAX_DIRECTORY_FILES:
                     raise InputError(f"{root}: more than {MAX_DIRECTORY_FILES} files; point at a smaller directory")
     return found

@@ -333,6 +333,15 @@ def decode_json(data: bytes | memoryview) -> Decoded:
     (``kubectl get all``), fall back to item by item and count what is skipped. Raises
     ``msgspec.DecodeError`` for malformed JSON and ``DocumentError`` for well-formed JSON that is wrong.
     """
+    try:
+        return _decode_json(data)
+    except UnicodeDecodeError:  # msgspec checks UTF-8 only inside strings, and raises this
+        raise msgspec.DecodeError("a string that is not UTF-8 text") from None
+    except RecursionError:  # msgspec's own depth guard; real objects nest about 15 deep
+        raise msgspec.DecodeError("nested too deeply") from None
+
+
+def _decode_json(data: bytes | memoryview) -> Decoded:
     out = Decoded(objects=[], ignored={})
     try:
         _flatten(_DOC_DECODER.decode(data), out)
@@ -412,14 +421,25 @@ _ITEM_DECODERS = {"Pod": msgspec.json.Decoder(Pod), "Event": msgspec.json.Decode
 
 
 def decode_object(data: bytes | memoryview, kind: str) -> KubeObject:
-    """Decode one object of a known kind (a GET, or a watch event's object, which may lack ``kind``)."""
-    return _ITEM_DECODERS[kind].decode(data)
+    """Decode one object of a known kind (a GET, or a watch event's object, which may lack ``kind``).
+    Raises ``msgspec.DecodeError`` / ``ValidationError`` only, as ``decode_json`` does."""
+    return decode_with(_ITEM_DECODERS[kind], data)
+
+
+def decode_with(decoder: msgspec.json.Decoder, data: bytes | memoryview) -> object:
+    """``decoder.decode(data)``, with bad UTF-8 and deep nesting turned into ``msgspec.DecodeError``."""
+    try:
+        return decoder.decode(data)
+    except UnicodeDecodeError:
+        raise msgspec.DecodeError("a string that is not UTF-8 text") from None
+    except RecursionError:
+        raise msgspec.DecodeError("nested too deeply") from None
 
 
 def decode_watch_line(line: bytes, kind: str) -> tuple[str, KubeObject | None]:
     """Decode a watch stream line: (type, object); the object is None for ERROR/BOOKMARK lines, whose
     ``object`` is a Status or a bare resourceVersion holder."""
-    ev = _WATCH_DECODER.decode(line)
+    ev: WatchEvent = decode_with(_WATCH_DECODER, line)  # type: ignore[assignment]
     if ev.type in ("ERROR", "BOOKMARK"):
         return ev.type, None
     return ev.type, decode_object(ev.object, kind)

@@ -37,6 +37,7 @@ _FAILURE_REASONS = (EventReason.FAILED, EventReason.ERR_IMAGE_NEVER_PULL, EventR
 
 _SECTION_TYPE = {"containers": "regular", "initContainers": "init", "ephemeralContainers": "ephemeral"}
 _UTC = UTC
+MAX_EVENT_COUNT = 2**31 - 1          # core/v1 Event.count is an int32
 
 
 def _utc(t: datetime | None) -> datetime | None:
@@ -76,7 +77,9 @@ def view(e: Event) -> tuple[ObjectReference | None, EventView]:
         m = _FIELD_PATH.match(ref.field_path)
         if m:
             container = (_SECTION_TYPE[m.group(1)], m.group(2))
-    return ref, EventView(e.reason, msg, max(int(count), 1), _utc(first), _utc(last), container)
+    # The API's count is an int32; a file can say anything, so keep it in that range.
+    count = min(max(int(count), 1), MAX_EVENT_COUNT)
+    return ref, EventView(e.reason, msg, count, _utc(first), _utc(last), container)
 
 
 @dataclass(slots=True)
@@ -192,7 +195,7 @@ def build(pod_events: list[EventView], container_type: str, container: str, *,
         if t.attempts and waiting_reason in ("ErrImagePull", "ImagePullBackOff", ""):
             t.backoff_seconds = backoff_step(t.attempts)
             base = t.last_failure_at or (pulling.last if pulling else None)
-            if base is not None:
+            if base is not None and base < datetime.max.replace(tzinfo=UTC) - timedelta(days=1):
                 t.next_attempt = base + timedelta(seconds=t.backoff_seconds)
                 t.notes.append(f"next pull estimated from {t.attempts} attempt(s) and the last failure; "
                                "the kubelet's pod worker adds 10-15 s")
