@@ -173,7 +173,7 @@ def test_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(bundle.tarfile.TarFile, "addfile", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="No space left on device"):
         write_bundle(snap, out, {})
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.tar.gz", "dump.json"]  # no temp file left

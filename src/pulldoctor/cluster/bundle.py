@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import tarfile
 import tempfile
 import time
@@ -38,11 +39,12 @@ from pulldoctor.cluster.model import (
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import IMAGE_EVENT_REASONS
 from pulldoctor.errors import InputError, SecretFormatError
+from pulldoctor.reference import mask_userinfo
 
 BUNDLE_FORMAT = 1
 MAX_MEMBERS = 1_000
-MAX_MEMBER_BYTES = 1 << 30
-MAX_TOTAL_BYTES = 2 << 30   # decompressed, all members: bounds a gzip bomb
+MAX_MEMBER_BYTES = 256 << 20   # a bundle of 10,000 pods and 100,000 events is well under 100 MiB
+MAX_TOTAL_BYTES = 512 << 20    # decompressed, all members: bounds a gzip bomb
 MANIFEST = "manifest.json"
 OBJECTS = "objects.json"
 
@@ -67,8 +69,10 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
                 total += member.size
                 if member.size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
                     raise InputError(f"{name}: member {member.name} is too large ({member.size} bytes)")
-                if not member.isfile() or not member.name.endswith(".json"):
+                if not member.name.endswith(".json"):
                     continue
+                if not member.isfile():  # a link or device is never part of a bundle, and never followed
+                    raise InputError(f"{name}: member {member.name} is not a regular file; not a pulldoctor bundle")
                 fh = tar.extractfile(member)
                 body = fh.read(MAX_MEMBER_BYTES + 1) if fh else b""
                 where = f"{name}:{member.name}"
@@ -86,17 +90,36 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
                     raise InputError(f"{where}: {err}") from None
         except (tarfile.TarError, OSError, EOFError) as err:
             raise InputError(f"{name}: damaged bundle ({err})") from None
-    if not isinstance(manifest, dict) or manifest.get("pulldoctor_bundle") != BUNDLE_FORMAT:
-        raise InputError(f"{name}: not a pulldoctor bundle (no {MANIFEST} of format {BUNDLE_FORMAT})")
+    listed, notes = _check_manifest(manifest, name)
     for _where, d in decoded:
         snapshot.add(d.objects, mark_listed=False)
         snapshot.count_ignored(d.ignored)
-    for kind, namespaces in (manifest.get("listed") or {}).items():
-        for ns in namespaces or ():
+    for kind, namespaces in listed.items():
+        for ns in namespaces:
             snapshot.mark_listed(str(kind), str(ns))
-    snapshot.notes.extend(str(n) for n in manifest.get("notes") or ())
-    created = manifest.get("created", "?")
+    snapshot.notes.extend(str(n) for n in notes)
+    created = str(manifest.get("created", "?"))[:40]
     snapshot.notes.append(f"read from bundle {name} (created {created}); secrets hold registry names only")
+
+
+def _check_manifest(manifest: object, name: str) -> tuple[dict[str, list[object]], list[object]]:
+    """The manifest's ``listed`` and ``notes``, after checking its format and their types."""
+    if not isinstance(manifest, dict) or "pulldoctor_bundle" not in manifest:
+        raise InputError(f"{name}: not a pulldoctor bundle (no {MANIFEST} of format {BUNDLE_FORMAT})")
+    fmt = manifest["pulldoctor_bundle"]
+    if fmt != BUNDLE_FORMAT:
+        if type(fmt) is int and fmt > BUNDLE_FORMAT:
+            raise InputError(f"{name}: bundle format {fmt} is newer than this pulldoctor reads "
+                             f"({BUNDLE_FORMAT}); upgrade pulldoctor (it was written by version "
+                             f"{str(manifest.get('version', '?'))[:40]})")
+        raise InputError(f"{name}: not a pulldoctor bundle (format {str(fmt)[:40]!r}, expected {BUNDLE_FORMAT})")
+    listed = manifest.get("listed") or {}
+    notes = manifest.get("notes") or []
+    if not isinstance(listed, dict) or not all(isinstance(v, list) for v in listed.values()):
+        raise InputError(f"{name}: damaged bundle ({MANIFEST}: 'listed' is not an object of lists)")
+    if not isinstance(notes, list):
+        raise InputError(f"{name}: damaged bundle ({MANIFEST}: 'notes' is not a list)")
+    return listed, notes
 
 
 # --- writing ----------------------------------------------------------------------------------------
@@ -148,8 +171,10 @@ def bundle_objects(snapshot: Snapshot) -> tuple[list[Any], list[str]]:
 
 def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[str, Any]) -> dict[str, Any]:
     """Write ``snapshot`` as a bundle at ``path`` atomically (temp file + rename); returns the manifest."""
+    target = _target(path)
     objs, notes = bundle_objects(snapshot)
-    body = encode_json(ObjectList(items=objs))
+    # Waiting messages and events can echo a URL with user:password@ in it (a runtime's error text).
+    body = mask_userinfo(encode_json(ObjectList(items=objs)).decode()).encode()
     manifest = {
         "pulldoctor_bundle": BUNDLE_FORMAT,
         "version": __version__,
@@ -162,11 +187,11 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
                    "service_accounts": len(snapshot.service_accounts),
                    "secrets": sum(1 for o in objs if type(o) is Secret)},
     }
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError(f"{target}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    directory = target.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise InputError(f"{path}: cannot write in {directory} ({err.strerror or err})") from None
     try:
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             now = time.time()
@@ -176,10 +201,34 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
                 tar.addfile(info, io.BytesIO(data))
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(err, OSError):
+            raise InputError(f"{path}: could not write the bundle ({err.strerror or err}); nothing was written") \
+                from None
         raise
     return manifest
+
+
+def _target(path: str | os.PathLike[str]) -> Path:
+    """Where to write: an existing regular file is replaced (atomically), a symlink's target is, anything
+    else that exists (a directory, a device such as /dev/null, a FIFO) is refused: renaming over it
+    would replace the device node itself."""
+    if not os.fspath(path):
+        raise InputError("collect -o: the bundle path is empty")
+    target = Path(os.path.realpath(path))
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:
+        raise InputError(f"{path}: cannot write there ({err.strerror or err})") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise InputError(f"{path}: {what}; give a file name such as bundle.tar.gz")
+    if not target.parent.is_dir():
+        raise InputError(f"{path}: directory {target.parent} does not exist")
+    return target
