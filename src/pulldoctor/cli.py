@@ -39,6 +39,21 @@ def _add_cluster_scope(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kubeconfig", help="path to the kubeconfig file")
 
 
+def _add_request_timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--request-timeout", type=_seconds, default=30.0, metavar="SECONDS",
+                   help="give up on a Kubernetes API request after this long (default: 30)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds: {text!r}")
+    return value
+
+
 def _add_registry_access(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--insecure-registry",
@@ -68,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_scope(p)
     p.add_argument("--from", dest="from_path", metavar="PATH",
                    help="read kubectl JSON/YAML files, a directory of them, or a bundle instead of a live cluster")
+    _add_request_timeout(p)
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
     _add_registry_access(p)
     _add_output(p)
@@ -93,8 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="ref")
 
     p = sub.add_parser("collect", help="write a support bundle (secrets reduced to which registries they cover)")
-    p.add_argument("-o", "--output", required=True, metavar="BUNDLE.tar.gz", help="bundle file to write")
+    p.add_argument("-o", "--output", required=True, metavar="BUNDLE.tar.gz",
+                   help="bundle file to write (an existing file is replaced atomically)")
     _add_cluster_scope(p)
+    _add_request_timeout(p)
     p.set_defaults(handler="collect")
 
     p = sub.add_parser("serve", help="run the Prometheus exporter")
@@ -109,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_ERROR_CHARS = 1000
+
+
+def error_line(message: str) -> str:
+    """The error as ONE line of bounded length: control characters (a newline in a pasted reference)
+    escaped, the middle of a huge echoed input cut, and any user:password@ masked."""
+    from pulldoctor.reference import mask_userinfo
+
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in mask_userinfo(message))
+    if len(line) > MAX_ERROR_CHARS:
+        cut = len(line) - MAX_ERROR_CHARS
+        line = f"{line[:MAX_ERROR_CHARS - 200]} …[{cut} characters cut]… {line[-200:]}"
+    return line
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``pulldoctor`` and ``kubectl-pulldoctor``."""
     parser = build_parser()
@@ -121,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module(f"pulldoctor.commands.{args.handler}")
         return int(module.run(args))
     except PulldoctorError as err:
-        sys.stderr.write(f"pulldoctor: {err}\n")
+        sys.stderr.write(f"pulldoctor: {error_line(str(err))}\n")
         return err.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("pulldoctor: interrupted\n")

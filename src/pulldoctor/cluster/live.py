@@ -9,19 +9,24 @@ kubelet would not use). Least privilege: a 403 on anything but pods is a note, n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable, Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from urllib3.util.retry import Retry
 
 from pulldoctor.causes import IMAGE_WAITING_REASONS
-from pulldoctor.cluster.model import LIST_DECODER_FOR_KIND, Pod, decode_object
+from pulldoctor.cluster.model import LIST_DECODER_FOR_KIND, Pod, decode_object, decode_with
 from pulldoctor.cluster.snapshot import Snapshot, SourceSpec
 from pulldoctor.errors import ClusterAccessError
 
+CONNECT_TIMEOUT = 5.0              # seconds; the API server is one hop away
 MAX_RESPONSE_BYTES = 512 << 20     # one page or object; real pages of 500 pods are a few MB
 MAX_PAGES = 10_000                 # bounds a listing (5 M objects at 500 a page)
 MAX_GETS = 500                     # nodes + service accounts + secrets fetched by name
@@ -85,12 +90,14 @@ class _Session:
         except (OSError, ValueError, TypeError, KeyError) as err:
             raise ClusterAccessError(f"kubeconfig could not be read ({type(err).__name__}: "
                                      f"{' '.join(str(err).split())[:200]})") from None
-        cfg.retries = 1  # one retry on connect; never minutes of silent retrying
+        # One retry on connect; none after a read (a stalled server would double the wait).
+        cfg.retries = Retry(total=1, connect=1, read=0, status=0, other=0)
         self.host = cfg.host
         self.api_client = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self.api_client)
         self.events_v1 = client.EventsV1Api(self.api_client)
-        self.timeout = (spec.request_timeout, spec.request_timeout)
+        self.deadline = spec.request_timeout          # whole request: connect, headers, body
+        self.timeout = (min(CONNECT_TIMEOUT, spec.request_timeout), spec.request_timeout)  # per socket wait
         self.page_size = max(1, spec.page_size)
 
     def close(self) -> None:
@@ -101,6 +108,14 @@ class _Session:
 
     def _call(self, fn: Callable[..., Any], **kwargs: Any) -> bytes:
         """One request; returns the body bytes (capped) or raises _Forbidden/_NotFound/_Gone/ClusterAccessError."""
+        try:
+            with _deadline(self.deadline):
+                return self._request(fn, **kwargs)
+        except _DeadlineExceeded:
+            raise ClusterAccessError(f"the Kubernetes API at {self.host} did not answer within "
+                                     f"{self.deadline:g} s (--request-timeout)") from None
+
+    def _request(self, fn: Callable[..., Any], **kwargs: Any) -> bytes:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -142,7 +157,7 @@ class _Session:
                         args["_continue"] = token
                     body = self._call(fn, **args)
                     try:
-                        page = decoder.decode(body)
+                        page = decode_with(decoder, body)
                     except msgspec.MsgspecError as err:
                         raise ClusterAccessError(f"the Kubernetes API at {self.host} sent a {kind} list "
                                                  f"pulldoctor cannot read ({err})") from None
@@ -162,6 +177,32 @@ class _Session:
         except msgspec.MsgspecError as err:
             raise ClusterAccessError(f"the Kubernetes API at {self.host} sent a {kind} pulldoctor cannot read "
                                      f"({err})") from None
+
+
+class _DeadlineExceeded(Exception):
+    """Raised from SIGALRM inside a blocking read: ends one request that outlived its deadline."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """A hard bound on one request. Socket timeouts alone are not one: a server that sends a byte every
+    few seconds restarts them with each byte. SIGALRM interrupts the blocking read (PEP 475 runs the
+    handler, whose exception ends the call); it exists only in the main thread, where the CLI reads the
+    cluster — elsewhere the socket timeouts remain the bound."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(_signum: int, _frame: object) -> None:
+        raise _DeadlineExceeded
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _short(err: BaseException) -> str:

@@ -39,6 +39,7 @@ class SourceSpec:
             all_namespaces=bool(getattr(args, "all_namespaces", False)),
             context=getattr(args, "context", None),
             kubeconfig=getattr(args, "kubeconfig", None),
+            request_timeout=float(getattr(args, "request_timeout", None) or 30.0),
         )
 
 
