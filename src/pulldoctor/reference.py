@@ -16,6 +16,7 @@ import functools
 import ipaddress
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from pulldoctor.causes import PullPolicy
@@ -148,6 +149,27 @@ def parse(image: str) -> ImageRef:
     if isinstance(result, _Failure):
         raise InvalidReference(result.message, rule=result.rule, part=result.part)
     return result
+
+
+# Credentials written into a URL (``https://user:pw@host/…``) or a reference (``user:pw@host/repo``):
+# runtimes and registries echo them in error texts, which pulldoctor prints, renders and bundles.
+_URL_USERINFO_RE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/?#@\s\"'\\<>]+)@")
+_REF_USERINFO_RE = re.compile(
+    r"(?<![\w.:/@-])(?P<info>[^\s/@\"'\\:<>]+:[^\s/@\"'\\<>]+)@(?=[A-Za-z0-9.-]+(?::[0-9]+)?/)")
+
+
+def _masked(info: str) -> str:
+    user, colon, _password = info.partition(":")
+    return f"{user}:***" if colon else "***"  # a lone userinfo is usually a token
+
+
+def mask_userinfo(text: str) -> str:
+    """``text`` with the password of every ``user:password@`` in a URL or a reference replaced by ``***``
+    (a userinfo without a colon, often a token, entirely). Cheap when there is no ``@``."""
+    if "@" not in text:
+        return text
+    text = _URL_USERINFO_RE.sub(lambda m: f"{m['scheme']}{_masked(m['info'])}@", text)
+    return _REF_USERINFO_RE.sub(lambda m: f"{_masked(m['info'])}@", text)
 
 
 def runtime_error(image: str) -> str | None:
@@ -326,7 +348,12 @@ def _digest_message(problem: str, digest: str) -> str:
 _FMT = "invalid reference format"
 
 
+_MAX_EXPLANATION = 300  # a 100 KB reference must not become a 100 KB error line
+
+
 def _fail(runtime: str, rule: str, part: str, what: str) -> _Failure:
+    if len(what) > _MAX_EXPLANATION:
+        what = f"{what[:_MAX_EXPLANATION]}… ({len(what)} characters)"
     return _Failure(runtime, f"{_FMT}: {what}", rule, part)
 
 
@@ -367,6 +394,12 @@ def _explain_rule(s: str, runtime: str) -> _Failure:
     if ws is not None:
         return _fail(runtime, "whitespace", ws,
                      f"contains whitespace or a control character {ws!r}: {json.dumps(s)}")
+    other = next((c for c in s if not c.isascii()), None)
+    if other is not None:  # a homoglyph (Cyrillic 'е' for 'e') looks right and never parses
+        name = unicodedata.name(other, "").lower() or "unnamed"
+        return _fail(runtime, "ascii", other,
+                     f"contains the non-ASCII character {other!r} (U+{ord(other):04X} {name}); "
+                     f"a reference is ASCII only: {json.dumps(s)}")
     scheme = _SCHEME_RE.match(s)
     if scheme:
         return _fail(runtime, "scheme", scheme.group(0),

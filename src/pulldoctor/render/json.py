@@ -9,7 +9,9 @@ from __future__ import annotations
 import msgspec
 
 from pulldoctor.diagnosis.model import Diagnosis
+from pulldoctor.reference import mask_userinfo
 
 
 def render(diagnosis: Diagnosis) -> str:
-    return msgspec.json.format(msgspec.json.encode(diagnosis.to_json()), indent=2).decode() + "\n"
+    text = msgspec.json.format(msgspec.json.encode(diagnosis.to_json()), indent=2).decode()
+    return mask_userinfo(text) + "\n"  # no user:password@ echoed from a runtime (the mask keeps JSON valid)

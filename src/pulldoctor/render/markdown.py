@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pulldoctor.diagnosis.model import Diagnosis
+from pulldoctor.reference import mask_userinfo
 
 
 def _cell(s: str) -> str:
@@ -48,4 +49,4 @@ def render(diagnosis: Diagnosis) -> str:
         out.append("Stuck for other reasons (not image pulls): "
                    + ", ".join(f"{r} {n}" for r, n in sorted(diagnosis.not_image.items())) + ".")
     out += [f"> note: {n}" for n in diagnosis.notes]
-    return "\n".join(out).rstrip() + "\n"
+    return mask_userinfo("\n".join(out).rstrip() + "\n")  # no user:password@ echoed from a runtime

@@ -8,6 +8,7 @@ from __future__ import annotations
 import textwrap
 
 from pulldoctor.diagnosis.model import Confidence, Diagnosis, Finding
+from pulldoctor.reference import mask_userinfo
 
 _RESET = "\033[0m"
 _COLOURS = {Confidence.CERTAIN: "\033[1;31m", Confidence.LIKELY: "\033[1;33m", Confidence.POSSIBLE: "\033[1;36m"}
@@ -69,7 +70,8 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
         if others:
             names = ", ".join(f"{o.namespace}/{o.pod}" for o in others[:8]) + (", …" if len(others) > 8 else "")
             out.wrap(f"same cause for {len(others)} more: {names}", "  ", "    ")
-    return "\n".join(out.lines) + "\n"
+    # Runtimes echo URLs with user:password@ in them; lines wrap only at spaces, so none is split.
+    return mask_userinfo("\n".join(out.lines) + "\n")
 
 
 def _details(out: _Out, f: Finding) -> None:
