@@ -114,3 +114,34 @@ def test_slow_pull_measures_the_rate_and_names_the_runtime_setting(report: dict[
 def test_only_timed_out_pulls_are_sampled(report: dict[str, Any]) -> None:
     sampled = [f["pod"] for f in report["findings"] if (f.get("probe") or {}).get("throughput")]
     assert sampled and all(f.startswith("model-") for f in sampled), sampled
+
+
+def test_hosts_dir_lets_the_probe_confirm_tls_and_scheme_failures_on_loopback(
+        built: tuple[Path, dict[str, Any]], lab: Any, tmp_path: Path) -> None:
+    """Without the node's hosts.toml a loopback registry is probed over plain HTTP, so a TLS failure the
+    node saw cannot be confirmed. With --hosts-dir (the same files the lab's containerd reads) the probe
+    speaks HTTPS as the node does and finds the node's own failure. (It stays `likely`: a loopback address
+    on a node is the node itself, which a probe from here is not.)"""
+    from lab.containerd import _write_hosts
+
+    certs_d = tmp_path / "certs.d"
+    certs_d.mkdir()
+    _write_hosts(certs_d, lab)
+    without = json.loads(diagnose(built[0], "-o", "json").stdout)
+    out = diagnose(built[0], "-o", "json", "--hosts-dir", str(certs_d))
+    assert out.returncode == 1, out.stderr
+    with_hosts = json.loads(out.stdout)
+    for name, cause in (("secure", "tls_error"), ("plain", "http_vs_https")):
+        before, after = _finding(without, name), _finding(with_hosts, name)
+        assert before["probe"]["cause"] != cause  # the gap: plain HTTP to a loopback host tests no TLS
+        assert after["cause"] == cause and after["probe"]["cause"] == cause, after["summary"]
+        assert after["contradictions"] == ["the probe ran on this machine's loopback, not the node's"]
+        assert not any("did not test TLS" in e["text"] for e in after["evidence"])
+        assert any(s["name"] == "hosts" and "hosts.toml" in s["detail"] for s in after["probe"]["steps"])
+
+
+def test_malformed_hosts_dir_is_one_line_exit_2(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    (tmp_path / "certs.d" / "registry.example").mkdir(parents=True)
+    (tmp_path / "certs.d" / "registry.example" / "hosts.toml").write_text('server = "https://x"\n[host\n')
+    out = diagnose(built[0], "--hosts-dir", str(tmp_path / "certs.d"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "hosts.toml" in out.stderr, out.stderr
