@@ -20,7 +20,7 @@ from pulldoctor.keyring import Credential
 from pulldoctor.registry import ProbeOptions, probe
 from pulldoctor.registry.hosts import HostsDir, host_paths, load
 
-FAST = dict(request_timeout=1.5, connect_timeout=1.0, dns_timeout=1.0)
+FAST = {"request_timeout": 1.5, "connect_timeout": 1.0, "dns_timeout": 1.0}
 CANARY = "CANARY-pw-7f3a9c"
 
 
@@ -112,11 +112,11 @@ def test_malformed_hosts_toml_is_an_input_error(tmp_path: Path, text: str, words
 def test_cli_malformed_hosts_toml_is_one_line_exit_2(tmp_path: Path) -> None:
     write(tmp_path, "127.0.0.1:9", "server = [\n")
     out = subprocess.run([sys.executable, "-m", "pulldoctor", "probe", "127.0.0.1:9/a/b:v1", "--hosts-dir",
-                          str(tmp_path)], capture_output=True, text=True, timeout=60)
+                          str(tmp_path)], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1 and "hosts.toml" in out.stderr and "Traceback" not in out.stderr
     out = subprocess.run([sys.executable, "-m", "pulldoctor", "probe", "127.0.0.1:9/a/b:v1", "--hosts-dir",
-                          str(tmp_path / "missing")], capture_output=True, text=True, timeout=60)
+                          str(tmp_path / "missing")], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2 and "not a directory" in out.stderr
 
 
@@ -160,7 +160,7 @@ def self_signed(tmp: Path, name: str) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=30))

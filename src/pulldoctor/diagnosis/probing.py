@@ -16,7 +16,7 @@ from pulldoctor.diagnosis.evidence import Evidence
 #: Failures a probe of the registry cannot tell anything about.
 _NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID})
 #: Short timeouts: a diagnosis should answer in seconds, even when registries are unreachable.
-DIAGNOSE_TIMEOUTS = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
+DIAGNOSE_TIMEOUTS: dict[str, Any] = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
 BATCH_DEADLINE = 30.0
 
 

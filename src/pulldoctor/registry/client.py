@@ -180,7 +180,7 @@ async def sample_download(
         out.capped_by = "time"
     except TransportError as err:
         out.capped_by, out.error = "error", err
-    except Exception as err:  # classified like any request failure, never raised raw
+    except Exception as err:  # noqa: BLE001 - classified like any request failure, never raised raw
         out.capped_by, out.error = "error", classify_exception(err, opts)
     out.elapsed = time.monotonic() - start
     return out

@@ -121,9 +121,9 @@ def largest_layer(doc: dict[str, object], limit: int = 1024) -> tuple[str, int] 
     if not isinstance(layers, list):
         return None
     for layer in layers[:limit]:
-        if isinstance(layer, dict) and isinstance(layer.get("digest"), str) and isinstance(layer.get("size"), int):
-            if best is None or layer["size"] > best[1]:
-                best = (layer["digest"], layer["size"])
+        if (isinstance(layer, dict) and isinstance(layer.get("digest"), str) and isinstance(layer.get("size"), int)
+                and (best is None or layer["size"] > best[1])):
+            best = (layer["digest"], layer["size"])
     return best
 
 

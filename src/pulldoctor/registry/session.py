@@ -346,7 +346,7 @@ class Session:
         """GET a manifest or blob; a digest-addressed document is fetched once per repository."""
         assert ep.root is not None
         key = (ep.root, repo, kind, ref)
-        cacheable = ref.startswith("sha256:") or ref.startswith("sha512:")
+        cacheable = ref.startswith(("sha256:", "sha512:"))
         if cacheable:
             known = self._docs.get(key)
             if known is not None:
