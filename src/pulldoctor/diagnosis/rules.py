@@ -69,7 +69,9 @@ def _probe_detail(ev: Evidence) -> str:
     if p is None:
         return ""
     steps = list(getattr(p, "steps", None) or [])
-    failed = next((s for s in steps if not getattr(s, "ok", True)), None)
+    # The step that decided the verdict (with a hosts.toml, a mirror's failure may come first).
+    failed = None if getattr(p, "cause", None) is None else (
+        getattr(p, "failed_step", None) or next((s for s in steps if not getattr(s, "ok", True)), None))
     creds = "with the kubelet's credentials" if getattr(p, "credentials_sent", False) else "anonymously"
     status = getattr(p, "status", None)
     if failed is not None:
