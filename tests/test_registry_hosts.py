@@ -296,3 +296,29 @@ def test_credentials_go_to_the_configured_mirror_but_never_show(tmp_path: Path) 
     assert any(a.startswith("Basic ") for a in auths)
     assert res.credentials_sent  # type: ignore[attr-defined]
     assert CANARY not in repr(res) and CANARY not in str(res.to_json())  # type: ignore[attr-defined]
+
+
+def test_ns_only_when_the_host_is_not_the_registry(tmp_path: Path) -> None:
+    """containerd's isProxy: ``?ns=`` goes to a host other than the registry, never to the registry itself."""
+    async def main() -> tuple[list[web.Request], list[web.Request]]:
+        own: list[web.Request] = []
+        other: list[web.Request] = []
+        runner, port = await serve(registry_app(own))
+        try:
+            reg = f"127.0.0.1:{port}"
+            write(tmp_path / "self", reg, f'server = "http://{reg}"\n')
+            await probe(f"{reg}/team/app:v1", options=ProbeOptions.build(hosts_dir=str(tmp_path / "self"), **FAST))
+            write(tmp_path / "alias", "alias.pulldoctor.invalid", f'server = "http://{reg}"\n')
+            other_opts = ProbeOptions.build(hosts_dir=str(tmp_path / "alias"), **FAST)
+            before = len(own)
+            await probe("alias.pulldoctor.invalid/team/app:v1", options=other_opts)
+            other.extend(own[before:])
+            del own[before:]
+            return own, other
+        finally:
+            await runner.cleanup()
+
+    own, other = asyncio.run(main())
+    assert own and all("ns" not in r.query for r in own)
+    manifest_asks = [r for r in other if "/manifests/" in r.path]
+    assert manifest_asks and all(r.query.get("ns") == "alias.pulldoctor.invalid" for r in manifest_asks)

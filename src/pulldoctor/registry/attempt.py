@@ -102,8 +102,8 @@ class Prober:
         self.base: URL = ep.base
         self.root: URL = ep.root if ep.root is not None else ep.base.with_path("/v2")
         # containerd adds ?ns=<registry> when the host is not the registry itself (a mirror): isProxy
-        self.ns = ref.registry if ep.target is not None and ep.target.config.host.lower() != ref.endpoint.lower() \
-            else ""
+        host = ep.target.config.host.lower() if ep.target is not None else ""
+        self.ns = ref.registry if host and host not in (ref.endpoint.lower(), ref.registry.lower()) else ""
         self.scope = f"repository:{ref.repository}:pull"
         self.authorization: str | None = None
         self.bearer_with_credentials = False
