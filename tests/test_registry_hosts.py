@@ -322,3 +322,17 @@ def test_ns_only_when_the_host_is_not_the_registry(tmp_path: Path) -> None:
     assert own and all("ns" not in r.query for r in own)
     manifest_asks = [r for r in other if "/manifests/" in r.path]
     assert manifest_asks and all(r.query.get("ns") == "alias.pulldoctor.invalid" for r in manifest_asks)
+
+
+def test_server_only_hosts_toml_is_followed_but_flagged(tmp_path: Path) -> None:
+    """containerd 1.6.20 (the lab's) ignores a hosts.toml without a [host] table ("invalid `host` tree") and
+    falls back to its defaults; newer versions follow it. The probe follows the documented meaning and says
+    so in its hosts step, so a reader of a 1.6 node is not misled."""
+    write(tmp_path, "reg.pulldoctor.invalid", 'server = "https://mirror.pulldoctor.invalid"\n')
+    write(tmp_path, "other.example", 'server = "https://mirror.pulldoctor.invalid"\n[host]\n')
+    hd = load(tmp_path)
+    assert hd.lookup("reg.pulldoctor.invalid").no_host_tree  # type: ignore[union-attr]
+    assert not hd.lookup("other.example").no_host_tree  # type: ignore[union-attr]
+    res = asyncio.run(probe("reg.pulldoctor.invalid/a/b:v1", options=ProbeOptions.build(hosts_dir=str(tmp_path), **FAST)))
+    hosts_step = next(s for s in res.steps if s.name == "hosts")
+    assert "invalid `host` tree" in hosts_step.detail and "https://mirror.pulldoctor.invalid" in hosts_step.detail

@@ -80,6 +80,9 @@ class HostsFile:
     directory: str                  # the directory's name under the hosts dir ("localhost:5000", "_default")
     source: str                     # "hosts.toml" or "certificate files"
     hosts: tuple[HostConfig, ...]
+    #: A hosts.toml without any ``[host]`` table: containerd 1.6 (and 1.7 before containerd#10027 was
+    #: fixed) rejects it ("failed to decode hosts.toml: invalid `host` tree") and uses the defaults.
+    no_host_tree: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,13 @@ def _load_dir(d: Path) -> HostsFile:
         raise InputError(f"{path}: larger than {MAX_FILE_BYTES} bytes; not a hosts.toml")
     if not raw.strip():
         return HostsFile(d.name, "certificate files", (_cert_files(d),))  # containerd: empty = absent
-    return HostsFile(d.name, "hosts.toml", parse(raw, d, str(path)))
+    hosts = parse(raw, d, str(path))
+    return HostsFile(d.name, "hosts.toml", hosts, no_host_tree=not _has_host_table(raw))
+
+
+def _has_host_table(raw: bytes) -> bool:
+    doc = tomllib.loads(raw.decode("utf-8"))  # already parsed once without error
+    return isinstance(doc.get("host"), dict)
 
 
 def _cert_files(d: Path) -> HostConfig:

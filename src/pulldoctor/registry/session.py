@@ -170,6 +170,9 @@ class Session:
         usable = tuple(t for t in targets if need in t.config.capabilities)
         listed = ", then ".join(t.config.describe() for t in targets)
         what = f"{source or found.directory}: {listed}"
+        if found.no_host_tree:
+            what += ("; careful: it has no [host] table, which containerd 1.6 (and 1.7 before a fix) rejects "
+                     "as 'invalid `host` tree' and then uses the registry's defaults: add an empty [host] line")
         if not usable:
             detail = (f"{what}; no host has the {need} capability, so the runtime fails with "
                       f"'no {need} hosts: not found'")
