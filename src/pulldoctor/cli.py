@@ -8,6 +8,7 @@ Exit codes: 0 nothing wrong found, 1 problems found, 2 bad usage or unreadable i
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 MAX_ERROR_CHARS = 1000
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG})
 
 
 def error_line(message: str) -> str:
@@ -152,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = os.environ.get("PULLDOCTOR_DEBUG") == "1"
     try:
         module = importlib.import_module(f"pulldoctor.commands.{args.handler}")
-        return int(module.run(args))
+        code = int(module.run(args))
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not as a message at exit
+        return code
     except PulldoctorError as err:
         sys.stderr.write(f"pulldoctor: {error_line(str(err))}\n")
         return err.exit_code
@@ -169,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # a bug: still one line, unless debugging
         if debug:
             raise
+        if isinstance(err, OSError) and err.errno in _OUTPUT_ERRNOS:  # stdout on a full disk, say
+            sys.stderr.write(f"pulldoctor: cannot write the output: {err.strerror}\n")
+            return 2
         sys.stderr.write(f"pulldoctor: internal error: {type(err).__name__} (set PULLDOCTOR_DEBUG=1 for details)\n")
         return 3
 

@@ -61,6 +61,7 @@ class _Session:
     """One API client and the calls pulldoctor makes with it, with timeouts, size caps and error mapping."""
 
     def __init__(self, spec: SourceSpec) -> None:
+        import yaml
         from kubernetes import client, config  # only here: reading files never imports kubernetes
         from kubernetes.config.config_exception import ConfigException
 
@@ -87,11 +88,14 @@ class _Session:
                     "give --kubeconfig, or --from FILE to read kubectl output instead")
         except ConfigException as err:
             raise ClusterAccessError(f"kubeconfig: {' '.join(str(err).split())[:300]}") from None
-        except (OSError, ValueError, TypeError, KeyError) as err:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as err:
             raise ClusterAccessError(f"kubeconfig could not be read ({type(err).__name__}: "
                                      f"{' '.join(str(err).split())[:200]})") from None
         # One retry on connect; none after a read (a stalled server would double the wait).
         cfg.retries = Retry(total=1, connect=1, read=0, status=0, other=0)
+        if not str(cfg.host).startswith(("https://", "http://")):  # urllib3 would warn, then guess
+            raise ClusterAccessError(f"kubeconfig: the cluster's server {str(cfg.host)[:100]!r} is not an "
+                                     "https:// or http:// URL")
         self.host = cfg.host
         self.api_client = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self.api_client)

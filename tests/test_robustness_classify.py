@@ -1,0 +1,71 @@
+"""Robustness and secrecy of ``classify``: these fail today and belong to ``pulldoctor.messages`` and
+``commands/classify.py``, which are not this pass's to edit — marked ``xfail(strict=False)`` so the owners
+see them turn green. Each says what is wrong and what the fix is."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+
+import pytest
+
+CANARY = "CANARY-pw-7f3a9c"
+TIMEOUT = 30
+
+
+def cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "PULLDOCTOR_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "pulldoctor", *args], input=stdin, capture_output=True,
+                          timeout=TIMEOUT, env=env)
+
+
+MESSAGE = (f'Failed to pull image "bob:{CANARY}@reg.example.invalid/a:1": rpc error: code = Unknown desc = '
+           f'failed to do request: Head "https://bob:{CANARY}@reg.example.invalid/v2/a/manifests/1": dial tcp: '
+           "lookup reg.example.invalid: no such host")
+
+
+@pytest.mark.xfail(strict=False, reason="messages/fields.py copies user:password@ into host, url and image; "
+                                        "fields should carry the host alone and mask the userinfo")
+def test_fields_never_carry_userinfo() -> None:
+    from pulldoctor.messages import classify
+
+    c = classify(MESSAGE)
+    assert c.cause.value == "dns_failure"
+    assert CANARY not in json.dumps(c.fields, default=str)
+    assert c.fields.get("host") == "reg.example.invalid"
+
+
+@pytest.mark.xfail(strict=False, reason="same bug, seen from the CLI: text output prints the fields")
+def test_classify_text_output_masks_userinfo() -> None:
+    r = cli("classify", MESSAGE)
+    assert r.returncode == 0
+    assert CANARY.encode() not in r.stdout + r.stderr
+
+
+@pytest.mark.xfail(strict=False, reason="commands/classify.py iterates stdin by line: a stream without a "
+                                        "newline (/dev/zero) is read whole before the length check; read "
+                                        "with readline(MAX_LINE_CHARS + 1) instead")
+def test_stdin_without_newlines_is_bounded() -> None:
+    with open("/dev/zero", "rb") as zero:
+        env = {k: v for k, v in os.environ.items() if k != "PULLDOCTOR_DEBUG"}
+
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+        r = subprocess.run([sys.executable, "-m", "pulldoctor", "classify"], stdin=zero, capture_output=True,
+                           timeout=TIMEOUT, env=env, preexec_fn=limit)
+    assert r.returncode == 2 and b"longer than" in r.stderr and b"internal error" not in r.stderr
+
+
+@pytest.mark.xfail(strict=False, reason="commands/classify.py echoes undecodable stdin bytes back "
+                                        "(surrogateescape), so the JSON Lines output is not UTF-8; decode stdin "
+                                        "with errors='replace' or refuse the line")
+def test_invalid_utf8_on_stdin_gives_valid_utf8_out() -> None:
+    r = cli("classify", stdin=b'{"message": "Failed to pull image \\"x\\": \xff\xfe not found"}\n')
+    assert r.returncode in (0, 2)
+    r.stdout.decode("utf-8")
+    if r.returncode == 0:
+        assert json.loads(r.stdout)["cause"]

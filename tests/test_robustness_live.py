@@ -1,0 +1,265 @@
+"""A live cluster that is down, hostile or slow, and ``collect -o`` aimed at the wrong place: one line on
+stderr, exit code 2, bounded time, and no file left behind. Servers run on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from kubeapi import FakeKubeAPI
+from kubeapi import objects as o
+
+TIMEOUT = 60
+
+
+def cli(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PULLDOCTOR_DEBUG", "KUBECONFIG")}
+    return subprocess.run([sys.executable, "-m", "pulldoctor", *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, env=env)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pulldoctor: "), r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    for needle in needles:
+        assert needle in r.stderr, r.stderr
+
+
+def kubeconfig_for(port: int, path: Path) -> Path:
+    """A kubeconfig pointing at 127.0.0.1:port (the fake server's writer, without starting it)."""
+    api = FakeKubeAPI()
+    api.port = port
+    return api.write_kubeconfig(path)
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts connections and never says a word."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(16)
+    conns: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conns.append(ls.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield ls.getsockname()[1]
+    ls.close()
+    for c in conns:
+        c.close()
+
+
+def http_server(handle: Callable[[BaseHTTPRequestHandler], None]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            handle(self)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def answer(code: int, body: bytes, ctype: str = "application/json") -> Callable[[BaseHTTPRequestHandler], None]:
+    def handle(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(code)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+    return handle
+
+
+def drip(h: BaseHTTPRequestHandler) -> None:
+    """Headers, then a byte every 0.3 s: each socket read succeeds, the response never ends."""
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.end_headers()
+    for _ in range(1000):
+        try:
+            h.wfile.write(b" ")
+            h.wfile.flush()
+        except OSError:
+            return
+        time.sleep(0.3)
+
+
+# --- the cluster cannot be reached or answers nonsense ----------------------------------------------
+
+
+def test_closed_port_fails_fast_and_collect_leaves_nothing(tmp_path: Path) -> None:
+    kc = kubeconfig_for(closed_port(), tmp_path / "kc")
+    started = time.monotonic()
+    assert_one_line_error(cli("diagnose", "--kubeconfig", str(kc)), "cannot reach", "connection refused")
+    out = tmp_path / "out" / "b.tar.gz"
+    out.parent.mkdir()
+    assert_one_line_error(cli("collect", "--kubeconfig", str(kc), "-o", str(out)), "connection refused")
+    assert time.monotonic() - started < 15
+    assert os.listdir(out.parent) == []
+
+
+def test_silent_server_is_bounded_by_request_timeout(tmp_path: Path, silent_server: int) -> None:
+    kc = kubeconfig_for(silent_server, tmp_path / "kc")
+    started = time.monotonic()
+    assert_one_line_error(cli("diagnose", "--kubeconfig", str(kc), "--request-timeout", "1.5"), "1.5 s")
+    assert time.monotonic() - started < 8  # was 2 x the timeout: urllib3 retried the read
+
+
+def test_dripping_server_is_bounded(tmp_path: Path) -> None:
+    """A byte every 0.3 s restarts a socket timeout for ever; the per-request deadline does not."""
+    server = http_server(drip)
+    try:
+        kc = kubeconfig_for(server.server_address[1], tmp_path / "kc")
+        out = tmp_path / "b.tar.gz"
+        started = time.monotonic()
+        r = cli("collect", "--kubeconfig", str(kc), "--request-timeout", "2", "-o", str(out), timeout=30)
+        assert_one_line_error(r, "did not answer within 2 s")
+        assert time.monotonic() - started < 10
+        assert not out.exists() and os.listdir(tmp_path) == ["kc"]
+    finally:
+        server.shutdown()
+
+
+def test_default_request_timeout_is_30_seconds() -> None:
+    from pulldoctor.cli import build_parser
+    from pulldoctor.cluster import SourceSpec
+
+    for cmd in (["diagnose"], ["collect", "-o", "x.tgz"]):
+        assert SourceSpec.from_args(build_parser().parse_args(cmd)).request_timeout == 30.0
+    assert SourceSpec.from_args(build_parser().parse_args(["diagnose", "--request-timeout", "2s"])).request_timeout == 2
+
+
+@pytest.mark.parametrize(("name", "handler", "needle"), [
+    ("500", answer(500, b'{"kind":"Status","message":"etcdserver: request timed out"}'), "answered 500"),
+    ("html 500", answer(500, b"<html>" + b"x" * 5000 + b"</html>", "text/html"), "answered 500"),
+    ("garbage", answer(200, b"\x00\xffgarbage<html>"), "cannot read"),
+    ("bad utf-8", answer(200, b'{"kind":"PodList","items":[{"metadata":{"name":"\xff"}}]}'), "not UTF-8"),
+    ("deep", answer(200, b'{"kind":"PodList","items":[{"metadata":' + b'{"a":' * 50_000 + b"1"
+                    + b"}" * 50_000 + b"}]}"), "nested too deeply"),
+    ("401", answer(401, b'{"kind":"Status","message":"Unauthorized"}'), "unauthorized"),
+    ("403", answer(403, b'{"kind":"Status","message":"pods is forbidden"}'), "forbidden"),
+])  # fmt: skip
+def test_bad_answers_are_one_line(tmp_path: Path, name: str, handler: Callable[[BaseHTTPRequestHandler], None],
+                                  needle: str) -> None:
+    server = http_server(handler)
+    try:
+        kc = kubeconfig_for(server.server_address[1], tmp_path / "kc")
+        assert_one_line_error(cli("diagnose", "--kubeconfig", str(kc), "--request-timeout", "5"), needle)
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    (None, "kubeconfig"),
+    (b"\x00\x01garbage: [", "kubeconfig"),
+    (b"apiVersion: v1\nkind: Config\nclusters: 5\n", "kubeconfig"),
+    (b"[1, 2]", "kubeconfig"),
+    (b"apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: x: [\n", "ScannerError"),
+    (b"apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n"
+     b"clusters: [{name: k, cluster: {server: '127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\n",
+     "is not an https:// or http:// URL"),
+])  # fmt: skip
+def test_bad_kubeconfig(tmp_path: Path, content: bytes | None, needle: str) -> None:
+    kc = tmp_path / "kc"
+    if content is not None:
+        kc.write_bytes(content)
+    assert_one_line_error(cli("diagnose", "--kubeconfig", str(kc)), needle)
+
+
+def test_unknown_context(tmp_path: Path) -> None:
+    with FakeKubeAPI([]) as api:
+        kc = api.write_kubeconfig(tmp_path / "kc")
+        assert_one_line_error(cli("diagnose", "--kubeconfig", str(kc), "--context", "nope"), "nope")
+
+
+# --- collect -o -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api() -> Iterator[FakeKubeAPI]:
+    img = "registry.example.invalid/a:1"
+    with FakeKubeAPI([o.pod("web", containers=[o.container("app", img)],
+                            statuses=[o.waiting("app", img, "ErrImagePull", "x")]), o.node()]) as server:
+        yield server
+
+
+def test_collect_refuses_a_directory(api: FakeKubeAPI, tmp_path: Path) -> None:
+    kc = api.write_kubeconfig(tmp_path / "kc")
+    target = tmp_path / "dir"
+    target.mkdir()
+    assert_one_line_error(cli("collect", "--kubeconfig", str(kc), "-o", str(target)), "a directory")
+    assert os.listdir(target) == []
+
+
+def test_collect_never_renames_over_a_device_or_fifo(api: FakeKubeAPI, tmp_path: Path) -> None:
+    """``-o /dev/null`` used to replace the device node with a regular file (root may rename over it)."""
+    kc = api.write_kubeconfig(tmp_path / "kc")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert_one_line_error(cli("collect", "--kubeconfig", str(kc), "-o", str(fifo)), "not a regular file")
+    assert fifo.is_fifo() and sorted(os.listdir(tmp_path)) == ["fifo", "kc"]
+    link = tmp_path / "null.tgz"
+    os.symlink(fifo, link)
+    assert_one_line_error(cli("collect", "--kubeconfig", str(kc), "-o", str(link)), "not a regular file")
+    assert fifo.is_fifo() and link.is_symlink()
+
+
+@pytest.mark.parametrize(("target", "needle"), [("/proc/pulldoctor-test", "cannot write"),
+                                                ("/nonexistent-dir/b.tgz", "does not exist"),
+                                                ("", "empty")])
+def test_collect_unwritable_places(api: FakeKubeAPI, tmp_path: Path, target: str, needle: str) -> None:
+    kc = api.write_kubeconfig(tmp_path / "kc")
+    assert_one_line_error(cli("collect", "--kubeconfig", str(kc), "-o", target), needle)
+
+
+def test_collect_replaces_an_existing_file_atomically_and_writes_through_a_symlink(
+        api: FakeKubeAPI, tmp_path: Path) -> None:
+    kc = api.write_kubeconfig(tmp_path / "kc")
+    out = tmp_path / "b.tar.gz"
+    out.write_text("old")
+    r = cli("collect", "--kubeconfig", str(kc), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    link = tmp_path / "latest.tgz"
+    os.symlink(out.name, link)
+    out.write_text("old again")
+    assert cli("collect", "--kubeconfig", str(kc), "-o", str(link)).returncode == 0
+    assert link.is_symlink() and out.read_bytes()[:2] == b"\x1f\x8b"
+    assert sorted(os.listdir(tmp_path)) == ["b.tar.gz", "kc", "latest.tgz"]  # no temporary file left
+    replay = cli("diagnose", "--from", str(link), "--no-probe", "-o", "json")
+    assert [f["pod"] for f in json.loads(replay.stdout)["findings"]] == ["web"]
+
+
+def test_output_to_a_full_disk_is_one_line() -> None:
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "pulldoctor", "ref", "nginx"], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=TIMEOUT)
+    assert r.returncode == 2 and r.stderr == "pulldoctor: cannot write the output: No space left on device\n"
