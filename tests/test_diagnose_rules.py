@@ -219,9 +219,9 @@ def test_slow_but_moving_pull_gets_rate_estimate_and_the_runtime_setting() -> No
            node=NodeView("n", runtime_version="containerd://1.7.2"))
     said, fix = _deadline_text(e)
     assert "slow but moving" in said and "about 34m" in said  # 200 MiB at 100 KiB/s
-    assert "209.7 MB compressed" in said and "100.0 KiB/s" in said
+    assert "200.0 MiB compressed" in said and "100.0 KiB/s" in said
     assert "without a new byte" in said and "does not limit the total" in said
-    assert "At 100 KiB/s" in fix and 'image_pull_progress_timeout = "15m"' in fix
+    assert "At 100.0 KiB/s the image (200.0 MiB)" in fix and 'image_pull_progress_timeout = "15m"' in fix
     assert '[plugins."io.containerd.grpc.v1.cri"]' in fix and "CRI-O" not in fix
 
 

@@ -16,6 +16,7 @@ from pulldoctor.diagnosis.evidence import Evidence, RuntimeDeadline, hostname, r
 from pulldoctor.diagnosis.model import Fix, Verdict
 from pulldoctor.diagnosis.rules import pull_speed, ratelimit_text
 from pulldoctor.reference import is_loopback_host
+from pulldoctor.registry.manifest import human_size
 
 C = Cause
 DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -378,7 +379,7 @@ def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
                          pull_on_node))
     elif speed == "slow" and tp is not None and tp.rate:
         est = tp.estimate(size or tp.blob_size)
-        steps.append(Fix(f"At {tp.rate / 1024:.0f} KiB/s the image ({(size or tp.blob_size) / 1e6:.0f} MB) takes "
+        steps.append(Fix(f"At {human_size(int(tp.rate))}/s the image ({human_size(size or tp.blob_size)}) takes "
                          f"about {span(est or 0)}: use a registry mirror close to the nodes, make the image smaller, "
                          "or pre-pull it (a DaemonSet) so pods do not wait on the download.", pull_on_node))
     elif speed == "fast":

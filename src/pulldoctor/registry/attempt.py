@@ -458,14 +458,21 @@ class Prober:
 
 
 def sustained_rate(points: list[tuple[float, int]], elapsed: float, capped_by: str) -> float | None:
-    """Bytes/s after the first chunk (socket buffers and rate limiters' bursts inflate it), up to the end of
-    the sample (the time cap counts: a trickle that stopped is slower than its last chunk says)."""
+    """Bytes/s once the opening burst is over (socket buffers and rate limiters' ``limit_rate_after`` let the
+    first kilobytes through at once): measured from the last chunk of the first 0.1 s (or tenth of the
+    transfer) to the last chunk, or to the time cap when the chunks stopped coming long before it (more than
+    twice their usual gap): a trickle that stopped is slower than its chunks say. A transfer that is over
+    within the burst window is measured whole."""
     if not points:
         return None
-    t_first, b_first = points[0]
-    end = elapsed if capped_by == "time" else points[-1][0]
-    span = end - t_first
-    if len(points) >= 2 and span >= 0.2:
-        return (points[-1][1] - b_first) / span
-    total = end - (t_first if len(points) >= 2 else 0.0)
-    return points[-1][1] / total if total > 0 else None
+    t_first = points[0][0]
+    t_last, b_last = points[-1]
+    settle = t_first + max(0.1, 0.1 * (t_last - t_first))
+    base = max(i for i, (t, _b) in enumerate(points) if t <= settle)
+    if base == len(points) - 1:
+        end = elapsed if capped_by == "time" else t_last
+        return b_last / end if end > 0 else None
+    t_base, b_base = points[base]
+    gap = (t_last - t_base) / (len(points) - 1 - base)
+    end = elapsed if capped_by == "time" and elapsed - t_last > 2 * gap else t_last
+    return (b_last - b_base) / (end - t_base)
