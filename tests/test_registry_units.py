@@ -177,3 +177,16 @@ def test_cli_bad_usage_is_exit_2_without_network(extra: list[str], needle: str) 
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2, out.stdout + out.stderr
     assert needle in out.stderr and "Traceback" not in out.stderr
+
+
+def test_sustained_rate_skips_the_opening_burst_and_counts_a_stop() -> None:
+    from pulldoctor.registry.attempt import sustained_rate
+
+    steady = [(0.002, 3646), (0.024, 5648), (1.002, 7696), (2.003, 9744)]  # limit_rate_after 4k, then 2k/s
+    assert abs(sustained_rate(steady, 3.0, "time") - 2048) < 100  # type: ignore[operator]
+    stopped = [(0.01, 1000), (0.1, 2000), (0.2, 3000), (0.3, 4000), (0.4, 5000)]  # then silence until the cap
+    assert sustained_rate(stopped, 3.0, "time") < 1500  # type: ignore[operator]
+    assert sustained_rate(stopped, 0.4, "complete") > 9000  # type: ignore[operator]
+    fast = [(0.01, 1 << 20), (0.03, 4 << 20)]
+    assert sustained_rate(fast, 0.03, "bytes") > 100 << 20  # type: ignore[operator]
+    assert sustained_rate([], 3.0, "time") is None
