@@ -83,6 +83,7 @@ CASES: dict[str, tuple[bytes, str]] = {
     "deep.yaml": (b"kind: Pod\nx: " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "nested more than"),
     "deep-block.yaml": (b"kind: Pod\nx:\n" + b"- " * 5_000 + b"1\n", "nested more than"),
     "cycle.yaml": (b"kind: Pod\nspec: &s {containers: [*s]}\n", "refers to itself"),
+    "undefined-alias.yaml": (b"kind: Pod\nx: *nope\n", "undefined alias"),
     "spec-null.json": (json.dumps(_mutate(lambda p: p.update(spec=None))).encode(), "$.spec"),
     "containers-object.json": (json.dumps(_mutate(lambda p: p["spec"].update(containers={}))).encode(),
                                "$.spec.containers"),

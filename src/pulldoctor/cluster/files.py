@@ -123,7 +123,9 @@ def _check_yaml_shape(yaml: Any, loader: Any, text: str, name: str) -> None:
             stack[-1][1] += 1
         elif kind is yaml.AliasEvent:
             if ev.anchor not in sizes:
-                raise InputError(f"{name}: YAML alias *{ev.anchor} refers to itself")
+                if any(frame[0] == ev.anchor for frame in stack):
+                    raise InputError(f"{name}: YAML alias *{ev.anchor} refers to itself")
+                continue  # an undefined alias: the loader names it
             n = sizes[ev.anchor]
             extra += n
             if extra > MAX_YAML_ALIAS_NODES:
