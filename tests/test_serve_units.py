@@ -181,3 +181,20 @@ def test_probe_gate_once_per_interval_and_held_after_a_rate_limit() -> None:
             "docker.io/library/a:1": False, "docker.io/library/b:1": True, "ghcr.io/x/c:1": False}
     finally:
         sched.stop()
+
+
+def test_serve_rejects_malformed_hosts_toml_before_connecting(tmp_path) -> None:
+    """--hosts-dir is read first: a broken hosts.toml is one line, exit 2, no cluster contacted."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "certs.d" / "registry.example"
+    bad.mkdir(parents=True)
+    (bad / "hosts.toml").write_text("server = [\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "pulldoctor", "serve", "--listen", "127.0.0.1:0",
+         "--hosts-dir", str(tmp_path / "certs.d"), "--kubeconfig", str(tmp_path / "none")],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert out.returncode == 2
+    assert "hosts.toml" in out.stderr and out.stderr.count("\n") == 1, out.stderr

@@ -20,6 +20,11 @@ def config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     host, port = parse_listen(args.listen)
     if args.ca_file and not os.path.isfile(args.ca_file):
         raise UsageError(f"--ca-file {args.ca_file}: no such file")
+    if args.hosts_dir:
+        # Read now, so a malformed hosts.toml is one line and exit 2 before anything connects.
+        from pulldoctor.registry.hosts import load
+
+        load(args.hosts_dir)
     return ExporterConfig(
         listen_host=host,
         listen_port=port,
@@ -31,6 +36,7 @@ def config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         probe=not args.no_probe,
         insecure_registries=tuple(args.insecure_registry or ()),
         ca_file=args.ca_file,
+        hosts_dir=args.hosts_dir,
     )
 
 

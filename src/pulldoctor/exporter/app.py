@@ -95,7 +95,7 @@ class Exporter:
         if config.probe:
             from pulldoctor.registry.models import ProbeOptions
 
-            options = ProbeOptions.build(config.insecure_registries, config.ca_file)
+            options = ProbeOptions.build(config.insecure_registries, config.ca_file, hosts_dir=config.hosts_dir)
             self.probes = ProbeScheduler(options, config.probe_interval, on_results=self._on_probe_results,
                                          observe=observe, probe_many=probe_many)
         context_ttl = min(60.0, config.probe_interval)
