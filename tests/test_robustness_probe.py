@@ -74,3 +74,22 @@ def test_platform_with_a_newline_is_refused() -> None:
 @pytest.mark.parametrize("host", ["a b", "http://x", "host:99999", ""])
 def test_insecure_registry_garbage_is_refused(host: str) -> None:
     assert_one_line_error(cli("--insecure-registry", host), "--insecure-registry")
+
+
+def test_docker_config_that_is_json_null(tmp_path: Path) -> None:
+    """``null`` is valid JSON the kubelet reads as no credentials; it used to be an IndexError (exit 3)."""
+    path = tmp_path / "config.json"
+    path.write_text("null")
+    r = cli("--docker-config", str(path), "-o", "json")
+    assert r.returncode == 1 and "internal error" not in r.stderr, r.stderr
+
+
+def test_pull_secret_that_is_json_null() -> None:
+    import base64
+
+    from pulldoctor.keyring import entries_from_secret, problems_for_secret
+
+    data = {".dockerconfigjson": base64.b64encode(b"null").decode()}
+    assert entries_from_secret("ns", "n", "kubernetes.io/dockerconfigjson", data) == []
+    assert [p.reason for p in problems_for_secret("ns", "n", "kubernetes.io/dockerconfigjson", data)] == [
+        ".dockerconfigjson is null: it gives no credentials"]

@@ -198,7 +198,7 @@ def entries_from_docker_config(
     """
     problems: list[SecretProblem] = []
     doc = _load_json(text, source, "content", problems)
-    if doc is None:
+    if doc is _INVALID:
         raise SecretFormatError(str(problems[0]))
     if format == "auto":
         format = "config.json" if _is_config_json(doc) else "dockercfg"
@@ -268,10 +268,13 @@ def _read_secret(
     except UnicodeDecodeError:
         text = payload.decode("utf-8", "replace")  # Go's json replaces invalid UTF-8 the same way
     doc = _load_json(text, source, key, problems)
-    if doc is None:
+    if doc is _INVALID:
         return [], problems
     entries = _entries_from_doc(doc, source, key, type == DOCKERCONFIGJSON, problems)
     return entries, problems
+
+
+_INVALID = object()  # _load_json's answer for text that is not JSON (JSON ``null`` is None)
 
 
 def _load_json(text: str, source: str, what: str, problems: list[SecretProblem]) -> Any:
@@ -283,7 +286,7 @@ def _load_json(text: str, source: str, what: str, problems: list[SecretProblem])
     except (ValueError, RecursionError):
         problems.append(SecretProblem(source, f"{what} is not valid JSON; the kubelet's pull fails on it",
                                       fatal=True))
-    return None
+    return _INVALID
 
 
 def _refuse_constant(name: str) -> NoReturn:
