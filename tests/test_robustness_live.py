@@ -263,3 +263,43 @@ def test_output_to_a_full_disk_is_one_line() -> None:
         r = subprocess.run([sys.executable, "-m", "pulldoctor", "ref", "nginx"], stdout=full, stderr=subprocess.PIPE,
                            text=True, timeout=TIMEOUT)
     assert r.returncode == 2 and r.stderr == "pulldoctor: cannot write the output: No space left on device\n"
+
+
+def exec_kubeconfig(path: Path, port: int, plugin: Path) -> Path:
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        "clusters": [{"name": "k", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "u", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1", "command": sys.executable, "args": [str(plugin)],
+            "interactiveMode": "Never"}}}]}))
+    return path
+
+
+def test_failing_exec_credential_plugin_is_one_line(tmp_path: Path) -> None:
+    """The client logs the failure on the root logger and goes on without credentials: it used to print an
+    ``ERROR:root:`` line, then a 401 line."""
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text("import sys\nsys.stderr.write('token expired, run: login\\n')\nsys.exit(1)\n")
+    kc = exec_kubeconfig(tmp_path / "kc", closed_port(), plugin)
+    assert_one_line_error(cli("diagnose", "--kubeconfig", str(kc)), "kubeconfig: exec", "token expired")
+
+
+def test_hanging_exec_credential_plugin_is_bounded(tmp_path: Path, silent_server: int) -> None:
+    """kubernetes' ExecProvider waits for its plugin without a timeout; the request deadline bounds it."""
+    pid_file = tmp_path / "plugin.pid"
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(2.5)\n")
+    kc = exec_kubeconfig(tmp_path / "kc", silent_server, plugin)
+    started = time.monotonic()
+    assert_one_line_error(cli("diagnose", "--kubeconfig", str(kc), "--request-timeout", "1"),
+                          "exec credential plugin")
+    assert time.monotonic() - started < 3.5
+    # The plugin outlives pulldoctor by a moment (nothing can kill it through the client); wait for it.
+    deadline = time.monotonic() + 10
+    while pid_file.exists() and time.monotonic() < deadline:
+        try:
+            os.kill(int(pid_file.read_text() or 0), 0)
+        except (ProcessLookupError, ValueError):
+            break
+        time.sleep(0.1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import threading
@@ -72,8 +73,13 @@ class _Session:
         default = Path("~/.kube/config").expanduser()
         try:
             if path or default.exists():
-                config.load_kube_config(config_file=path, context=spec.context, client_configuration=cfg,
-                                        persist_config=False)
+                # An exec credential plugin runs here, with no timeout of the client's own (a cloud CLI
+                # waiting on an unreachable metadata server hangs); the request deadline bounds it.
+                with _deadline(spec.request_timeout), _client_errors() as logged:
+                    config.load_kube_config(config_file=path, context=spec.context, client_configuration=cfg,
+                                            persist_config=False)
+                if logged:  # the client logs a failed exec plugin and goes on without credentials
+                    raise ClusterAccessError(f"kubeconfig: {' '.join(logged[-1].split())[:300]}")
                 contexts, active = config.list_kube_config_contexts(config_file=path)
                 chosen = next((c for c in contexts if c.get("name") == spec.context), active) if spec.context \
                     else active
@@ -86,6 +92,9 @@ class _Session:
                 raise ClusterAccessError(
                     "no kubeconfig (~/.kube/config, $KUBECONFIG or --kubeconfig) and not running in a cluster; "
                     "give --kubeconfig, or --from FILE to read kubectl output instead")
+        except _DeadlineExceeded:
+            raise ClusterAccessError(f"kubeconfig: loading the credentials took more than {spec.request_timeout:g} s "
+                                     "(an exec credential plugin that hangs?)") from None
         except ConfigException as err:
             raise ClusterAccessError(f"kubeconfig: {' '.join(str(err).split())[:300]}") from None
         except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as err:
@@ -183,8 +192,28 @@ class _Session:
                                      f"({err})") from None
 
 
-class _DeadlineExceeded(Exception):
-    """Raised from SIGALRM inside a blocking read: ends one request that outlived its deadline."""
+class _DeadlineExceeded(BaseException):
+    """Raised from SIGALRM inside a blocking read: ends one request that outlived its deadline. A
+    BaseException, so that no library's ``except Exception`` (the client's exec plugin runner) swallows it."""
+
+
+@contextlib.contextmanager
+def _client_errors() -> Iterator[list[str]]:
+    """Collect what the kubernetes client logs at ERROR on the root logger (a failed exec plugin) instead
+    of letting logging's last-resort handler print it: the CLI's error stays one line."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(logging.ERROR)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        root.removeHandler(handler)
 
 
 @contextlib.contextmanager
