@@ -197,3 +197,31 @@ def test_mask_userinfo_keeps_digests_and_mail_addresses() -> None:
     assert mask_userinfo(f"https://{CANARY}@h/x") == "https://***@h/x"  # a lone token
     assert mask_userinfo(f'"bob:{CANARY}@reg.io:5000/a:1"') == '"bob:***@reg.io:5000/a:1"'
     assert json.loads(mask_userinfo(json.dumps({"u": f"ftp://a:{CANARY}@h"}))) == {"u": "ftp://a:***@h"}
+
+
+def test_escape_sequences_from_the_cluster_never_reach_the_terminal(tmp_path: Path) -> None:
+    """A waiting message or event can hold ESC sequences (clear the screen, retitle the window, OSC 52
+    clipboard writes); every format prints them as visible escapes."""
+    hostile = 'Failed to pull image "x": \x1b]0;pwned\x07\x1b[2J\x1b]52;c;ZXZpbA==\x07\x9b31m not found\r\x08'
+    pod = o.pod("esc", containers=[o.container("app", IMG)],
+                statuses=[o.waiting("app", IMG, "ErrImagePull", hostile)])
+    path = tmp_path / "esc.json"
+    path.write_text(json.dumps(o.as_list([pod, o.event(pod, "Failed", hostile, container="app")])))
+    for fmt in ("text", "json", "markdown"):
+        r = subprocess.run([sys.executable, "-m", "pulldoctor", "diagnose", "--from", str(path), "--no-probe",
+                            "-o", fmt], capture_output=True, timeout=TIMEOUT)
+        assert r.returncode == 1, r.stderr
+        out = r.stdout.decode("utf-8")
+        assert not any(c in out for c in "\x1b\x07\x9b\x08\r"), fmt
+        assert "pwned" in out  # shown, harmlessly
+        if fmt == "json":
+            assert "\x9b31m" in json.dumps(json.loads(out), ensure_ascii=False)  # still valid, same text
+
+
+def test_printable_keeps_only_the_renderers_own_colours() -> None:
+    from pulldoctor.reference import printable
+
+    red, reset = "\x1b[1;31m", "\x1b[0m"
+    text = f"{red}verdict{reset} \x1b[2J\x1b]0;t\x07 tab\there\nnext https://u:{CANARY}@h/x"
+    assert printable(text, keep=frozenset({red, reset})) == (
+        f"{red}verdict{reset} \\x1b[2J\\x1b]0;t\\x07 tab\there\nnext https://u:***@h/x")

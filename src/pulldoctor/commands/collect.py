@@ -11,6 +11,7 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
+    from pulldoctor.cli import error_line
     from pulldoctor.cluster import SourceSpec, load_snapshot
     from pulldoctor.cluster.bundle import write_bundle
     from pulldoctor.errors import UsageError
@@ -27,6 +28,6 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {args.output}: {c['pods']} pods, {c['events']} image events, {c['nodes']} nodes, "
         f"{c['service_accounts']} service accounts, {c['secrets']} pull secrets (registry names only)\n"
     )
-    for note in snapshot.notes:
-        sys.stderr.write(f"note: {note}\n")
+    for note in snapshot.notes:  # notes quote the API server's messages: one safe line each
+        sys.stderr.write(f"note: {error_line(note)}\n")
     return 0

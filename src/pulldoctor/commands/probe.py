@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pulldoctor.errors import InputError
+from pulldoctor.reference import printable
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -69,7 +70,8 @@ def render_text(result: ProbeResult, credentials_note: str = "") -> str:
             f"{step.detail} ({ms})", WIDTH, initial_indent=head, subsequent_indent=" " * len(head),
             break_long_words=True, break_on_hyphens=False,
         )
-    return "\n".join(lines) + "\n"
+    # Details quote the registry's own error bodies: no escape sequence of theirs reaches the terminal.
+    return printable("\n".join(lines) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:

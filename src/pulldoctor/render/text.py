@@ -8,12 +8,13 @@ from __future__ import annotations
 import textwrap
 
 from pulldoctor.diagnosis.model import Confidence, Diagnosis, Finding
-from pulldoctor.reference import mask_userinfo
+from pulldoctor.reference import printable
 
 _RESET = "\033[0m"
 _COLOURS = {Confidence.CERTAIN: "\033[1;31m", Confidence.LIKELY: "\033[1;33m", Confidence.POSSIBLE: "\033[1;36m"}
 _DIM = "\033[2m"
 _BOLD = "\033[1m"
+_OWN_CODES = frozenset({_RESET, _DIM, _BOLD, *_COLOURS.values()})
 
 
 class _Out:
@@ -70,8 +71,9 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
         if others:
             names = ", ".join(f"{o.namespace}/{o.pod}" for o in others[:8]) + (", …" if len(others) > 8 else "")
             out.wrap(f"same cause for {len(others)} more: {names}", "  ", "    ")
-    # Runtimes echo URLs with user:password@ in them; lines wrap only at spaces, so none is split.
-    return mask_userinfo("\n".join(out.lines) + "\n")
+    # Messages come from the cluster: no escape sequence but our colours reaches the terminal, and no
+    # user:password@ a runtime echoed (lines wrap only at spaces, so none is split).
+    return printable("\n".join(out.lines) + "\n", keep=_OWN_CODES)
 
 
 def _details(out: _Out, f: Finding) -> None:
