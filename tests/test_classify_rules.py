@@ -766,3 +766,59 @@ def test_gitlab_com_hides_private_projects_like_ghcr() -> None:
     assert got.cause is C.REPO_NOT_FOUND_OR_NO_ACCESS and got.fields["also_possible"] == ["forbidden"]
     self_hosted = classify(dockerd('Head "https://gitlab.example.com:5050/v2/o/p/manifests/1": denied: access forbidden'))
     assert self_hosted.cause is C.FORBIDDEN  # another host: no such knowledge
+
+
+@pytest.mark.parametrize("msg", [
+    # Go on Windows wraps Winsock errors as "connectex:"/"wsarecv:" followed by FormatMessage's text
+    dockerd("Get https://r.example/v2/: dial tcp 10.0.0.1:443: connectex: No connection could be made because the "
+            "target machine actively refused it."),
+    dockerd('Get "https://r.example/v2/": dial tcp 10.0.0.1:443: connectex: A connection attempt failed because the '
+            "connected party did not properly respond after a period of time, or established connection failed "
+            "because connected host has failed to respond."),
+    dockerd("Get https://r.example/v2/a/blobs/" + DIGEST + ": read tcp 10.0.0.2:50000->10.0.0.1:443: wsarecv: An "
+            "existing connection was forcibly closed by the remote host."),
+])
+def test_windows_socket_errors_are_network(msg: str) -> None:
+    assert classify(msg).cause is C.NETWORK_UNREACHABLE
+
+
+def test_docker_v1_login_required_is_a_401() -> None:
+    """Docker 1.x registry/session.go errLoginRequired, as the kubelet 1.1 wrapper appended it."""
+    msg = ("image pull failed for r.example/a:1, this may be because there are no credentials on this request.  "
+           "details: (Authentication is required.)")
+    got = classify(msg)
+    assert got.cause is C.AUTH_MISSING and "auth_invalid" in got.fields["also_possible"]
+
+
+@pytest.mark.parametrize("inner", [
+    "no registries configured while trying to pull an unqualified image",
+    ('no registries configured while trying to pull an unqualified image, add at least one in /etc/crio/crio.conf '
+     'under the "registries" key'),
+])
+def test_old_crio_without_search_registries_is_an_unusable_short_name(inner: str) -> None:
+    assert classify(grpc("Unknown", inner)).cause is C.INVALID_IMAGE_NAME
+
+
+def _candidates(*errs: str) -> str:
+    """podman/libimage: one error per short-name candidate, go-multierror's list (as a paste unfolds it)."""
+    items = " ".join(f"* Error initializing source docker://{reg}/a/b:1: Error reading manifest 1 in {reg}/a/b: {e}"
+                     for reg, e in errs)
+    return f'Error: error pulling image "a/b:1": unable to pull a/b:1: {len(errs)} errors occurred: {items}'
+
+
+def test_short_name_candidates_found_nowhere_are_the_hedge() -> None:
+    got = classify(_candidates(("docker.io", "denied: requested access to the resource is denied"),
+                               ("quay.io", "unauthorized: access to the requested resource is not authorized"),
+                               ("registry.fedoraproject.org", "manifest unknown: manifest unknown")))
+    assert got.cause is C.REPO_NOT_FOUND_OR_NO_ACCESS
+    assert [m["cause"] for m in got.fields["members"]] == ["repo_not_found_or_no_access"] * 2 + ["tag_not_found"]
+
+
+def test_short_name_candidates_that_agree_keep_their_cause() -> None:
+    got = classify(_candidates(("docker.io", "manifest unknown: manifest unknown"),
+                               ("quay.io", "manifest unknown: manifest unknown")))
+    assert got.cause is C.TAG_NOT_FOUND
+    other = classify(_candidates(("docker.io", "manifest unknown: manifest unknown"),
+                                 ("quay.io", ('pinging container registry quay.io: Get "https://quay.io/v2/": dial '
+                                              "tcp: lookup quay.io on 10.0.0.10:53: no such host"))))
+    assert other.cause is C.DNS_FAILURE  # a candidate that could not be asked at all is a finding of its own

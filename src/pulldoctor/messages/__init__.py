@@ -15,7 +15,10 @@ i.e. the one that appears last (Go errors wrap as ``outer: inner``). In a kubele
 image beats a member whose cause is about one credential (auth_missing, auth_invalid, forbidden,
 repo_not_found_or_no_access), which in turn beats a member that only got a server error (the registry
 answered the other attempt, so it is up); among those left, the most specific, then the first. ``signals``
-lists every cause seen, root first. The weakest evidence of all is a dropped connection (``EOF``,
+lists every cause seen, root first. podman's list of short-name candidates (``N errors occurred: * Error
+initializing source docker://R1/…  * …``, one pull attempt per search registry) is split the same way, but its
+members are alternatives: when each says "not here" or "not for you" and they disagree, the image was found
+nowhere and the root is the hedge ``repo_not_found_or_no_access``. The weakest evidence of all is a dropped connection (``EOF``,
 ``unexpected EOF``): it counts only when nothing else is said, and never when an HTTP status is named.
 
 Three context rules then use the image named in the message and its registry:

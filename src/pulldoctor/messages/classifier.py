@@ -35,6 +35,8 @@ _ACCESS_OR_ABSENCE: frozenset[Cause] = frozenset(
 # "denied" — the same as for a package that does not exist (public issues show all three forms). GitLab.com's
 # registry does the same with "denied: access forbidden" (a wrong project path and a token without access
 # both get it: youtous/docker-mailserver-traefik#5, getwud/wud#600).
+# What a short-name candidate registry answers when it does not have the image for us (podman's per-registry list).
+_ABSENT_OR_REFUSED: frozenset[Cause] = _ACCESS_OR_ABSENCE | {Cause.REPO_NOT_FOUND}
 _HIDES_PRIVATE = frozenset({"ghcr.io", "docker.pkg.github.com", "registry.gitlab.com"})
 _PRIVATE_LOOKS_DENIED: frozenset[Cause] = frozenset({Cause.FORBIDDEN, Cause.AUTH_MISSING})
 # the registry's bare refusals (a status, an error code); "no basic auth credentials" says more and stays
@@ -141,6 +143,13 @@ def _classify(message: object) -> Classification:
         best: list[Signal] = []
         if pool:
             best, found, root_text = max(pool, key=lambda pm: pm[0][0].tier)  # first among the most specific
+        member_causes = {pm[0][0].cause if pm[0] else Cause.OTHER for pm in per_member}
+        if p.candidates and len(member_causes) > 1 and member_causes <= _ABSENT_OR_REFUSED:
+            # every candidate registry either lacks the name or refuses it: found nowhere, and which registry
+            # was meant the text cannot say (the package docstring)
+            best = [Signal(rules.REGISTRY, -1, Cause.REPO_NOT_FOUND_OR_NO_ACCESS, "candidates_absent_or_refused",
+                           tuple(sorted(member_causes - {Cause.REPO_NOT_FOUND_OR_NO_ACCESS}, key=lambda c: c.value)))]
+            fields["note"] = "the short name was tried at every search registry: none has it for these credentials"
         head = _ordered(best[:1] + extra)
         ordered = head + best[1:] + [s for sigs, _, _ in per_member if sigs is not best for s in sigs]
         fields["members"] = members

@@ -87,6 +87,7 @@ class Peeled:
     wrappers: list[str] = field(default_factory=list)
     image: str | None = None
     members: list[str] = field(default_factory=list)  # kubelet aggregate members, in order
+    candidates: bool = False  # the members are one pull attempt per short-name candidate (podman/libimage)
     secondary: str = ""  # CRI-O's "; artifact err: …" part: a fallback attempt, not the image's error
     reason: str | None = None  # the waiting reason the 1.32+ back-off message repeats ("ErrImagePull")
 
@@ -130,6 +131,8 @@ def peel(text: str) -> Peeled:
     out.core = rest
     _split_secondary(out)
     _split_aggregate(out)
+    if not out.members:
+        _split_candidates(out)
     return out
 
 
@@ -204,6 +207,27 @@ def _split_aggregate(out: Peeled) -> None:
         return
     cuts.append(len(body) + 2)
     out.members = [body[a: b - 2].strip() for a, b in pairwise(cuts)]
+
+
+# hashicorp/go-multierror's "N errors occurred:\n\t* e1\n\t* e2" (libimage adds " while pulling"), once unfolded
+_MULTI = re.compile(r"\b\d{1,3} errors occurred(?: while pulling)?:\s*\*\s")
+_CANDIDATE_HEAD = "error initializing source docker://"
+
+
+def _split_candidates(out: Peeled) -> None:
+    """podman/buildah try a short name at every unqualified-search registry and report one error per candidate
+    (containers/common libimage pull.go, go-multierror). The attempts are alternatives, not layers of one error."""
+    core = out.core
+    if "errors occurred" not in core:
+        return
+    m = _MULTI.search(core)
+    if m is None:
+        return
+    parts = [p.strip() for p in core[m.end() - 2:].split(" * ", MAX_MEMBERS)]
+    parts = [p.removeprefix("* ").strip() for p in parts if p.strip("* ")]
+    if len(parts) >= 2 and all(p.lower().startswith(_CANDIDATE_HEAD) for p in parts):
+        out.members = parts[:MAX_MEMBERS]
+        out.candidates = True
 
 
 # Which runtime wrapped the error: marker substrings (lower case), checked in this order.

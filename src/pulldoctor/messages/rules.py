@@ -92,6 +92,10 @@ RULES: tuple[Rule, ...] = (
         "repository name must be canonical")),
     _r("short_name", C.INVALID_IMAGE_NAME, DEFINITIVE, "short-name",
        r"short-name .{0,600}?(?:did not resolve to an alias|resolution enforced|unqualified-search)"),
+    # the same fault before short-name aliases existed: CRI-O <= 1.19 (server/image_pull.go, pkg/storage/image.go
+    # ErrNoRegistriesConfigured) had no registry to complete an unqualified name with
+    _r("no_search_registries", C.INVALID_IMAGE_NAME, DEFINITIVE,
+       "no registries configured while trying to pull an unqualified image"),
     _r("signature", C.SIGNATURE_INVALID, DEFINITIVE,
        ("signaturevalidationfailed", "signature validation failed", "source image rejected",
         "signature verification failed", "a signature was required", "is rejected by policy",
@@ -136,15 +140,20 @@ RULES: tuple[Rule, ...] = (
     _r("tls", C.TLS_ERROR, TRANSPORT,
        ("x509:", "tls:", "tls handshake timeout", "certificate signed by unknown authority",
         "certificate has expired", "certificate is valid for", "unknown certificate authority")),
+    # Windows nodes and Docker Desktop print Winsock's own texts after Go's "connectex:"/"wsarecv:" (net/fd_windows.go
+    # wraps the errno with os.NewSyscallError; the text is FormatMessage's): WSAECONNREFUSED, WSAETIMEDOUT,
+    # WSAECONNRESET, WSAENETUNREACH, WSAEHOSTUNREACH
     _r("dial", C.NETWORK_UNREACHABLE, TRANSPORT,
        ("connection refused", "no route to host", "network is unreachable", "connection reset by peer",
-        "connection timed out", "host is unreachable", "operation timed out", "cannot assign requested address")),
+        "connection timed out", "host is unreachable", "operation timed out", "cannot assign requested address",
+        "target machine actively refused it", "did not properly respond after a period of time",
+        "forcibly closed by the remote host", "unreachable network", "unreachable host")),
     _r("dial_timeout", C.NETWORK_UNREACHABLE, TRANSPORT, "dial tcp ", r"dial tcp \S{1,300}: i/o timeout"),
     _r("no_connection", C.NETWORK_UNREACHABLE, TRANSPORT - 5, "while waiting for connection"),
     # Go's net.OpError for any failed TCP connect, whatever the errno ("dial tcp 0.0.8.90:443: connect: invalid
     # argument"; before Go 1.10 "getsockopt: connection refused")
     _r("dial_errno", C.NETWORK_UNREACHABLE, TRANSPORT - 5, "dial tcp",
-       r"dial tcp[46]? \S{0,300}: (?:connect|getsockopt): "),
+       r"dial tcp[46]? \S{0,300}: (?:connect|connectex|getsockopt): "),
     # a dial to a unix socket is the runtime's own plumbing (kubelet→CRI, dockerd→containerd), never the
     # registry: the runtime is down or wedged ("transport: Error while dialing dial unix …containerd.sock")
     _r("runtime_socket", C.OTHER, TRANSPORT + 2, "dial unix", r"dial unix[: ]"),
@@ -190,7 +199,10 @@ RULES: tuple[Rule, ...] = (
        ("internal server error", "bad gateway", "service unavailable", "gateway timeout",
         "temporarily unavailable", "gateway time-out")),
     _r("io_timeout", C.NETWORK_UNREACHABLE, STATUS_HIGH, "i/o timeout"),
-    _r("unauthorized", C.AUTH_MISSING, STATUS, ("authentication required", "unauthorized", "unauthenticated"),
+    # Docker 1.x's v1 registry client says "Authentication is required." for a 401 (registry/session.go
+    # errLoginRequired; the kubelet 1.1 wrapper appends it as "details: (Authentication is required.)")
+    _r("unauthorized", C.AUTH_MISSING, STATUS,
+       ("authentication required", "authentication is required", "unauthorized", "unauthenticated"),
        also=(C.AUTH_INVALID,)),
     # the registry's DENIED error code, "…: denied" or "denied: …", never a local "permission denied"
     _r("denied", C.FORBIDDEN, STATUS, "denied", r": denied(?::(?! requested access)|$)"),
