@@ -102,5 +102,5 @@ def test_hosts_dir_with_a_fifo_does_not_hang(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "127.0.0.1:1" / "hosts.toml")
     env = {k: v for k, v in os.environ.items() if k != "PULLDOCTOR_DEBUG"}
     r = subprocess.run([sys.executable, "-m", "pulldoctor", "probe", IMG, "--hosts-dir", str(tmp_path)],
-                       capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, env=env)
+                       capture_output=True, text=True, timeout=4, stdin=subprocess.DEVNULL, env=env)
     assert_one_line_error(r, "hosts.toml")
