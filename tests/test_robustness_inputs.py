@@ -324,3 +324,15 @@ def test_exit_code_0_when_only_healthy_pods(tmp_path: Path) -> None:
 def test_exit_code_1_with_findings(tmp_path: Path) -> None:
     path = write_json(tmp_path / "bad.json", o.as_list([failing_pod()]))
     assert cli("diagnose", "--from", str(path), "--no-probe").returncode == 1
+
+
+def test_large_yaml_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    """A 13 MB kubectl YAML took 6 s and 540 MB; 100 MB would take gigabytes. JSON has no such limit."""
+    path = tmp_path / "big.yaml"
+    with path.open("w") as fh:
+        fh.write("kind: Pod\nmetadata:\n  name: '")
+        fh.write("a" * (33 << 20))
+        fh.write("'\n")
+    started = time.monotonic()
+    assert_one_line_error(cli("diagnose", "--from", str(path)), "YAML larger than 32 MiB", "-o json")
+    assert time.monotonic() - started < 5

@@ -23,6 +23,7 @@ from pulldoctor.errors import InputError
 SUFFIXES = (".json", ".yaml", ".yml")
 MAX_FILE_BYTES = 1 << 30          # 1 GiB: far above any real `kubectl get -A` dump
 MAX_DIRECTORY_FILES = 100_000     # a bound on the directory walk
+MAX_YAML_BYTES = 32 << 20         # PyYAML needs about 40x a file's size in memory (JSON: about 3x)
 MAX_YAML_DEPTH = 100              # kubectl's YAML nests about 20 deep; libyaml's composer recurses in C
 MAX_YAML_ALIAS_NODES = 2_000_000  # nodes that YAML aliases may add (kubectl never writes aliases)
 GZIP_MAGIC = b"\x1f\x8b"
@@ -70,6 +71,9 @@ def _decode_yaml(data: bytes, name: str) -> list[Decoded]:
     import yaml  # only when a YAML file is read
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    if len(data) > MAX_YAML_BYTES:
+        raise InputError(f"{name}: YAML larger than {MAX_YAML_BYTES >> 20} MiB ({len(data)} bytes) would need "
+                         "gigabytes to read; use `kubectl get … -o json` instead (up to 1 GiB)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
