@@ -41,7 +41,8 @@ PROMPT_LANGS = {"console", ""}
 OFFLINE = {"ref", "classify"}
 #: Flags the README names that belong to other tools, and where each is defined.
 FOREIGN_FLAGS = {
-    "--corpus": "bench/bench_classify.py",            # the benchmark's own option
+    "--corpus": "bench/bench_classify.py",            # the benchmarks' own options
+    "--failing": "bench/bench_serve.py",
     "--image-pull-progress-deadline": "cri-dockerd",  # cri-dockerd's flag, named in the deadline paragraph
     "--tls-verify": "skopeo",                         # skopeo inspect, the probe benchmark's baseline
 }
