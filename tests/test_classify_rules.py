@@ -822,3 +822,14 @@ def test_short_name_candidates_that_agree_keep_their_cause() -> None:
                                  ("quay.io", ('pinging container registry quay.io: Get "https://quay.io/v2/": dial '
                                               "tcp: lookup quay.io on 10.0.0.10:53: no such host"))))
     assert other.cause is C.DNS_FAILURE  # a candidate that could not be asked at all is a finding of its own
+
+
+@pytest.mark.parametrize("msg", [
+    dockerd("Login: Too many failed login attempts. You have been locked out for one hour. Try again later or contact "
+            "support. (Code: 429; Headers: map[Content-Type:[application/json]])"),
+    dockerd("Get https://registry-1.docker.io/v2/: toomanyrequests: too many failed login attempts for username or IP "
+            "address"),
+])
+def test_docker_hub_login_lockout_is_a_rate_limit_caused_by_bad_credentials(msg: str) -> None:
+    got = classify(msg)
+    assert got.cause is C.RATE_LIMITED and got.fields["also_possible"] == ["auth_invalid"]

@@ -195,6 +195,11 @@ RULES: tuple[Rule, ...] = (
     # --- status codes and error codes ------------------------------------------------------------
     _r("rate_limit", C.RATE_LIMITED, STATUS_HIGH,
        ("toomanyrequests", "too many requests", "pull rate limit", "rate limit exceeded", "rate exceeded")),
+    # Docker Hub locks an account or address out (429) after repeated wrong credentials: the lockout is a rate
+    # limit, its reason usually a bad password somewhere. Docker 1.x printed the v1 login answer as "Login: <body>
+    # (Code: 429; Headers: …)" (moby registry/auth.go loginV1); later clients show "toomanyrequests: too many
+    # failed login attempts for username or IP address"
+    _r("login_lockout", C.RATE_LIMITED, STATUS_HIGH, "too many failed login attempts", also=(C.AUTH_INVALID,)),
     _r("server_error", C.REGISTRY_SERVER_ERROR, STATUS_HIGH - 5,
        ("internal server error", "bad gateway", "service unavailable", "gateway timeout",
         "temporarily unavailable", "gateway time-out")),
