@@ -303,6 +303,9 @@ def options_of(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 def test_other_commands_parse(shown: Shown, capsys: pytest.CaptureFixture[str]) -> None:
     """(a) live-cluster, serve, collect and probe lines: they parse with the real parser, as written."""
     subs = subparsers()
+    if shown.argv and shown.argv[0].startswith("-"):   # `pulldoctor --version`
+        assert shown.argv[0] in options_of(build_parser()), f"{shown.line.where()}: no option {shown.argv[0]}"
+        return
     assert shown.argv and shown.argv[0] in subs, f"{shown.line.where()}: no such command {shown.argv[:1]}"
     if is_synopsis(shown):
         opts = options_of(subs[shown.argv[0]])
@@ -650,3 +653,59 @@ def test_table_of_contents_links_resolve() -> None:
     toc = "\n".join(ln.text for ln in parsed()[1][""])
     missing = [h for h in headings if f"(#{slug(h)})" not in toc]
     assert not missing, f"README.md: the contents list after the intro lacks {missing}"
+
+
+def test_commands_table_is_complete() -> None:
+    """The Commands table has one synopsis per command, naming every option, with `-o`'s real choices."""
+    lines = parsed()[1][section_named("Commands")]
+    rows = {}
+    for line in lines:
+        m = re.match(r"^\| `pulldoctor (\w+)([^`]*)`", line.text)
+        if m:
+            rows[m.group(1)] = (line, m.group(2).replace("\\|", "|"))
+    subs = subparsers()
+    assert set(rows) == set(subs), f"Commands table: rows for {sorted(rows)}, commands {sorted(subs)}"
+    for name, (line, synopsis) in rows.items():
+        for action in subs[name]._actions:
+            if not action.option_strings or "--help" in action.option_strings:
+                continue
+            assert any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", synopsis) for o in action.option_strings), \
+                f"{line.where()}: the synopsis lacks {'/'.join(action.option_strings)}"
+            shown = re.search(rf"(?:{'|'.join(map(re.escape, action.option_strings))}) ([a-z]+(?:\|[a-z]+)+)", synopsis)
+            if action.choices and shown:
+                assert shown.group(1).split("|") == list(action.choices), \
+                    f"{line.where()}: {action.option_strings[0]} takes {list(action.choices)}"
+
+
+def test_benchmark_one_liners_run() -> None:
+    """The `python -m timeit` commands of the Benchmarks section run (once each, not timed)."""
+    block = next((b for b in parsed()[0] if b.section == section_named("Benchmarks") and b.lang in SHELL_LANGS), None)
+    assert block, "Benchmarks: the ```sh block of one-liners is gone"
+    for line in block.lines:
+        words = shlex.split(line.text)
+        if words[:3] != ["python", "-m", "timeit"]:
+            continue
+        setup = words[words.index("-s") + 1]
+        namespace: dict[str, object] = {}
+        exec(setup, namespace)    # noqa: S102 - the README's own command, run once instead of timed
+        exec(words[-1], namespace)  # noqa: S102
+
+
+def test_figures_name_their_source() -> None:
+    """A paragraph that states a speed names the bench script or links to Benchmarks."""
+    figure = re.compile(r"\d[\d,.]*\s*(?:[A-Za-z]+\s+){0,3}(?:per second|msg/s|messages/s|references/s)"
+                        r"|\d+(?:\.\d+)? ?(?:ms|MiB)\b.{0,40}\b(?:median|peak|RSS|against)")
+    problems = []
+    for name, lines in parsed()[1].items():
+        para: list[Line] = []
+        for k, line in enumerate([*lines, Line(0, "")]):
+            following = lines[k + 1].text if k + 1 < len(lines) else ""
+            if line.text.strip() or (para and following.startswith("- ")):   # a list belongs to its lead-in
+                para.append(line)
+                continue
+            text = " ".join(ln.text for ln in para)
+            if figure.search(text) and "bench/" not in text and "(#benchmarks)" not in text \
+                    and name != section_named("Benchmarks"):
+                problems.append(f"{para[0].where()}: a figure without its source (a bench script)")
+            para = []
+    assert not problems, "\n".join(problems)
