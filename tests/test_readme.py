@@ -709,3 +709,26 @@ def test_figures_name_their_source() -> None:
                 problems.append(f"{para[0].where()}: a figure without its source (a bench script)")
             para = []
     assert not problems, "\n".join(problems)
+
+
+def test_probe_sample_output_against_the_lab(lab: object, shim: dict[str, str]) -> None:
+    """The `probe` sample (a missing tag on a loopback registry) is what the probe prints against a real
+    docker-registry. The lab's port is not 5000, so lines may wrap elsewhere: the words are compared, with
+    timings as `N ms`. Tags pushed: the two the sample names as closest, and one far from 1.25.4."""
+    block = next((b for b in parsed()[0] if b.lines and b.lines[0].text.startswith("$ pulldoctor probe 127.0.0.1:5000/")),
+                 None)
+    assert block, "the probe section's sample output (`$ pulldoctor probe 127.0.0.1:5000/…`) is gone"
+    image = block.lines[0].text.split()[-1]
+    repo, _, _ = image.removeprefix("127.0.0.1:5000/").rpartition(":")
+    for tag in ("1.25.3", "1.26.0", "0.1.0"):
+        lab.push(lab.open_registry, repo, tag)  # type: ignore[attr-defined]
+    address = lab.open_registry  # type: ignore[attr-defined]
+    result = run_shell(f"pulldoctor probe {shlex.quote(image.replace('127.0.0.1:5000', address))}", shim)
+    assert result.returncode == 1, f"{block.lines[0].where()}: exit {result.returncode}, documented 1\n{result.stderr}"
+
+    def words(text: str) -> list[str]:
+        return re.sub(r"\(\d+ ms\)", "(N ms)", text).split()
+
+    shown = words("\n".join(ln.text for ln in block.lines[1:]))
+    real = words(result.stdout.replace(address, "127.0.0.1:5000"))
+    assert shown == real, f"{block.lines[0].where()}: the sample differs from the real output:\n{result.stdout}"
