@@ -732,3 +732,21 @@ def test_probe_sample_output_against_the_lab(lab: object, shim: dict[str, str]) 
     shown = words("\n".join(ln.text for ln in block.lines[1:]))
     real = words(result.stdout.replace(address, "127.0.0.1:5000"))
     assert shown == real, f"{block.lines[0].where()}: the sample differs from the real output:\n{result.stdout}"
+
+
+def test_rules_table_is_the_rules() -> None:
+    """The Diagnose rules table names each rule of `diagnosis.rules.RULES` (and the transient one) with
+    exactly the causes it decides."""
+    from pulldoctor.diagnosis.rules import RULES, TRANSIENT
+
+    rows = {}
+    for line in parsed()[1][section_named("Diagnose")]:
+        m = re.match(r"^\| `(\w+)` \| ([^|]+) \|", line.text)
+        if m:
+            rows[m.group(1)] = (line, set(re.findall(r"`([a-z_]+)`", m.group(2))))
+    real = {r.name: {c.value for c in r.causes} for r in RULES}
+    assert set(rows) == set(real) | {TRANSIENT.name}, \
+        f"Diagnose rules table: rows {sorted(rows)}, rules {sorted(set(real) | {TRANSIENT.name})}"
+    for name, causes in real.items():
+        line, shown = rows[name]
+        assert shown == causes, f"{line.where()}: rule {name} decides {sorted(causes)}"
