@@ -386,9 +386,7 @@ def cause_mentions() -> Iterator[tuple[Line, str]]:
     """Words the README presents as cause names: the Causes list, the `causes`/`cause` table columns, sample
     outputs (`cause: X`, `"cause": "X"`, `…: X (likely)`), and `→ X` in prose."""
     _, sections = parsed()
-    for line in sections[section_named("Causes")]:
-        for word in re.findall(r"`([a-z_]+)`", line.text):
-            yield line, word
+    yield from causes_listed()
     for lines in sections.values():
         header: list[str] = []
         for line in lines:
@@ -415,6 +413,12 @@ def cause_mentions() -> Iterator[tuple[Line, str]]:
                 yield from ((line, w) for w in re.findall(r"^([a-z_]+): \S+$", line.text) if w != "pullable")
 
 
+def causes_listed() -> list[tuple[Line, str]]:
+    """The first column of the Causes section's table."""
+    return [(line, m.group(1)) for line in parsed()[1][section_named("Causes")]
+            if (m := re.match(r"^\| `([a-z_]+)` \|", line.text))]
+
+
 def test_every_cause_named_is_a_cause() -> None:
     """(c) every cause name in the README is a `Cause` value."""
     mentions = list(cause_mentions())
@@ -427,7 +431,7 @@ def test_every_cause_named_is_a_cause() -> None:
 def test_every_cause_is_documented() -> None:
     """(c) the Causes section lists exactly the enum, and the rules table says which rule weighs each cause."""
     _, sections = parsed()
-    listed = {w for line in sections[section_named("Causes")] for w in re.findall(r"`([a-z_]+)`", line.text)}
+    listed = {w for _, w in causes_listed()}
     assert listed == CAUSES, f"Causes section: missing {sorted(CAUSES - listed)}, extra {sorted(listed - CAUSES)}"
     diagnose = [ln for ln in sections[section_named("Diagnose")] if ln.text.startswith("| `")]
     in_rules = {w for ln in diagnose for w in re.findall(r"`([a-z_]+)`", ln.text.split("|")[2])}
