@@ -754,3 +754,28 @@ def test_rules_table_is_the_rules() -> None:
     for name, causes in real.items():
         line, shown = rows[name]
         assert shown == causes, f"{line.where()}: rule {name} decides {sorted(causes)}"
+
+
+def test_deploy_table_and_alerts_are_deploys() -> None:
+    """The deploy/ table names every file there (and only those); the example alerts are the shipped rules."""
+    import yaml
+
+    section = section_named("Prometheus exporter")
+    named = {m.group(1) for ln in parsed()[1][section] if (m0 := re.match(r"^\| (`[^|]+`) \|", ln.text))
+             for m in re.finditer(r"`([\w.-]+)`", m0.group(1))}
+    shipped = {p.name for p in (ROOT / "deploy").iterdir() if p.is_file()}
+    table = {n for n in named if "." in n or n == "Containerfile"} - {"/metrics", "/healthz", "/readyz", "/findings"}
+    assert table - shipped == set(), f"README deploy table names files not in deploy/: {sorted(table - shipped)}"
+    unnamed = shipped - table - {"kustomization.yaml"}   # the table says what kustomization.yaml ships
+    assert not unnamed, f"README deploy table does not describe {sorted(unnamed)}"
+
+    block = next(b for b in parsed()[0] if b.section == section and b.lang == "yaml")
+    shown = yaml.safe_load("\n".join(ln.text for ln in block.lines))
+    docs = yaml.safe_load((ROOT / "deploy" / "prometheusrule.yaml").read_text())
+    real = {r["alert"]: r for g in docs["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    for rule in shown:
+        where = block.lines[0].where()
+        assert rule["alert"] in real, f"{where}: deploy/prometheusrule.yaml has no alert {rule['alert']}"
+        assert " ".join(rule["expr"].split()) == " ".join(real[rule["alert"]]["expr"].split()), \
+            f"{where}: {rule['alert']} expr differs from deploy/prometheusrule.yaml"
+        assert rule.get("for") == real[rule["alert"]].get("for"), f"{where}: {rule['alert']} `for` differs"
