@@ -781,3 +781,31 @@ def test_deploy_table_and_alerts_are_deploys() -> None:
         assert " ".join(rule["expr"].split()) == " ".join(real[rule["alert"]]["expr"].split()), \
             f"{where}: {rule['alert']} expr differs from deploy/prometheusrule.yaml"
         assert rule.get("for") == real[rule["alert"]].get("for"), f"{where}: {rule['alert']} `for` differs"
+
+
+def test_keyring_example_prints_what_it_says() -> None:
+    """The Credentials section's Python example: each `# result` comment is the repr of the line above it,
+    for a secret with entries for ghcr.io (alice, password s3cret: fingerprint 1fe25d9a) and quay.io."""
+    import base64
+    import types
+
+    from pulldoctor import keyring
+
+    block = next(b for b in parsed()[0] if b.lang == "python" and b.section == section_named("Credentials"))
+    auths = {"ghcr.io": {"auth": base64.b64encode(b"alice:s3cret").decode()},
+             "quay.io": {"auth": base64.b64encode(b"bob:other").decode()}}
+    data = {".dockerconfigjson": base64.b64encode(json.dumps({"auths": auths}).encode()).decode()}
+    namespace: dict[str, object] = {**vars(keyring), "secret": types.SimpleNamespace(data=data)}
+    checked = 0
+    lines = [ln for ln in block.lines if ln.text.strip()]
+    for k, line in enumerate(lines):
+        if line.text.startswith("#"):
+            continue
+        result = lines[k + 1] if k + 1 < len(lines) and lines[k + 1].text.startswith("# ") else None
+        if result is None:
+            exec(line.text, namespace)  # noqa: S102 - the README's own statement
+            continue
+        value = eval(line.text, namespace)
+        assert repr(value) == result.text[2:], f"{result.where()}: the real value is {value!r}"
+        checked += 1
+    assert checked >= 2, "the keyring example shows fewer results than expected: layout changed?"
