@@ -726,17 +726,20 @@ def test_probe_sample_output_against_the_lab(lab: object, shim: dict[str, str]) 
     assert block, "the probe section's sample output (`$ pulldoctor probe 127.0.0.1:5000/…`) is gone"
     image = block.lines[0].text.split()[-1]
     repo, _, _ = image.removeprefix("127.0.0.1:5000/").rpartition(":")
+    # A repository of its own in the session's shared lab, so no other test's pushes change the tag count.
+    unique = f"readme{os.getpid()}/"
     for tag in ("1.25.3", "1.26.0", "0.1.0"):
-        lab.push(lab.open_registry, repo, tag)  # type: ignore[attr-defined]
+        lab.push(lab.open_registry, unique + repo, tag)  # type: ignore[attr-defined]
     address = lab.open_registry  # type: ignore[attr-defined]
-    result = run_shell(f"pulldoctor probe {shlex.quote(image.replace('127.0.0.1:5000', address))}", shim)
+    result = run_shell(f"pulldoctor probe {shlex.quote(image.replace('127.0.0.1:5000/', address + '/' + unique))}",
+                       shim)
     assert result.returncode == 1, f"{block.lines[0].where()}: exit {result.returncode}, documented 1\n{result.stderr}"
 
     def words(text: str) -> list[str]:
         return re.sub(r"\(\d+ ms\)", "(N ms)", text).split()
 
     shown = words("\n".join(ln.text for ln in block.lines[1:]))
-    real = words(result.stdout.replace(address, "127.0.0.1:5000"))
+    real = words(result.stdout.replace(unique, "").replace(address, "127.0.0.1:5000"))
     assert shown == real, f"{block.lines[0].where()}: the sample differs from the real output:\n{result.stdout}"
 
 
