@@ -25,6 +25,11 @@ import pytest
 from kubeapi import objects as o
 
 TIMEOUT = 30
+# Runs the CLI and prints its peak RSS in KiB last on stderr. VmHWM, not ru_maxrss: ru_maxrss keeps the
+# parent's (pytest's) peak across fork+exec.
+PEAK_RSS_CODE = ("import re, sys; from pulldoctor.cli import main; rc = main(sys.argv[1:]); "
+                 "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1], file=sys.stderr); "
+                 "raise SystemExit(rc)")
 
 
 def cli(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
@@ -178,8 +183,7 @@ def test_large_file_time_and_memory_are_bounded(tmp_path: Path) -> None:
         fh.write('{"kind": "Pod", "metadata": {"name": "')
         fh.write("a" * 100_000_000)
         fh.write('"}}')
-    code = ("import resource, sys; from pulldoctor.cli import main; rc = main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); raise SystemExit(rc)")
+    code = PEAK_RSS_CODE
     started = time.monotonic()
     r = subprocess.run([sys.executable, "-c", code, "diagnose", "--from", str(path), "--no-probe"],
                        capture_output=True, text=True, timeout=60)
@@ -336,3 +340,45 @@ def test_large_yaml_is_refused_with_the_way_out(tmp_path: Path) -> None:
     started = time.monotonic()
     assert_one_line_error(cli("diagnose", "--from", str(path)), "YAML larger than 32 MiB", "-o json")
     assert time.monotonic() - started < 5
+
+
+# --- object-count bombs: small files that decode into huge numbers of objects --------------------------
+
+EMPTIES = 2_100_000  # just over MAX_OBJECTS_PER_DOCUMENT
+
+
+def test_empty_objects_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
+    """``{"kind":"PodList","items":[{},{},…]}``: 3 bytes a pod, about 800 bytes each once decoded (a 3 MB
+    file took 830 MB); 6 MB here would have needed 1.7 GB."""
+    path = tmp_path / "empties.json"
+    path.write_text('{"kind": "PodList", "items": [' + ",".join(["{}"] * EMPTIES) + "]}")
+    code = PEAK_RSS_CODE
+    r = subprocess.run([sys.executable, "-c", code, "diagnose", "--from", str(path)], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert r.returncode == 2 and "JSON objects, more than the 2000000" in r.stderr, r.stderr
+    assert int(r.stderr.split()[-1]) < 300 * 1024  # KiB
+
+
+def test_yaml_mappings_bomb_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "maps.yaml"
+    path.write_text("kind: PodList\nitems:\n" + "- {}\n" * EMPTIES)
+    assert_one_line_error(cli("diagnose", "--from", str(path)), "YAML mappings")
+
+
+def test_bundle_objects_bomb_is_refused(tmp_path: Path) -> None:
+    body = ('{"kind": "PodList", "items": [' + ",".join(["{}"] * EMPTIES) + "]}").encode()
+    path = _bundle(tmp_path / "b.tar.gz", [_member("manifest.json", json.dumps(MANIFEST).encode()),
+                                           _member("objects.json", body)])
+    assert_one_line_error(cli("diagnose", "--from", str(path)), "JSON objects")
+
+
+def test_many_files_together_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulldoctor.cluster.files as files
+    from pulldoctor.cluster import load_snapshot
+    from pulldoctor.errors import InputError
+
+    monkeypatch.setattr(files, "MAX_SNAPSHOT_OBJECTS", 5)
+    for n in range(2):
+        write_json(tmp_path / f"pods{n}.json", o.as_list([failing_pod(f"p{n}-{i}") for i in range(3)]))
+    with pytest.raises(InputError, match=r"pods1\.json: more than 5 objects in all"):
+        load_snapshot(tmp_path)

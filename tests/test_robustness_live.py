@@ -303,3 +303,15 @@ def test_hanging_exec_credential_plugin_is_bounded(tmp_path: Path, silent_server
         except (ProcessLookupError, ValueError):
             break
         time.sleep(0.1)
+
+
+def test_a_page_of_millions_of_objects_is_refused(tmp_path: Path) -> None:
+    """pulldoctor asks for 500 pods a page; a server may answer with millions of ``{}`` in 6 MB."""
+    body = ('{"kind": "PodList", "metadata": {}, "items": [' + ",".join(["{}"] * 2_100_000) + "]}").encode()
+    server = http_server(answer(200, body))
+    try:
+        kc = kubeconfig_for(server.server_address[1], tmp_path / "kc")
+        assert_one_line_error(cli("diagnose", "--kubeconfig", str(kc), "--request-timeout", "10"),
+                              "JSON objects, more than")
+    finally:
+        server.shutdown()

@@ -27,6 +27,7 @@ import msgspec
 
 from pulldoctor import __version__
 from pulldoctor.cluster.model import (
+    MAX_OBJECTS_PER_DOCUMENT,
     Decoded,
     DocumentError,
     Event,
@@ -60,7 +61,7 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
         raise InputError(f"{name}: not a pulldoctor bundle (not a readable .tar.gz: {err})") from None
     manifest: dict[str, Any] | None = None
     decoded: list[tuple[str, Decoded]] = []
-    total = 0
+    total = objects = 0
     with tar:
         try:
             for n, member in enumerate(tar):
@@ -76,6 +77,10 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
                 fh = tar.extractfile(member)
                 body = fh.read(MAX_MEMBER_BYTES + 1) if fh else b""
                 where = f"{name}:{member.name}"
+                objects += body.count(b"{")
+                if objects > MAX_OBJECTS_PER_DOCUMENT:  # each member is checked; so is their sum
+                    raise InputError(f"{name}: more than {MAX_OBJECTS_PER_DOCUMENT} JSON objects in all; "
+                                     "not a pulldoctor bundle")
                 if Path(member.name).name == MANIFEST:
                     try:
                         manifest = json.loads(body)

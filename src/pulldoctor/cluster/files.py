@@ -16,13 +16,20 @@ from typing import Any
 
 import msgspec
 
-from pulldoctor.cluster.model import Decoded, DocumentError, convert_python, decode_json
+from pulldoctor.cluster.model import (
+    MAX_OBJECTS_PER_DOCUMENT,
+    Decoded,
+    DocumentError,
+    convert_python,
+    decode_json,
+)
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.errors import InputError
 
 SUFFIXES = (".json", ".yaml", ".yml")
 MAX_FILE_BYTES = 1 << 30          # 1 GiB: far above any real `kubectl get -A` dump
 MAX_DIRECTORY_FILES = 100_000     # a bound on the directory walk
+MAX_SNAPSHOT_OBJECTS = 2_000_000  # pods, events… from all files together (a big cluster has 200,000)
 MAX_YAML_BYTES = 32 << 20         # PyYAML needs about 40x a file's size in memory (JSON: about 3x)
 MAX_YAML_DEPTH = 100              # kubectl's YAML nests about 20 deep; libyaml's composer recurses in C
 MAX_YAML_ALIAS_NODES = 2_000_000  # nodes that YAML aliases may add (kubectl never writes aliases)
@@ -108,12 +115,17 @@ def _check_yaml_shape(yaml: Any, loader: Any, text: str, name: str) -> None:
     opens = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
     closes = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     stack: list[list[Any]] = [[None, 0]]      # per open collection: [anchor, nodes inside it]
+    mappings = 0
     sizes: dict[str, int] = {}                # anchor -> nodes under it, aliases expanded
     extra = 0
     for ev in yaml.parse(text, Loader=loader):
         kind = type(ev)
         if kind in opens:
             stack.append([ev.anchor, 1])
+            if kind is yaml.MappingStartEvent:
+                mappings += 1
+                if mappings > MAX_OBJECTS_PER_DOCUMENT:  # each may become a struct with its empty lists
+                    raise InputError(f"{name}: more than {MAX_OBJECTS_PER_DOCUMENT} YAML mappings; split the file")
             if len(stack) > MAX_YAML_DEPTH + 1:
                 raise InputError(f"{name}: YAML nested more than {MAX_YAML_DEPTH} deep; not a Kubernetes object")
         elif kind in closes:
@@ -192,6 +204,14 @@ def _directory_files(root: Path) -> list[Path]:
     return found
 
 
+def _check_total(snapshot: Snapshot, where: str) -> None:
+    """Each document is bounded (``MAX_OBJECTS_PER_DOCUMENT``); so is their sum across files."""
+    total = len(snapshot.pods) + len(snapshot.events) + len(snapshot.nodes) + len(snapshot.secrets) \
+        + len(snapshot.service_accounts)
+    if total > MAX_SNAPSHOT_OBJECTS:
+        raise InputError(f"{where}: more than {MAX_SNAPSHOT_OBJECTS} objects in all; read fewer files")
+
+
 def load_paths(paths: tuple[str, ...] | list[str], snapshot: Snapshot) -> None:
     """Add files, directories (recursive: .json/.yaml/.yml and bundles) and bundles to ``snapshot``."""
     for p in paths:
@@ -202,5 +222,7 @@ def load_paths(paths: tuple[str, ...] | list[str], snapshot: Snapshot) -> None:
                 raise InputError(f"{p}: no .json, .yaml or .yml files in this directory")
             for f in files:
                 load_file(f, snapshot)
+                _check_total(snapshot, str(f))
         else:
             load_file(path, snapshot, p)
+            _check_total(snapshot, p)

@@ -23,7 +23,14 @@ import msgspec
 from urllib3.util.retry import Retry
 
 from pulldoctor.causes import IMAGE_WAITING_REASONS
-from pulldoctor.cluster.model import LIST_DECODER_FOR_KIND, Pod, decode_object, decode_with
+from pulldoctor.cluster.model import (
+    LIST_DECODER_FOR_KIND,
+    DocumentError,
+    Pod,
+    check_object_count,
+    decode_object,
+    decode_with,
+)
 from pulldoctor.cluster.snapshot import Snapshot, SourceSpec
 from pulldoctor.errors import ClusterAccessError
 
@@ -170,7 +177,11 @@ class _Session:
                         args["_continue"] = token
                     body = self._call(fn, **args)
                     try:
+                        check_object_count(body)  # a page of 500 asked for; a server may send millions
                         page = decode_with(decoder, body)
+                    except DocumentError as err:
+                        raise ClusterAccessError(f"the Kubernetes API at {self.host} sent a {kind} list of {err}")\
+                            from None
                     except msgspec.MsgspecError as err:
                         raise ClusterAccessError(f"the Kubernetes API at {self.host} sent a {kind} list "
                                                  f"pulldoctor cannot read ({err})") from None

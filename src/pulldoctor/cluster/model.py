@@ -326,6 +326,20 @@ class DocumentError(ValueError):
     """A document is not something pulldoctor can read; ``str`` is the reason, without the file name."""
 
 
+#: JSON objects (``{``) one document may hold. A pod decoded from ``{}`` costs about 800 bytes (its empty
+#: lists), so a file of ``{},{},…`` would need 270x its size in memory; kubectl's JSON has one ``{`` per
+#: ~160 bytes, so this is about 300 MB of it (20,000 pods with 200,000 events).
+MAX_OBJECTS_PER_DOCUMENT = 2_000_000
+
+
+def check_object_count(data: bytes | memoryview) -> None:
+    """Raise ``DocumentError`` before decoding a document that would allocate too many objects."""
+    n = (data if isinstance(data, bytes) else bytes(data)).count(b"{")
+    if n > MAX_OBJECTS_PER_DOCUMENT:
+        raise DocumentError(f"{n} JSON objects, more than the {MAX_OBJECTS_PER_DOCUMENT} pulldoctor decodes from "
+                            "one document; split it (by namespace, or pods and events apart)")
+
+
 def decode_json(data: bytes | memoryview) -> Decoded:
     """Decode one JSON document (object, ``List`` or typed list) into Structs.
 
@@ -333,6 +347,7 @@ def decode_json(data: bytes | memoryview) -> Decoded:
     (``kubectl get all``), fall back to item by item and count what is skipped. Raises
     ``msgspec.DecodeError`` for malformed JSON and ``DocumentError`` for well-formed JSON that is wrong.
     """
+    check_object_count(data)
     try:
         return _decode_json(data)
     except UnicodeDecodeError:  # msgspec checks UTF-8 only inside strings, and raises this
