@@ -315,3 +315,20 @@ def test_a_page_of_millions_of_objects_is_refused(tmp_path: Path) -> None:
                               "JSON objects, more than")
     finally:
         server.shutdown()
+
+
+def test_endless_pages_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each page is under the per-document cap, and a continue token always comes back: the sum is capped."""
+    import pulldoctor.cluster.live as live
+    from pulldoctor.cluster import SourceSpec, load_snapshot
+    from pulldoctor.errors import ClusterAccessError
+
+    page = json.dumps({"kind": "PodList", "metadata": {"continue": "more"}, "items": [{}] * 400}).encode()
+    server = http_server(answer(200, page))
+    monkeypatch.setattr(live, "MAX_OBJECTS_PER_DOCUMENT", 1000)
+    try:
+        kc = kubeconfig_for(server.server_address[1], tmp_path / "kc")
+        with pytest.raises(ClusterAccessError, match="more than 1000"):
+            load_snapshot(SourceSpec(kubeconfig=str(kc), request_timeout=5))
+    finally:
+        server.shutdown()

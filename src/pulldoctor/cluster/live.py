@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 from pulldoctor.causes import IMAGE_WAITING_REASONS
 from pulldoctor.cluster.model import (
     LIST_DECODER_FOR_KIND,
+    MAX_OBJECTS_PER_DOCUMENT,
     DocumentError,
     Pod,
     check_object_count,
@@ -186,6 +187,9 @@ class _Session:
                         raise ClusterAccessError(f"the Kubernetes API at {self.host} sent a {kind} list "
                                                  f"pulldoctor cannot read ({err})") from None
                     items.extend(page.items)
+                    if len(items) > MAX_OBJECTS_PER_DOCUMENT:  # pages are bounded, and so is their sum
+                        raise ClusterAccessError(f"listing {kind}s gave more than {MAX_OBJECTS_PER_DOCUMENT}; "
+                                                 "use -n NAMESPACE")
                     token = page.metadata.continue_
                     if not token:
                         return items
