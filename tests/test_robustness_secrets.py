@@ -225,3 +225,22 @@ def test_printable_keeps_only_the_renderers_own_colours() -> None:
     text = f"{red}verdict{reset} \x1b[2J\x1b]0;t\x07 tab\there\nnext https://u:{CANARY}@h/x"
     assert printable(text, keep=frozenset({red, reset})) == (
         f"{red}verdict{reset} \\x1b[2J\\x1b]0;t\\x07 tab\there\nnext https://u:***@h/x")
+
+
+def test_bundle_manifest_masks_a_server_url_with_userinfo(tmp_path: Path) -> None:
+    """The manifest's scope names the API server; a kubeconfig may write it as http://user:password@host."""
+    with FakeKubeAPI(cluster()) as server:
+        kc = tmp_path / "kc"
+        kc.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "c",
+            "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+            "clusters": [{"name": "k", "cluster": {"server": f"http://bob:{CANARY}@127.0.0.1:{server.port}"}}],
+            "users": [{"name": "u", "user": {"token": server.token}}]}))
+        out = tmp_path / "b.tar.gz"
+        r = cli("collect", "--kubeconfig", str(kc), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert_clean(r.stdout + r.stderr, "collect")
+    with tarfile.open(out) as tar:
+        manifest = tar.extractfile("manifest.json").read()  # type: ignore[union-attr]
+    assert b"bob:***@127.0.0.1" in manifest
+    assert_clean(manifest, "the manifest")

@@ -200,7 +200,8 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
     try:
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             now = time.time()
-            for member, data in ((MANIFEST, json.dumps(manifest, indent=2).encode()), (OBJECTS, body)):
+            head = mask_userinfo(json.dumps(manifest, indent=2)).encode()  # notes and scope quote the API URL
+            for member, data in ((MANIFEST, head), (OBJECTS, body)):
                 info = tarfile.TarInfo(member)
                 info.size, info.mtime, info.mode = len(data), now, 0o644
                 tar.addfile(info, io.BytesIO(data))
