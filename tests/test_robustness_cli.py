@@ -107,3 +107,9 @@ def test_classify_stdin_bad_lines() -> None:
                          (b'{"message": "' + b"a" * (5 << 20) + b'"}\n', "longer than")):
         err = one_line(cli("classify", stdin=data))
         assert needle in err and "stdin line 1" in err
+
+
+def test_closed_stdout_is_one_line() -> None:
+    r = subprocess.run(f"{sys.executable} -m pulldoctor ref nginx >&-", shell=True, capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    assert r.returncode == 2 and r.stderr == "pulldoctor: standard output is closed\n"

@@ -152,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = os.environ.get("PULLDOCTOR_DEBUG") == "1"
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nowhere to write a result
+        if sys.stderr is not None:
+            sys.stderr.write("pulldoctor: standard output is closed\n")
+        return 2
     try:
         module = importlib.import_module(f"pulldoctor.commands.{args.handler}")
         code = int(module.run(args))
