@@ -5,7 +5,8 @@ Without: JSON Lines on stdin, each an object with a string ``message``; each is 
 ``cause``, ``fields`` and ``signals`` added, other keys and their order kept, one line out per line in.
 Blank lines are skipped. A bad line (not JSON, not an object, no string ``message``) stops the run with one
 line on stderr naming the line number and exit code 2; the lines before it have already been written.
-Exit code 0 otherwise: a classification is not a verdict on a cluster.
+Exit code 0 otherwise: a classification is not a verdict on a cluster. Credentials that a message embeds
+in a URL or an image reference (``user:password@``) are masked as ``***@`` wherever the message is echoed.
 
 Only the standard library and ``pulldoctor.messages`` are imported, so the command starts fast.
 """
@@ -13,6 +14,7 @@ Only the standard library and ``pulldoctor.messages`` are imported, so the comma
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -20,6 +22,7 @@ from typing import TextIO
 
 from pulldoctor.errors import InputError
 from pulldoctor.messages import Classification, classify
+from pulldoctor.messages.fields import mask_userinfo
 
 #: A stdin line longer than this is refused rather than decoded (classify examines 16 KiB anyway).
 MAX_LINE_CHARS = 4 * 1024 * 1024
@@ -54,11 +57,18 @@ def _from_args(messages: list[str], output: str, out: TextIO) -> None:
     for message in messages:
         c = classify(message)
         if output == "json":
-            out.write(_dumps({"message": message, **c.to_json()}) + "\n")
+            out.write(_dumps({"message": mask_userinfo(message), **c.to_json()}) + "\n")
         else:
             blocks.append(_text_block(message, c))
     if blocks:
         out.write("\n\n".join(blocks) + "\n")
+
+
+def _bounded_lines(stream: TextIO) -> Iterator[str]:
+    """Lines of at most ``MAX_LINE_CHARS + 1`` characters: a stream with no newline (``/dev/zero``) is
+    never read whole before the length check."""
+    while line := stream.readline(MAX_LINE_CHARS + 1):
+        yield line
 
 
 def _records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, object]]]:
@@ -80,8 +90,9 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, object]]]:
 
 
 def _from_stdin(stdin: TextIO, out: TextIO) -> None:
-    for _, obj in _records(stdin):
+    for _, obj in _records(_bounded_lines(stdin)):
         c = classify(obj["message"])  # type: ignore[arg-type]
+        obj["message"] = mask_userinfo(obj["message"])  # type: ignore[arg-type]
         obj.update(c.to_json())
         out.write(_dumps(obj) + "\n")
 
@@ -93,5 +104,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if sys.stdin is None or sys.stdin.isatty():
             raise InputError("no MESSAGE given and stdin is a terminal: pass messages or pipe JSON Lines")
-        _from_stdin(sys.stdin, sys.stdout)
+        # Undecodable bytes become U+FFFD: the JSON Lines written back must be valid UTF-8.
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") \
+            if hasattr(sys.stdin, "buffer") else sys.stdin
+        _from_stdin(stdin, sys.stdout)
     return 0

@@ -134,7 +134,7 @@ def _classify(message: object) -> Classification:
             member_words.append(ws)
             sigs = _ordered(sigs)
             per_member.append((sigs, got, m))
-            members.append({"message": m, "cause": (sigs[0].cause if sigs else Cause.OTHER).value})
+            members.append({"message": f.mask_userinfo(m), "cause": (sigs[0].cause if sigs else Cause.OTHER).value})
         answered = [pm for pm in per_member if pm[0]]
         credential = [pm for pm in answered if pm[0][0].cause in CREDENTIAL_CAUSES]
         about_image = [pm for pm in answered if pm[0][0].cause not in CREDENTIAL_CAUSES
@@ -191,11 +191,11 @@ def _classify(message: object) -> Classification:
         signals.insert(0, cause)
 
     if img:
-        fields["image"] = img
+        fields["image"] = f.mask_userinfo(img).removeprefix("***@")
     if h:
-        fields["host"] = h
+        fields["host"] = h.rpartition("@")[2]
     if u:
-        fields["url"] = u
+        fields["url"] = f.mask_userinfo(u)
     status = root.status if root and root.status else None
     if status is None and found:
         status = found[-1][0]
