@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,19 @@ def test_closed_stdout_is_one_line() -> None:
     r = subprocess.run(f"{sys.executable} -m pulldoctor ref nginx >&-", shell=True, capture_output=True, text=True,
                        timeout=TIMEOUT)
     assert r.returncode == 2 and r.stderr == "pulldoctor: standard output is closed\n"
+
+
+@pytest.mark.parametrize("image", ["a" * (1 << 20), "nginx:" + "1" * (1 << 20), "x/" * (1 << 19) + "y",
+                                   "nginx@sha256:" + "0" * (1 << 20), "\u0456" * (1 << 20)],
+                         ids=["name", "tag", "components", "digest", "homoglyphs"])
+def test_one_megabyte_references_are_refused_fast_and_short(image: str) -> None:
+    """argv caps one argument at 128 KiB, so 1 MB goes through the library the CLI calls."""
+    from pulldoctor.cli import MAX_ERROR_CHARS, error_line
+    from pulldoctor.errors import InvalidReference
+    from pulldoctor.reference import parse
+
+    started = time.monotonic()
+    with pytest.raises(InvalidReference) as err:
+        parse(image)
+    assert time.monotonic() - started < 1
+    assert len(str(err.value)) < 700 and len(error_line(str(err.value))) <= MAX_ERROR_CHARS + 60

@@ -147,7 +147,10 @@ def parse(image: str) -> ImageRef:
         )
     result = _analyse(image)
     if isinstance(result, _Failure):
-        raise InvalidReference(result.message, rule=result.rule, part=result.part)
+        message = result.message  # every rule's text echoes the input: keep a megabyte out of it
+        if len(message) > 2 * _MAX_EXPLANATION:
+            message = f"{message[:2 * _MAX_EXPLANATION]}… ({len(message)} characters)"
+        raise InvalidReference(message, rule=result.rule, part=result.part)
     return result
 
 
