@@ -3,7 +3,6 @@ a reader that goes away (``| head``) gets no traceback, and bad arguments are ex
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kubeapi import objects as o
 
 TIMEOUT = 30
@@ -373,8 +372,7 @@ def test_bundle_objects_bomb_is_refused(tmp_path: Path) -> None:
 
 
 def test_many_files_together_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pulldoctor.cluster.files as files
-    from pulldoctor.cluster import load_snapshot
+    from pulldoctor.cluster import files, load_snapshot
     from pulldoctor.errors import InputError
 
     monkeypatch.setattr(files, "MAX_SNAPSHOT_OBJECTS", 5)

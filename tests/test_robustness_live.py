@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from kubeapi import FakeKubeAPI
 from kubeapi import objects as o
 
@@ -79,7 +78,7 @@ def http_server(handle: Callable[[BaseHTTPRequestHandler], None]) -> ThreadingHT
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:  # http.server's naming
             handle(self)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -183,8 +182,8 @@ def test_bad_answers_are_one_line(tmp_path: Path, name: str, handler: Callable[[
     (b"apiVersion: v1\nkind: Config\nclusters: 5\n", "kubeconfig"),
     (b"[1, 2]", "kubeconfig"),
     (b"apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: x: [\n", "ScannerError"),
-    (b"apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n"
-     b"clusters: [{name: k, cluster: {server: '127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\n",
+    ((b"apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n"
+      b"clusters: [{name: k, cluster: {server: '127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\n"),
      "is not an https:// or http:// URL"),
 ])  # fmt: skip
 def test_bad_kubeconfig(tmp_path: Path, content: bytes | None, needle: str) -> None:
@@ -319,8 +318,7 @@ def test_a_page_of_millions_of_objects_is_refused(tmp_path: Path) -> None:
 
 def test_endless_pages_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each page is under the per-document cap, and a continue token always comes back: the sum is capped."""
-    import pulldoctor.cluster.live as live
-    from pulldoctor.cluster import SourceSpec, load_snapshot
+    from pulldoctor.cluster import SourceSpec, live, load_snapshot
     from pulldoctor.errors import ClusterAccessError
 
     page = json.dumps({"kind": "PodList", "metadata": {"continue": "more"}, "items": [{}] * 400}).encode()

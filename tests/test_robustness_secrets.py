@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kubeapi import FakeKubeAPI
 from kubeapi import objects as o
 
@@ -67,7 +66,7 @@ def secrets() -> list[dict[str, Any]]:
         o.secret("regcred", auths={REGISTRY: ("robot", CANARY)}),
         o.secret("cfg", type="kubernetes.io/dockercfg", auths={REGISTRY: ("q", CANARY)}),
         o.secret("authonly", data={".dockerconfigjson": b64(auth_only)}),
-        o.secret("truncated", data={".dockerconfigjson": b64('{"auths": {"%s": {"password": "%s"' % (REGISTRY, CANARY))}),
+        o.secret("truncated", data={".dockerconfigjson": b64(f'{{"auths": {{"{REGISTRY}": {{"password": "{CANARY}"')}),
         o.secret("notb64auth", data={".dockerconfigjson": b64(json.dumps({"auths": {REGISTRY: {"auth": CANARY}}}))}),
         o.secret("rawnotb64", data={".dockerconfigjson": CANARY}),
         o.secret("badcfg", type="kubernetes.io/dockercfg", data={".dockercfg": b64("[" + CANARY)}),
@@ -164,7 +163,7 @@ def test_probe_with_a_docker_config(tmp_path: Path, config: dict[str, Any], fmt:
 
 def test_truncated_docker_config_holding_the_canary(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
-    path.write_text('{"auths": {"%s": {"password": "%s"' % (REGISTRY, CANARY))
+    path.write_text(f'{{"auths": {{"{REGISTRY}": {{"password": "{CANARY}"')
     r = cli("probe", IMG, "--docker-config", str(path))
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1
     assert_clean(r.stdout + r.stderr, "probe error")

@@ -95,7 +95,7 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
                     raise InputError(f"{where}: {err}") from None
         except (tarfile.TarError, OSError, EOFError) as err:
             raise InputError(f"{name}: damaged bundle ({err})") from None
-    listed, notes = _check_manifest(manifest, name)
+    listed, notes, created = _check_manifest(manifest, name)
     for _where, d in decoded:
         snapshot.add(d.objects, mark_listed=False)
         snapshot.count_ignored(d.ignored)
@@ -103,12 +103,11 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
         for ns in namespaces:
             snapshot.mark_listed(str(kind), str(ns))
     snapshot.notes.extend(str(n) for n in notes)
-    created = str(manifest.get("created", "?"))[:40]
     snapshot.notes.append(f"read from bundle {name} (created {created}); secrets hold registry names only")
 
 
-def _check_manifest(manifest: object, name: str) -> tuple[dict[str, list[object]], list[object]]:
-    """The manifest's ``listed`` and ``notes``, after checking its format and their types."""
+def _check_manifest(manifest: object, name: str) -> tuple[dict[str, list[object]], list[object], str]:
+    """The manifest's ``listed``, ``notes`` and ``created``, after checking its format and their types."""
     if not isinstance(manifest, dict) or "pulldoctor_bundle" not in manifest:
         raise InputError(f"{name}: not a pulldoctor bundle (no {MANIFEST} of format {BUNDLE_FORMAT})")
     fmt = manifest["pulldoctor_bundle"]
@@ -124,7 +123,7 @@ def _check_manifest(manifest: object, name: str) -> tuple[dict[str, list[object]
         raise InputError(f"{name}: damaged bundle ({MANIFEST}: 'listed' is not an object of lists)")
     if not isinstance(notes, list):
         raise InputError(f"{name}: damaged bundle ({MANIFEST}: 'notes' is not a list)")
-    return listed, notes
+    return listed, notes, str(manifest.get("created", "?"))[:40]
 
 
 # --- writing ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ unknown kinds are not errors: the loader ignores and counts them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Union
+from typing import Any, Union
 
 import msgspec
 from msgspec import Struct, field
@@ -292,7 +292,7 @@ _DOC_DECODER = msgspec.json.Decoder(Document)
 _OBJ_DECODER = msgspec.json.Decoder(KubeObject)
 _PEEK_DECODER = msgspec.json.Decoder(_Peek)
 _PEEK_KIND_DECODER = msgspec.json.Decoder(_PeekKind)
-_LIST_DECODERS = {
+_LIST_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "PodList": msgspec.json.Decoder(PodList),
     "EventList": msgspec.json.Decoder(EventList),
     "NodeList": msgspec.json.Decoder(NodeList),
@@ -430,7 +430,7 @@ class WatchEvent(Struct, gc=False):
 
 
 _WATCH_DECODER = msgspec.json.Decoder(WatchEvent)
-_ITEM_DECODERS = {"Pod": msgspec.json.Decoder(Pod), "Event": msgspec.json.Decoder(Event),
+_ITEM_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {"Pod": msgspec.json.Decoder(Pod), "Event": msgspec.json.Decoder(Event),
                   "Node": msgspec.json.Decoder(Node), "Secret": msgspec.json.Decoder(Secret),
                   "ServiceAccount": msgspec.json.Decoder(ServiceAccount)}
 
@@ -441,7 +441,7 @@ def decode_object(data: bytes | memoryview, kind: str) -> KubeObject:
     return decode_with(_ITEM_DECODERS[kind], data)
 
 
-def decode_with(decoder: msgspec.json.Decoder, data: bytes | memoryview) -> object:
+def decode_with(decoder: msgspec.json.Decoder[Any], data: bytes | memoryview) -> Any:
     """``decoder.decode(data)``, with bad UTF-8 and deep nesting turned into ``msgspec.DecodeError``."""
     try:
         return decoder.decode(data)
