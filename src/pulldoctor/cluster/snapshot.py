@@ -25,7 +25,7 @@ class SourceSpec:
     all_namespaces: bool = False
     context: str | None = None
     kubeconfig: str | None = None
-    request_timeout: float = 30.0       # seconds, per API request (connect and read)
+    request_timeout: float = 30.0       # seconds, per API request as a whole (connect at most 5 of them)
     page_size: int = 500                # live list pages (``limit``)
 
     @classmethod
