@@ -149,9 +149,16 @@ def test_suggest_returns_existing_tags_only(target: str, tags: list[str]) -> Non
 
 
 def test_options_build_normalises_hosts() -> None:
-    opts = ProbeOptions.build(insecure_registries=["HTTP://Reg.Example:5000/", " "], https_registries=["localhost:8443"])
-    assert opts.insecure_registries == frozenset({"reg.example:5000"})
+    opts = ProbeOptions.build(insecure_registries=["HTTP://Reg.Example:5000/", "[::1]:5000"],
+                              https_registries=["localhost:8443"])
+    assert opts.insecure_registries == frozenset({"reg.example:5000", "[::1]:5000"})
     assert opts.https_registries == frozenset({"localhost:8443"})
+
+
+@pytest.mark.parametrize("bad", [" ", "a b", "host:99999", "host:0", "reg.io/path", "-x"])
+def test_options_build_refuses_what_is_not_host_port(bad: str) -> None:
+    with pytest.raises(UsageError, match="--insecure-registry"):
+        ProbeOptions.build(insecure_registries=[bad])
 
 
 def test_result_json_shape() -> None:

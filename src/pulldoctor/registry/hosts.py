@@ -128,6 +128,8 @@ def load(root: str | os.PathLike[str]) -> HostsDir:
 
 def _load_dir(d: Path) -> HostsFile:
     path = d / "hosts.toml"
+    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+        raise InputError(f"{path}: not a regular file")
     try:
         with path.open("rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)

@@ -7,6 +7,7 @@ lower variants (v7 takes v7, v6, v5) in that order of preference.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pulldoctor.errors import UsageError
@@ -43,10 +44,14 @@ def normalize(os_: str, arch: str, variant: str = "") -> Platform:
     return Platform(os_, arch, variant)
 
 
+#: One part of OS/ARCH/VARIANT as OCI writes them (``linux``, ``arm64``, ``v8``, ``windows``).
+_PLATFORM_PART = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def parse_platform(text: str) -> Platform:
     """``linux/arm64/v8`` → Platform; a malformed value is a usage error."""
     parts = text.strip().split("/")
-    if not 2 <= len(parts) <= 3 or not all(parts):
+    if not 2 <= len(parts) <= 3 or not all(_PLATFORM_PART.fullmatch(p) for p in parts):
         raise UsageError(f"--platform must be OS/ARCH[/VARIANT], got {text!r}")
     return normalize(*parts)
 

@@ -6,11 +6,13 @@ paying for aiohttp's import.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pulldoctor.causes import Cause
+from pulldoctor.errors import UsageError
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -64,24 +66,32 @@ class ProbeOptions:
 
             hosts = load(hosts_dir)
         return ProbeOptions(
-            insecure_registries=_hosts(insecure_registries),
-            https_registries=_hosts(https_registries),
+            insecure_registries=_hosts(insecure_registries, "--insecure-registry"),
+            https_registries=_hosts(https_registries, "https registry"),
             ca_file=ca_file,
             hosts=hosts,
             **kwargs,
         )
 
 
-def _hosts(values: Iterable[str]) -> frozenset[str]:
-    """``HOST[:PORT]`` values as given on a command line; a scheme prefix is tolerated and dropped."""
+def _hosts(values: Iterable[str], option: str) -> frozenset[str]:
+    """``HOST[:PORT]`` values as given on a command line; a scheme prefix is tolerated and dropped.
+    Anything else (spaces, a path, a port outside 1–65535, nothing at all) is a usage error."""
     out = set()
-    for v in values:
-        v = v.strip().lower()
+    for given in values:
+        v = given.strip().lower()
         for prefix in ("http://", "https://"):
             v = v.removeprefix(prefix)
-        if v.rstrip("/"):
-            out.add(v.rstrip("/"))
+        v = v.rstrip("/")
+        m = _HOST_PORT.fullmatch(v)
+        if not m or (m.group("port") and not 0 < int(m.group("port")) <= 65535):
+            raise UsageError(f"{option} must be HOST[:PORT], got {given[:100]!r}")
+        out.add(v)
     return frozenset(out)
+
+
+#: A host name, an IPv4 address or a bracketed IPv6 address, with an optional port.
+_HOST_PORT = re.compile(r"(?:[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?")
 
 
 def _size(n: int) -> str:
