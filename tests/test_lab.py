@@ -427,3 +427,55 @@ def test_remove_image_makes_the_next_pull_fetch_again(lab: Lab, containerd) -> N
     containerd.remove(pushed.ref)
     assert containerd.pull(pushed.ref).ok
     assert blob_gets() == 2 * first
+
+
+# ---- the expired certificate (made with cryptography: openssl req cannot back-date) -----------------------
+
+
+def _served_cert(hostport: str):  # -> cryptography.x509.Certificate
+    from cryptography import x509
+
+    host, port = hostport.rsplit(":", 1)
+    return x509.load_pem_x509_certificate(ssl.get_server_certificate((host, int(port)), timeout=5).encode())
+
+
+def test_tls_expired_port(lab: Lab) -> None:
+    """Trusted CA, right name, and only the validity period wrong; the port fronts the open registry."""
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+
+    now = datetime.now(UTC)
+    served = _served_cert(lab.nginx_tls_expired)
+    ca = x509.load_pem_x509_certificate(lab.expired_ca_cert.read_bytes())
+    assert served.not_valid_before_utc < served.not_valid_after_utc < now
+    assert ca.not_valid_before_utc < now < ca.not_valid_after_utc
+    assert served.issuer == ca.subject and served.subject != ca.subject
+    served.verify_directly_issued_by(ca)
+    sans = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    with pytest.raises(ssl.SSLCertVerificationError, match="certificate has expired"):
+        _get(lab.nginx_tls_expired, "/v2/", tls=ssl.create_default_context(cafile=str(lab.expired_ca_cert)))
+    repo = lab.fresh_repo("demo")
+    pushed = lab.push(lab.nginx_tls_expired, repo, "v1")
+    assert pushed.ref.startswith(f"{lab.nginx_tls_expired}/")
+    unverified = ssl.create_default_context()
+    unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+    status, headers, _ = _get(lab.nginx_tls_expired, f"/v2/{repo}/manifests/v1", tls=unverified,
+                              headers={"Accept": OCI_ACCEPT})
+    assert status == 200 and headers["docker-content-digest"] == pushed.digest
+
+
+@pytest.mark.containerd
+def test_tls_expired(lab: Lab, containerd) -> None:
+    """containerd trusts the CA (hosts.toml ``ca``), so Go's verifier reports the expiry and nothing else:
+    "x509: certificate has expired or is not yet valid: current time T is after NOT_AFTER", both RFC 3339
+    (Go crypto/x509/verify.go, CertificateInvalidError with reason Expired)."""
+    pushed = lab.push(lab.nginx_tls_expired, lab.fresh_repo("demo"), "v1")
+    assert containerd.tls_expired == lab.nginx_tls_expired
+    not_after = _served_cert(lab.nginx_tls_expired).not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = containerd.pull(pushed.ref)
+    _expect_failure(out, "Unknown", "x509: certificate has expired or is not yet valid: current time ",
+                    f" is after {not_after}", f'Head "https://{lab.nginx_tls_expired}/v2/{pushed.repo}/manifests/v1"')
+    assert "unknown authority" not in out.kubelet_message and "is valid for" not in out.kubelet_message

@@ -33,7 +33,8 @@ also stops every process this package started).
 - ``nginx_tls`` — HTTPS, self-signed cert CN=localhost, SAN DNS:localhost, IP:127.0.0.1; ``ca_cert`` is its
   path (usable as a CA). ``nginx_tls_trusted`` — the same server and cert on a second port (so containerd can
   trust one port and not the other). ``nginx_tls_wrongname`` — HTTPS with a cert for ``wrong.example``
-  (``wrongname_cert``).
+  (``wrongname_cert``). ``nginx_tls_expired`` — HTTPS with a localhost/127.0.0.1 cert whose validity ended
+  yesterday, signed by a CA that is valid now (``expired_ca_cert``; trust it and expiry is the only problem).
 - ``closed_port`` — nothing listens. ``blackhole`` — accepts TCP, never answers. ``unresolvable`` —
   "registry.pulldoctor.invalid" (never resolves; RFC 2606).
 - ``push(registry, repo, tag, *, platforms=("linux/amd64",), layer_bytes=1024, layers=1, index=None,

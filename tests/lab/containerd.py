@@ -8,6 +8,8 @@ HTTP-vs-HTTPS cases each get a host name with its own hosts.toml (research/real-
 - ``tls_trusted``    = lab.nginx_tls_trusted with ``ca = lab.ca_cert`` → pulls succeed
 - ``tls_wrongname``  = "localhost:PORT" of the wrong-name server, its cert as CA → certificate is valid for
   wrong.example, not localhost
+- ``tls_expired``    = lab.nginx_tls_expired with ``ca = lab.expired_ca_cert`` (trusted, right name, so expiry
+  is the only problem) → x509: certificate has expired or is not yet valid
 - ``https_to_http``  = "localhost:PORT" of the open registry, ``server = https://…`` → server gave HTTP
   response to HTTPS client
 - ``http_to_https``  = "localhost:PORT" of lab.nginx_tls, ``server = http://…`` → 400 Bad Request
@@ -96,6 +98,7 @@ class Containerd:
         self.tls_untrusted = hosts["tls_untrusted"]
         self.tls_trusted = hosts["tls_trusted"]
         self.tls_wrongname = hosts["tls_wrongname"]
+        self.tls_expired = hosts.get("tls_expired", "")
         self.https_to_http = hosts["https_to_http"]
         self.http_to_https = hosts["http_to_https"]
         self._lab = lab
@@ -147,8 +150,11 @@ def _write_hosts(certs_d: Path, lab: Lab) -> dict[str, str]:
         "tls_wrongname": (f"localhost:{wrong_port}", _hosts_toml(f"https://localhost:{wrong_port}",
                                                                  lab.wrongname_cert)),
         "https_to_http": (f"localhost:{open_port}", _hosts_toml(f"https://localhost:{open_port}")),
+        "tls_expired": (lab.nginx_tls_expired, _hosts_toml(f"https://{lab.nginx_tls_expired}", lab.expired_ca_cert)),
         "http_to_https": (f"localhost:{tls_port}", _hosts_toml(f"http://localhost:{tls_port}")),
     }
+    if not lab.nginx_tls_expired:  # a Lab made without the expired-certificate port
+        del hosts["tls_expired"]
     for host, text in hosts.values():
         (certs_d / host).mkdir(parents=True, exist_ok=True)
         (certs_d / host / "hosts.toml").write_text(text)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import procs
-from .tls import CertPair
+from .tls import CertPair, ExpiredCert
 
 NGINX_BIN = "nginx"
 RATELIMIT_BUDGET = 5  # limit_req burst=4 nodelay + the first request
@@ -31,6 +31,7 @@ class NginxPorts:
     tls: int           # self-signed localhost certificate
     tls_trusted: int   # the same certificate on a second port, for clients told to trust it
     tls_wrongname: int
+    tls_expired: int = 0   # a localhost certificate whose validity ended (0: not served)
 
 
 def _challenge(realm: str, service: str, repo_var: str, extra: str = "") -> str:
@@ -38,8 +39,16 @@ def _challenge(realm: str, service: str, repo_var: str, extra: str = "") -> str:
 
 
 def render_config(root: Path, ports: NginxPorts, upstream: str, cert: CertPair, wrong: CertPair,
-                  *, basic: str, token: str, as_root: bool) -> str:
+                  *, basic: str, token: str, as_root: bool, expired: CertPair | None = None) -> str:
     """The whole nginx.conf. ``basic``/``token`` are the only accepted credentials on ``bearer/``."""
+    expired_server = "" if expired is None or not ports.tls_expired else f"""
+  server {{
+    listen 127.0.0.1:{ports.tls_expired} ssl;
+    ssl_certificate     {expired.cert};
+    ssl_certificate_key {expired.key};
+    proxy_set_header Host $http_host;
+    location / {{ proxy_pass http://registry; }}
+  }}"""
     web = f"http://127.0.0.1:{ports.http}"
     unauthorized = ('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required",'
                     '"detail":[{"Type":"repository","Class":"","Name":"$REPO","Action":"pull"}]}]}\\n')
@@ -206,22 +215,23 @@ http {{
     ssl_certificate_key {wrong.key};
     proxy_set_header Host $http_host;
     location / {{ proxy_pass http://registry; }}
-  }}
+  }}{expired_server}
 }}
 """
 
 
 def start_nginx(root: Path, upstream: str, cert: CertPair, wrong: CertPair, *, user: str,
-                password: str) -> tuple[procs.Proc, NginxPorts]:
+                password: str, expired: ExpiredCert | None = None) -> tuple[procs.Proc, NginxPorts]:
     """Write the config and start nginx in the foreground; readiness is the caller's job."""
     for sub in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    ports = NginxPorts(*(procs.free_port() for _ in range(4)))
+    ports = NginxPorts(*(procs.free_port() for _ in range(4)),
+                       tls_expired=procs.free_port() if expired is not None else 0)
     basic = base64.b64encode(f"{user}:{password}".encode()).decode()
     token = "lab-token-" + secrets.token_hex(8)
     conf = root / "nginx.conf"
     conf.write_text(render_config(root, ports, upstream, cert, wrong, basic=basic, token=token,
-                                  as_root=os.geteuid() == 0))
+                                  as_root=os.geteuid() == 0, expired=expired.leaf if expired else None))
     conf.chmod(0o600)
     proc = procs.start("nginx", [NGINX_BIN, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
                        root / "nginx.out")

@@ -47,6 +47,9 @@ class Lab:
     _access_log: Path | None = field(default=None, repr=False)
     _owns_root: bool = field(default=False, repr=False)
     _counter: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    # keyword-only, so the positional order of the fields above stays as it was
+    nginx_tls_expired: str = field(default="", kw_only=True)
+    expired_ca_cert: Path = field(default=Path(), kw_only=True)
 
     # -- images --------------------------------------------------------------------------------------
     def push(self, registry: str, repo: str, tag: str, *, platforms: Sequence[str] = ("linux/amd64",),
@@ -62,7 +65,7 @@ class Lab:
 
     def _fronts(self) -> set[str]:
         return {self.nginx, self.nginx_tls, self.nginx_tls_trusted, self.nginx_tls_wrongname,
-                self.proxy_registry}
+                self.nginx_tls_expired, self.proxy_registry}
 
     def fresh_repo(self, prefix: str, name: str = "app") -> str:
         """A repository name never used before in this lab, e.g. ``ratelimited/r3-1a2b/app``.
@@ -109,6 +112,7 @@ def start_lab(root: Path | None = None, *, timeout: float = 15.0) -> Lab:
     try:
         cert = tls.localhost_cert(root / "tls")
         wrong = tls.wrongname_cert(root / "tls")
+        expired = tls.expired_cert(root / "tls")
         (root / "auth").mkdir(parents=True, exist_ok=True)
         htpasswd = root / "auth" / "htpasswd"
         registry.write_htpasswd(htpasswd, USER, PASSWORD)
@@ -118,7 +122,8 @@ def start_lab(root: Path | None = None, *, timeout: float = 15.0) -> Lab:
         started.append(open_proc)
         auth_proc, auth_addr = registry.start_registry("registry-auth", root / "reg-auth", htpasswd=htpasswd)
         started.append(auth_proc)
-        nginx_proc, ports = nginx.start_nginx(root / "nginx", open_addr, cert, wrong, user=USER, password=PASSWORD)
+        nginx_proc, ports = nginx.start_nginx(root / "nginx", open_addr, cert, wrong, user=USER, password=PASSWORD,
+                                              expired=expired)
         started.append(nginx_proc)
 
         timings["registry-open"] = procs.wait_ready(open_proc, lambda: registry.registry_ready(open_addr),
@@ -148,7 +153,7 @@ def start_lab(root: Path | None = None, *, timeout: float = 15.0) -> Lab:
         nginx_tls_wrongname=f"127.0.0.1:{ports.tls_wrongname}", ca_cert=cert.cert, wrongname_cert=wrong.cert,
         closed_port=f"127.0.0.1:{closed}", blackhole=hole.address, startup_seconds=time.monotonic() - t0,
         timings=timings, _procs=started, _blackhole=hole, _access_log=root / "nginx" / "access.log",
-        _owns_root=owns_root,
+        _owns_root=owns_root, nginx_tls_expired=f"127.0.0.1:{ports.tls_expired}", expired_ca_cert=expired.ca,
     )
     atexit.register(lab.stop)
     return lab
