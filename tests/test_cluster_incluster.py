@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from kubeapi import FakeKubeAPI
 from kubeapi import objects as o
 from parts import need_binary
@@ -81,7 +80,8 @@ def run_in_pod(api: FakeKubeAPI, tmp_path: Path, token_text: str, *args: str,
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "PULLDOCTOR_DEBUG")}
     env.update(HOME=str(home), KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(api.port))
     return subprocess.run([sys.executable, "-c", CHILD, str(sa / "token"), str(ca), str(sa / "namespace"),
-                           *args], env=env, capture_output=True, text=True, timeout=60)
+                           *args], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
 
 
 def test_diagnose_in_cluster_uses_the_service_account(api: FakeKubeAPI, tmp_path: Path, token: str) -> None:
