@@ -34,6 +34,9 @@ import sys
 from pathlib import Path
 from kubernetes.config import incluster_config
 import pulldoctor.cluster.live as live
+for module, name in ((incluster_config, "SERVICE_TOKEN_FILENAME"), (incluster_config, "SERVICE_CERT_FILENAME"),
+                     (live, "_IN_CLUSTER_NS")):  # a renamed constant must fail here, not be patched in vain
+    assert hasattr(module, name), f"{module.__name__}.{name} is gone"
 incluster_config.SERVICE_TOKEN_FILENAME = sys.argv[1]
 incluster_config.SERVICE_CERT_FILENAME = sys.argv[2]
 live._IN_CLUSTER_NS = Path(sys.argv[3])
