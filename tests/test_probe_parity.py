@@ -81,6 +81,8 @@ def cases(lab: Lab, ctrd: object) -> list[Case]:
              ca_file=str(lab.wrongname_cert)),
         Case("https to http", f"{https_to_http}/{tls_repo}:v1", Cause.HTTP_VS_HTTPS, https=[https_to_http]),
         Case("http to https", f"{ctrd.http_to_https}/{tls_repo}:v1", Cause.HTTP_VS_HTTPS),  # type: ignore[attr-defined]
+        Case("tls expired", f"{ctrd.tls_expired}/{tls_repo}:v1", Cause.TLS_ERROR,  # type: ignore[attr-defined]
+             https=[ctrd.tls_expired], ca_file=str(lab.expired_ca_cert)),  # type: ignore[attr-defined]
     ]
 
 
