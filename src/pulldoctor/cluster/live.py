@@ -66,7 +66,15 @@ def _status_message(err: Any) -> str:
     return " ".join(str(msg or err.reason or f"HTTP {err.status}").split())[:300]
 
 
-class _Session:
+def connect(spec: SourceSpec) -> LiveSession:
+    """The one way pulldoctor reaches a cluster (``diagnose``, ``collect`` and ``serve``): the kubeconfig
+    (``spec.kubeconfig``, ``$KUBECONFIG``, ``~/.kube/config``, ``spec.context``) or the pod's service
+    account, with the exec credential plugin bounded by ``spec.request_timeout``, one retry on connect and
+    the session's ``api_client`` and ``namespace``. Raises ``ClusterAccessError`` (one line)."""
+    return LiveSession(spec)
+
+
+class LiveSession:
     """One API client and the calls pulldoctor makes with it, with timeouts, size caps and error mapping."""
 
     def __init__(self, spec: SourceSpec) -> None:
@@ -77,6 +85,8 @@ class _Session:
         self.client_mod = client
         cfg = client.Configuration()
         self.namespace = "default"
+        if spec.kubeconfig and not os.path.isfile(spec.kubeconfig):
+            raise ClusterAccessError(f"kubeconfig {spec.kubeconfig} does not exist or is not a file")
         path = spec.kubeconfig or os.environ.get("KUBECONFIG")
         default = Path("~/.kube/config").expanduser()
         try:
@@ -263,7 +273,7 @@ def _short(err: BaseException) -> str:
     return text[-200:]
 
 
-def _scope(spec: SourceSpec, session: _Session) -> str | None:
+def _scope(spec: SourceSpec, session: LiveSession) -> str | None:
     return None if spec.all_namespaces else (spec.namespace or session.namespace)
 
 
@@ -273,14 +283,14 @@ def _where(ns: str | None) -> str:
 
 def load_live(spec: SourceSpec, snapshot: Snapshot) -> None:
     """Fill ``snapshot`` from the cluster ``spec`` points at (see the module docstring for what is read)."""
-    session = _Session(spec)
+    session = connect(spec)
     try:
         _load(spec, session, snapshot)
     finally:
         session.close()
 
 
-def _load(spec: SourceSpec, s: _Session, snap: Snapshot) -> None:
+def _load(spec: SourceSpec, s: LiveSession, snap: Snapshot) -> None:
     ns = _scope(spec, s)
     snap.source = f"cluster {s.host} ({_where(ns)})"
     core = s.core
@@ -321,7 +331,7 @@ def _has_image_failure(p: Pod) -> bool:
     return False
 
 
-def _load_events(s: _Session, snap: Snapshot, scope: str | None, namespaces: list[str]) -> None:
+def _load_events(s: LiveSession, snap: Snapshot, scope: str | None, namespaces: list[str]) -> None:
     """core/v1 events about pods; events.k8s.io/v1 if core/v1 is forbidden. Per failing namespace, or
     cluster-wide when there are many."""
     targets: Iterable[str | None] = [None] if scope is None and len(namespaces) > ALL_NAMESPACE_EVENTS_ABOVE \
@@ -358,7 +368,7 @@ def _spend(budget: list[int], snap: Snapshot, what: str) -> bool:
     return True
 
 
-def _load_nodes(s: _Session, snap: Snapshot, names: list[str], budget: list[int]) -> None:
+def _load_nodes(s: LiveSession, snap: Snapshot, names: list[str], budget: list[int]) -> None:
     for name in names:
         if not _spend(budget, snap, f"node {name}"):
             return
@@ -371,7 +381,7 @@ def _load_nodes(s: _Session, snap: Snapshot, names: list[str], budget: list[int]
             snap.notes.append(f"node {name} no longer exists")
 
 
-def _load_service_accounts(s: _Session, snap: Snapshot, failing: list[Pod],
+def _load_service_accounts(s: LiveSession, snap: Snapshot, failing: list[Pod],
                            budget: list[int]) -> dict[tuple[str, str], list[str]]:
     """The service accounts of pods without their own pull secrets (the only ones whose secrets count)."""
     wanted: dict[str, set[str]] = {}
@@ -400,7 +410,7 @@ def _load_service_accounts(s: _Session, snap: Snapshot, failing: list[Pod],
     return out
 
 
-def _load_secrets(s: _Session, snap: Snapshot, wanted: dict[str, set[str]], budget: list[int]) -> None:
+def _load_secrets(s: LiveSession, snap: Snapshot, wanted: dict[str, set[str]], budget: list[int]) -> None:
     """GET exactly the pull secrets in effect; a 404 is a missing secret, a 403 leaves them unchecked."""
     for ns, names in sorted(wanted.items()):
         complete = True

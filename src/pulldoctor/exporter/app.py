@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import quote
 
 from pulldoctor.cluster.model import Event, Pod
-from pulldoctor.errors import ClusterAccessError
 from pulldoctor.exporter.config import ExporterConfig
 from pulldoctor.exporter.context import ContextCache
 from pulldoctor.exporter.diagnoser import Diagnoser
@@ -35,35 +34,6 @@ log = logging.getLogger("pulldoctor.exporter")
 BATCH = 200
 #: Seconds to wait after a change before diagnosing, so a burst of events costs one pass.
 DEBOUNCE = 0.02
-IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-
-
-def connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str]:
-    """An ``ApiClient`` from the kubeconfig (``--kubeconfig``, ``$KUBECONFIG``, ``~/.kube/config``) or, in a
-    pod, the service account; and the context's namespace. Same rules as ``cluster.live``'s session."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    if kubeconfig and not os.path.isfile(kubeconfig):
-        raise ClusterAccessError(f"kubeconfig {kubeconfig} does not exist or is not a file")
-    cfg = client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG") or None
-    try:
-        if path or context or os.path.exists(os.path.expanduser("~/.kube/config")) \
-                or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_kube_config(config_file=path, context=context,  # type: ignore[no-untyped-call]
-                                    client_configuration=cfg, persist_config=False)
-            contexts, active = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
-            chosen = next((c for c in contexts if c.get("name") == context), active) if context else active
-            namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
-        else:
-            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-            with open(IN_CLUSTER_NAMESPACE, encoding="utf-8") as f:
-                namespace = f.read().strip() or "default"
-    except (ConfigException, OSError, ValueError, TypeError, KeyError) as err:
-        first = (str(err).splitlines() or [""])[0][:200]
-        raise ClusterAccessError(f"cannot load the cluster configuration: {first or type(err).__name__}") from None
-    return client.ApiClient(cfg), namespace
 
 
 class Exporter:
@@ -72,8 +42,12 @@ class Exporter:
     def __init__(self, config: ExporterConfig, *, api_client: Any = None, default_namespace: str = "default",
                  probe_many: Callable[..., Any] | None = None) -> None:
         self.config = config
-        if api_client is None:
-            api_client, default_namespace = connect(config.kubeconfig, config.context)
+        if api_client is None:  # the same kubeconfig rules, bounds and errors as ``diagnose``
+            from pulldoctor.cluster.live import connect
+            from pulldoctor.cluster.snapshot import SourceSpec
+
+            session = connect(SourceSpec(kubeconfig=config.kubeconfig, context=config.context))
+            api_client, default_namespace = session.api_client, session.namespace
         self.transport = ApiTransport(api_client)
         if config.all_namespaces:
             self.namespaces: list[str] | None = None

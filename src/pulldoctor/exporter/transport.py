@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from pulldoctor.cluster.live import CONNECT_TIMEOUT
 from pulldoctor.errors import ClusterAccessError
 
-CONNECT_TIMEOUT = 10.0
 ERROR_BODY_CAP = 64 * 1024
 READ_CHUNK = 64 * 1024
 
@@ -93,7 +94,10 @@ class ApiTransport:
         return resp
 
     def get_bytes(self, path: str, query: Sequence[tuple[str, str]], *, cap: int, timeout: float = 60.0) -> bytes:
-        """GET a whole body, refusing more than ``cap`` bytes (a list page, one object)."""
+        """GET a whole body, refusing more than ``cap`` bytes (a list page, one object). ``timeout`` bounds
+        each socket wait and, checked between chunks, the whole body: a server that drips a byte at a time
+        restarts socket timeouts but not this one (``cluster.live`` bounds the CLI's requests alike)."""
+        deadline = time.monotonic() + timeout
         resp = self.open(path, query, read_timeout=timeout)
         try:
             parts: list[bytes] = []
@@ -106,6 +110,8 @@ class ApiTransport:
                 if size > cap:
                     raise ClusterAccessError(f"API response for {path} is larger than {cap // (1024 * 1024)} MiB")
                 parts.append(chunk)
+                if time.monotonic() > deadline:
+                    raise ClusterAccessError(f"API response for {path} took more than {timeout:g} s")
         except BaseException:
             resp.close()
             raise
