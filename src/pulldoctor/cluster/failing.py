@@ -62,6 +62,18 @@ _SECTIONS = (
 )
 
 
+def is_image_failing(pod: Pod) -> bool:
+    """True when an init, regular or ephemeral container waits for an image-pull reason (the live
+    reader and the exporter's store keep only such pods)."""
+    st = pod.status
+    for statuses in (st.init_container_statuses, st.container_statuses, st.ephemeral_container_statuses):
+        for cs in statuses:
+            w = cs.state.waiting
+            if w is not None and w.reason in IMAGE_WAITING_REASONS:
+                return True
+    return False
+
+
 def _owner(pod: Pod) -> tuple[str, str] | None:
     refs = pod.metadata.owner_references
     return (refs[0].kind, refs[0].name) if refs else None

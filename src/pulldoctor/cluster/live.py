@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 from urllib3.util.retry import Retry
 
-from pulldoctor.causes import IMAGE_WAITING_REASONS
+from pulldoctor.cluster.failing import is_image_failing
 from pulldoctor.cluster.model import (
     LIST_DECODER_FOR_KIND,
     MAX_OBJECTS_PER_DOCUMENT,
@@ -305,7 +305,7 @@ def _load(spec: SourceSpec, s: LiveSession, snap: Snapshot) -> None:
         raise ClusterAccessError(f"cannot list pods in {_where(ns)}: {what} ({err})") from None
     snap.add(pods, mark_listed=False)
     snap.mark_listed("Pod", ns)
-    failing = [p for p in pods if _has_image_failure(p)]
+    failing = [p for p in pods if is_image_failing(p)]
     if not failing:
         return
     namespaces = sorted({p.metadata.namespace for p in failing})
@@ -319,16 +319,6 @@ def _load(spec: SourceSpec, s: LiveSession, snap: Snapshot) -> None:
             sa_secrets.get((p.metadata.namespace, p.spec.service_account_name or "default"), [])
         wanted.setdefault(p.metadata.namespace, set()).update(names)
     _load_secrets(s, snap, wanted, budget)
-
-
-def _has_image_failure(p: Pod) -> bool:
-    st = p.status
-    for statuses in (st.init_container_statuses, st.container_statuses, st.ephemeral_container_statuses):
-        for cs in statuses:
-            w = cs.state.waiting
-            if w is not None and w.reason in IMAGE_WAITING_REASONS:
-                return True
-    return False
 
 
 def _load_events(s: LiveSession, snap: Snapshot, scope: str | None, namespaces: list[str]) -> None:

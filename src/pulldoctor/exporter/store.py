@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from pulldoctor.causes import IMAGE_WAITING_REASONS
+from pulldoctor.cluster.failing import is_image_failing
 from pulldoctor.cluster.model import Event, Pod
 from pulldoctor.cluster.timeline import IMAGE_EVENT_REASONS
 
@@ -22,17 +22,6 @@ PodKey = tuple[str, str]   # (namespace, name)
 #: Image events kept per pod (the newest; the kubelet repeats the same few) and pods with events kept.
 EVENTS_PER_POD = 16
 MAX_EVENT_PODS = 20_000
-
-
-def is_image_failing(pod: Pod) -> bool:
-    """True when a container, init container or ephemeral container waits for an image-pull reason."""
-    st = pod.status
-    for statuses in (st.container_statuses, st.init_container_statuses, st.ephemeral_container_statuses):
-        for cs in statuses:
-            w = cs.state.waiting
-            if w is not None and w.reason in IMAGE_WAITING_REASONS:
-                return True
-    return False
 
 
 def _pod_key(pod: Pod) -> PodKey:
