@@ -20,6 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
+from pulldoctor.cluster.model import DocumentError, check_object_count
 from pulldoctor.exporter.transport import (
     ApiStatusError,
     ApiTransport,
@@ -201,11 +202,11 @@ class Watcher(Generic[T]):
                     self.stats.refused = True
                 log.warning("%s: API server answered %s", self.resource.name, err)
                 self._wait(self.backoff.next_delay())
-            except (ConnectionError, OSError, LineTooLong, msgspec.DecodeError, _ShortWatch) as err:
+            except (ConnectionError, OSError, LineTooLong, msgspec.DecodeError, DocumentError, _ShortWatch) as err:
                 if self._stop.is_set():
                     break
                 kind = {LineTooLong: "line_too_long", _ShortWatch: "short_watch"}.get(type(err), "connection")
-                if isinstance(err, msgspec.DecodeError):
+                if isinstance(err, (msgspec.DecodeError, DocumentError)):
                     kind = "decode"
                 self.stats.error(kind)
                 log.warning("%s: %s; retrying", self.resource.name, _one_line(err))
@@ -329,6 +330,7 @@ class StructCodec(Generic[T]):
         self._item = msgspec.json.Decoder(item_type)
 
     def decode_list(self, data: bytes) -> tuple[list[T], str, str]:
+        check_object_count(data)  # a page of 500 asked for; a server may send millions (as cluster.live)
         page: Any = self._page.decode(data)
         return page.items, page.metadata.resourceVersion, page.metadata.continue_
 
