@@ -41,7 +41,7 @@ class PullSecrets:
 
 @dataclass(slots=True)
 class NodeInfo:
-    """The node a pod runs on, as image pulls care. Field names match diagnosis' ``NodeView``."""
+    """The node a pod runs on, as image pulls care; diagnosis' ``NodeView`` is this class."""
 
     name: str
     os: str | None = None
@@ -51,6 +51,13 @@ class NodeInfo:
     disk_pressure: bool | None = None
     runtime_version: str | None = None       # "containerd://1.7.2"
     kubelet_version: str | None = None
+
+    @property
+    def platform(self) -> str | None:
+        """``os/arch[/variant]`` as image indexes name platforms; None when the node does not say."""
+        if not (self.os and self.arch):
+            return None
+        return f"{self.os}/{self.arch}" + (f"/{self.variant}" if self.variant else "")
 
 
 def node_info(snapshot: Snapshot, name: str) -> NodeInfo | None:

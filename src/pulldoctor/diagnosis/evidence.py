@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pulldoctor.causes import Cause
+from pulldoctor.cluster.context import NodeInfo
 
 
 @dataclass(slots=True)
@@ -122,23 +123,8 @@ def runtime_deadline(runtime_version: str | None) -> RuntimeDeadline | None:
     return None
 
 
-@dataclass(slots=True)
-class NodeView:
-    """The node the pod is on, as far as image pulls care."""
-
-    name: str
-    os: str | None = None
-    arch: str | None = None
-    variant: str | None = None
-    images: frozenset[str] | None = None   # every name the node lists (None: unknown)
-    disk_pressure: bool | None = None
-    runtime_version: str | None = None     # "containerd://1.7.2"
-
-    @property
-    def platform(self) -> str | None:
-        if not (self.os and self.arch):
-            return None
-        return f"{self.os}/{self.arch}" + (f"/{self.variant}" if self.variant else "")
+#: The node the pod is on, as far as image pulls care: the cluster's own ``NodeInfo``, not a copy of it.
+NodeView = NodeInfo
 
 
 @dataclass(slots=True)
