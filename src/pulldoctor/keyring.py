@@ -545,16 +545,7 @@ def _urls_match(glob_key: str, target: str) -> bool:
     t_name, t_port = _split_host_port(t_host)
     if g_port != t_port:
         return False
-    g_labels, t_labels = g_name.split("."), t_name.split(".")
-    if len(g_labels) != len(t_labels):
-        return False
-    if not t_path.startswith(g_path):
-        return False
-    for gl, tl in zip(g_labels, t_labels, strict=True):
-        rx = _glob_regex(gl)
-        if rx is None or not rx.fullmatch(tl):
-            return False
-    return True
+    return t_path.startswith(g_path) and _labels_match(g_name.split("."), t_name.split("."))
 
 
 def _is_default_registry_match(image: str) -> bool:
