@@ -113,10 +113,6 @@ class Timeline:
     secret_warnings: list[str] = field(default_factory=list)  # FailedToRetrieveImagePullSecret messages
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def has_events(self) -> bool:
-        return bool(self.reasons)
-
 
 def backoff_step(attempts: int) -> int:
     """The kubelet's image back-off after ``attempts`` failed pulls: 10 s doubling, capped at 300 s."""
