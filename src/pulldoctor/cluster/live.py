@@ -326,27 +326,25 @@ def _load_events(s: LiveSession, snap: Snapshot, scope: str | None, namespaces: 
     cluster-wide when there are many."""
     targets: Iterable[str | None] = [None] if scope is None and len(namespaces) > ALL_NAMESPACE_EVENTS_ABOVE \
         else namespaces
-    core, ev1 = s.core, s.events_v1
     for ns in targets:
         try:
-            if ns:
-                items = s.list("Event", core.list_namespaced_event, namespace=ns,
-                               field_selector="involvedObject.kind=Pod")
-            else:
-                items = s.list("Event", core.list_event_for_all_namespaces, field_selector="involvedObject.kind=Pod")
+            items = _list_events(s, s.core, ns, "involvedObject.kind=Pod")
         except _Forbidden:
             try:
-                if ns:
-                    items = s.list("Event", ev1.list_namespaced_event, namespace=ns,
-                                   field_selector="regarding.kind=Pod")
-                else:
-                    items = s.list("Event", ev1.list_event_for_all_namespaces, field_selector="regarding.kind=Pod")
+                items = _list_events(s, s.events_v1, ns, "regarding.kind=Pod")
             except _Forbidden:
                 snap.notes.append(f"could not list events in {_where(ns)}: forbidden; "
                                   "timelines come from waiting messages only")
                 continue
         snap.add(items, mark_listed=False)
         snap.mark_listed("Event", ns)
+
+
+def _list_events(s: LiveSession, api: Any, ns: str | None, selector: str) -> list[Any]:
+    """Events of one namespace (or all) from ``api``: core/v1 and events.k8s.io/v1 name their calls alike."""
+    if ns:
+        return s.list("Event", api.list_namespaced_event, namespace=ns, field_selector=selector)
+    return s.list("Event", api.list_event_for_all_namespaces, field_selector=selector)
 
 
 def _spend(budget: list[int], snap: Snapshot, what: str) -> bool:
