@@ -833,3 +833,35 @@ def test_short_name_candidates_that_agree_keep_their_cause() -> None:
 def test_docker_hub_login_lockout_is_a_rate_limit_caused_by_bad_credentials(msg: str) -> None:
     got = classify(msg)
     assert got.cause is C.RATE_LIMITED and got.fields["also_possible"] == ["auth_invalid"]
+
+
+# --- families learnt from the trackers set (tests/data/corpus/trackers.jsonl) -----------------------
+@pytest.mark.parametrize("body", [
+    '{"errors":[{"code":"DENIED","message":"you do not have the permission","detail":""}]}',
+    '{"errors": [{"code": "DENIED", "message": "no read access to this organisation"}]}',
+])
+def test_a_raw_error_body_naming_denied_is_forbidden(body: str) -> None:
+    """The spec's error body printed raw after the client's HTTP word: the registry's DENIED code is the inner word."""
+    got = classify(kubelet_failed("r.example.com/o/a:1", dockerd(f"unauthorized: {body}")))
+    assert got.cause is C.FORBIDDEN and C.AUTH_MISSING in got.signals
+
+
+def test_a_raw_error_body_without_denied_keeps_the_outer_word() -> None:
+    got = classify(dockerd('unauthorized: {"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'))
+    assert got.cause is C.AUTH_MISSING
+
+
+@pytest.mark.parametrize("msg", [
+    dockerd('Head "https://r.example.com/v2/o/a/manifests/1": denied: You may not login yet'),
+    "pull access denied for r.example.com/o/a, repository does not exist: you are not logged in",
+])
+def test_a_registry_saying_there_was_no_login_is_missing_credentials(msg: str) -> None:
+    """Huawei SWR's DENIED message for an anonymous request; it says the same for a missing repository."""
+    got = classify(msg)
+    assert got.cause is C.AUTH_MISSING
+    assert "repo_not_found_or_no_access" in got.fields["also_possible"]  # type: ignore[operator]
+
+
+def test_a_plain_denied_without_the_login_phrase_stays_forbidden() -> None:
+    assert classify(dockerd('Head "https://r.example.com/v2/o/a/manifests/1": denied: access to this '
+                            "project is restricted")).cause is C.FORBIDDEN

@@ -41,7 +41,7 @@ _HIDES_PRIVATE = frozenset({"ghcr.io", "docker.pkg.github.com", "registry.gitlab
 _PRIVATE_LOOKS_DENIED: frozenset[Cause] = frozenset({Cause.FORBIDDEN, Cause.AUTH_MISSING})
 # the registry's bare refusals (a status, an error code); "no basic auth credentials" says more and stays
 _BARE_REFUSALS = frozenset({"status_401", "status_403", "denied", "denied_first", "forbidden", "unauthorized",
-                            "anonymous_token", "iam_denied", "registry_denied"})
+                            "anonymous_token", "iam_denied", "registry_denied", "json_denied"})
 _HOSTNAME = re.compile(r"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}(?::\d{1,5})?")
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 _DOCKER_HUB_PREFIXES = tuple(h + "/" for h in _DOCKER_HUB)

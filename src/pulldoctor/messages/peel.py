@@ -233,7 +233,9 @@ def _split_candidates(out: Peeled) -> None:
 # Which runtime wrapped the error: marker substrings (lower case), checked in this order.
 _RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("containerd", (
-        "failed to pull and unpack image", "failed to resolve reference", "failed to resolve image",
+        # cri-containerd 1.x 'failed to resolve image "X": …'; Knative's controller (go-containerregistry) says
+        # "failed to resolve image to digest", which is not containerd (knative/serving pkg/reconciler/revision)
+        "failed to pull and unpack image", "failed to resolve reference", 'failed to resolve image "',
         "httpreadseeker", "httpreaderseeker", "unexpected status from ", "pulling from host ",
         "failed to do request", "failed to authorize", "failed to extract layer", "failed to unpack image",
         "failed to get sandbox image", "failed to fetch anonymous token", "failed to fetch oauth token",

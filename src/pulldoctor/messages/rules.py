@@ -132,6 +132,11 @@ RULES: tuple[Rule, ...] = (
     _r("docker_login_401", C.AUTH_INVALID, SPECIFIC, "login attempt to ", r"login attempt to \S{1,512} failed with status: 401"),
     _r("no_credentials", C.AUTH_MISSING, SPECIFIC,
        ("no basic auth credentials", "no credentials found", "unauthenticated request")),
+    # the registry says the request carried no login: Huawei SWR's DENIED body for an anonymous request is
+    # "You may not login yet" (eip-work/kuboard-press#291, ikechan8370/chatgpt-plugin#639); it answers so for a
+    # missing repository too, hence the hedge kept in also
+    _r("not_logged_in", C.AUTH_MISSING, SPECIFIC, ("may not login yet", "not logged in"),
+       also=(C.REPO_NOT_FOUND_OR_NO_ACCESS,)),
     _r("iam_denied", C.FORBIDDEN, SPECIFIC,
        ("denied: permission \"", "is not authorized to perform", "token exchange failed",
         "caller does not have permission", "does not have permission", "not allowed access",
@@ -216,6 +221,11 @@ RULES: tuple[Rule, ...] = (
     # joined by newlines and each "message - detail" (moby daemon/containerd/errors.go convertOCIErrors):
     # "error from registry: denied\ndenied" is the DENIED error code with no more said
     _r("registry_denied", C.FORBIDDEN, STATUS, "error from registry: denied"),
+    # the distribution spec's error body (spec "Error Codes": {"errors":[{"code":"DENIED","message":…}]}) printed
+    # raw after the client's HTTP-level word, as Docker did against Huawei SWR: "unauthorized: {"errors":[{"code":
+    # "DENIED","message":"you do not have the permission"}]}" (kweaver-ai/kweaver-core#55). The registry's own code
+    # is the inner, more precise account; it wins over the outer "unauthorized" by position at the same tier
+    _r("json_denied", C.FORBIDDEN, STATUS, "denied", r'"code": ?"denied"'),
     _r("forbidden", C.FORBIDDEN, STATUS, ("forbidden",)),
     _r("client_timeout", C.NETWORK_UNREACHABLE, WEAK, ("client.timeout exceeded", "timeout exceeded while")),
     # The connection closed under the client: Go's net/http answers io.EOF when the peer hangs up before a
