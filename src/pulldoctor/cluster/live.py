@@ -376,44 +376,42 @@ def _load_service_accounts(s: LiveSession, snap: Snapshot, failing: list[Pod],
     for p in failing:
         if not any(r.name for r in p.spec.image_pull_secrets):
             wanted.setdefault(p.metadata.namespace, set()).add(p.spec.service_account_name or "default")
-    out: dict[tuple[str, str], list[str]] = {}
-    for ns, names in sorted(wanted.items()):
-        complete = True
-        for name in sorted(names):
-            if not _spend(budget, snap, f"service account {ns}/{name}"):
-                return out
-            try:
-                sa = s.get("ServiceAccount", s.core.read_namespaced_service_account, name=name, namespace=ns)
-            except _Forbidden:
-                snap.notes.append(f"could not read service accounts in namespace {ns}: forbidden; "
-                                  "pull secrets they add were not checked")
-                complete = False
-                break
-            except _NotFound:
-                continue
-            snap.add([sa], mark_listed=False)
-            out[(ns, name)] = [r.name for r in sa.image_pull_secrets if r.name]
-        if complete:
-            snap.mark_listed("ServiceAccount", ns)
-    return out
+    sas = _get_by_name(s, snap, "ServiceAccount", s.core.read_namespaced_service_account, wanted, budget,
+                       "could not read service accounts in namespace {ns}: forbidden; "
+                       "pull secrets they add were not checked")
+    return {(ns, name): [r.name for r in sa.image_pull_secrets if r.name] for ns, name, sa in sas}
 
 
 def _load_secrets(s: LiveSession, snap: Snapshot, wanted: dict[str, set[str]], budget: list[int]) -> None:
     """GET exactly the pull secrets in effect; a 404 is a missing secret, a 403 leaves them unchecked."""
+    for _ in _get_by_name(s, snap, "Secret", s.core.read_namespaced_secret, wanted, budget,
+                          "could not read secrets in namespace {ns}: forbidden; pull secrets were not checked"):
+        pass
+
+
+_WHAT = {"ServiceAccount": "service account", "Secret": "secret"}
+
+
+def _get_by_name(s: LiveSession, snap: Snapshot, kind: str, read: Callable[..., Any],
+                 wanted: dict[str, set[str]], budget: list[int], forbidden: str) -> Iterator[tuple[str, str, Any]]:
+    """GET each wanted name of ``kind``, namespace by namespace, adding what exists to ``snap``; yields
+    (namespace, name, object). A 404 is an absent object; a 403 notes ``forbidden`` and leaves the rest of
+    that namespace unread. A namespace counts as read (so that absent means missing) only when every name
+    was answered."""
     for ns, names in sorted(wanted.items()):
         complete = True
         for name in sorted(names):
-            if not _spend(budget, snap, f"secret {ns}/{name}"):
+            if not _spend(budget, snap, f"{_WHAT[kind]} {ns}/{name}"):
                 return
             try:
-                secret = s.get("Secret", s.core.read_namespaced_secret, name=name, namespace=ns)
+                obj = s.get(kind, read, name=name, namespace=ns)
             except _Forbidden:
-                snap.notes.append(f"could not read secrets in namespace {ns}: forbidden; "
-                                  "pull secrets were not checked")
+                snap.notes.append(forbidden.format(ns=ns))
                 complete = False
                 break
             except _NotFound:
                 continue
-            snap.add([secret], mark_listed=False)
+            snap.add([obj], mark_listed=False)
+            yield ns, name, obj
         if complete and names:
-            snap.mark_listed("Secret", ns)
+            snap.mark_listed(kind, ns)
