@@ -1,14 +1,14 @@
 """Benchmark: ``classify`` messages per second on one core, against baselines measured in the same run.
 
 The mix is realistic: the 37 real messages of the corpus (tests/data/corpus/dev.jsonl; ``--corpus public`` or
-``both`` measures the larger public set instead or as well) plus the exact
+``both`` measures the larger public set instead or as well, ``all`` every corpus file) plus the exact
 texts containerd 1.6 produces against the test lab (research/real-components.md §4, wrapped as the kubelet's
 ``Failed to pull image "X": …`` event) and CRI-O/skopeo's (§5). Baselines over the same messages:
 
 - ``re.search`` of one simple pattern (``not found``): the floor of "looking at the text at all";
 - ``json.loads`` of each message's JSON line: what reading the message from a JSON Lines file costs.
 
-    python bench/bench_classify.py [--repeat N] [--seconds S] [--corpus dev|public|both]
+    python bench/bench_classify.py [--repeat N] [--seconds S] [--corpus dev|public|both|all]
 
 Rates are CPU time of this process (``time.process_time``), best of N rounds, so other work on the machine
 disturbs them less than wall-clock time would. Prints msg/s for each and the ratios. The aim is ≥ 50,000
@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from pulldoctor.messages import classify
 
 CORPUS_DIR = ROOT / "tests" / "data" / "corpus"
-CORPORA = {"dev": ("dev.jsonl",), "public": ("public.jsonl",), "both": ("dev.jsonl", "public.jsonl")}
+CORPORA = {"dev": ("dev.jsonl",), "public": ("public.jsonl",), "both": ("dev.jsonl", "public.jsonl"),
+           "all": ("dev.jsonl", "public.jsonl", "pages.jsonl", "trackers.jsonl")}
 
 
 def _failed(image: str, err: str) -> str:
