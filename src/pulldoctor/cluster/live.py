@@ -82,7 +82,6 @@ class LiveSession:
         from kubernetes import client, config  # only here: reading files never imports kubernetes
         from kubernetes.config.config_exception import ConfigException
 
-        self.client_mod = client
         cfg = client.Configuration()
         self.namespace = "default"
         if spec.kubeconfig and not os.path.isfile(spec.kubeconfig):
