@@ -96,6 +96,8 @@ def _decode_yaml(data: bytes, name: str) -> list[Decoded]:
             except DocumentError as err:
                 raise InputError(f"{name}: document {n}: {err}") from None
     except yaml.MarkedYAMLError as err:
+        if "nesting depth" in str(err.problem):  # newer libyaml stops deep flow collections before we count
+            raise InputError(f"{name}: YAML nested more than {MAX_YAML_DEPTH} deep; not a Kubernetes object") from None
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise InputError(f"{name}: not JSON or YAML ({where}{err.problem or err.context})") from None
