@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence, RuntimeDeadline, hostname, runtime_deadline, span
-from pulldoctor.diagnosis.model import Fix, Verdict
+from pulldoctor.diagnosis.model import Confidence, Fix, Verdict
 from pulldoctor.diagnosis.rules import pull_speed, ratelimit_text
 from pulldoctor.reference import is_loopback_host
 from pulldoctor.registry.manifest import human_size
@@ -26,9 +26,11 @@ def fixes(verdict: Verdict, ev: Evidence) -> list[Fix]:
     """The fix for this verdict; a transient verdict gets only the retry advice (nothing is broken now)."""
     steps: list[Fix] = []
     if verdict.transient:
+        how = ("delete the pod (its controller recreates it)" if _patchable(ev)
+               else "recreate the pod from its own manifest (nothing else would recreate it)")
         steps.append(Fix(
-            "Nothing to change if it stays healthy: the kubelet retries by itself. To retry now, delete the pod "
-            "(its controller recreates it).", (_delete_pod(ev),)))
+            f"Nothing to change if it stays healthy: the kubelet retries by itself. To retry now, {how}.",
+            _recreate_pod(ev)))
         steps.append(Fix("If it fails again, diagnose it again after the next pull: the failure will be current."))
         return steps
     builder = _BUILDERS.get(verdict.cause, _other)
@@ -54,13 +56,33 @@ def _owner(ev: Evidence) -> tuple[str, str] | None:
     return None
 
 
+#: A Job created by a CronJob is named ``<cronjob>-<scheduled time in minutes>`` (cronjob controller v2).
+_CRON_JOB = re.compile(r"^(?P<cron>.+)-\d{8,}$")
+
+
 def _owner_ref(ev: Evidence) -> str:
     o = _owner(ev)
     return f"{o[0]}/{o[1]}" if o else f"pod/{ev.pod}"
 
 
+def _patchable(ev: Evidence) -> tuple[str, str] | None:
+    """The owner whose pod template can be changed in place; a Job's template is immutable."""
+    o = _owner(ev)
+    return o if o and o[0] != "job" else None
+
+
 def _delete_pod(ev: Evidence) -> str:
     return f"kubectl delete pod {_q(ev.pod)} {_ns(ev)}"
+
+
+def _recreate_pod(ev: Evidence) -> tuple[str, ...]:
+    """Commands that start this pod again: a controller recreates a deleted pod; a bare pod (or a Job's)
+    is saved and replaced, so deleting it does not lose it."""
+    o = _owner(ev)
+    if o and o[0] != "job":
+        return (_delete_pod(ev),)
+    return (f"kubectl get pod {_q(ev.pod)} {_ns(ev)} -o yaml > {_q(ev.pod + '.yaml')}",
+            f"kubectl replace --force -f {_q(ev.pod + '.yaml')}")
 
 
 def _host(ev: Evidence) -> str:
@@ -96,22 +118,51 @@ def _patch_secret_in(ev: Evidence, name: str) -> list[Fix]:
     patch = json.dumps({"imagePullSecrets": secrets}, separators=(",", ":"))
     steps = []
     o = _owner(ev)
-    if o:
+    if o and o[0] == "job":
+        steps.append(_job_edit(ev, "add imagePullSecrets to its pod template"))
+    elif o:
         tpl = json.dumps({"spec": {"template": {"spec": {"imagePullSecrets": secrets}}}}, separators=(",", ":"))
         steps.append(Fix(f"Add it to the pod template of {o[0]} {o[1]} (a rollout recreates the pods):",
                          (f"kubectl patch {o[0]} {_q(o[1])} {_ns(ev)} -p {_q(tpl)}",)))
     else:
         steps.append(Fix(f"Pod {ev.pod} has no controller: add imagePullSecrets to its manifest and recreate it.",
-                         (f"kubectl get pod {_q(ev.pod)} {_ns(ev)} -o yaml > {ev.pod}.yaml",
-                          f"kubectl replace --force -f {ev.pod}.yaml")))
+                         _recreate_pod(ev)))
     if ev.secrets.source != "pod":
         steps.append(Fix(f"Or give it to the service account {sa} (pods get it when they are created, so "
                          "delete the pod afterwards):",
-                         (f"kubectl patch serviceaccount {_q(sa)} {_ns(ev)} -p {_q(patch)}", _delete_pod(ev))))
+                         (f"kubectl patch serviceaccount {_q(sa)} {_ns(ev)} -p {_q(patch)}", *_recreate_pod(ev))))
     return steps
 
 
+def _job_edit(ev: Evidence, change: str) -> Fix:
+    """A Job's pod template is immutable: save it, change it, replace it (and fix its CronJob, if any)."""
+    name = _owner(ev)[1]  # type: ignore[index]
+    cron = _CRON_JOB.match(name)
+    text = (f"Job {name}'s pod template cannot be changed: save it, {change} in the file (and delete "
+            "its spec.selector and the controller-uid labels), then replace it:")
+    if cron:
+        text += f" If CronJob {cron['cron']} created it, change the CronJob too, or the next run fails the same way."
+    return Fix(text, (f"kubectl get job {_q(name)} {_ns(ev)} -o yaml > {_q(name + '.yaml')}",
+                      f"kubectl replace --force -f {_q(name + '.yaml')}"))
+
+
 def _set_image(ev: Evidence, image: str) -> str:
+    """The command that points this container at ``image``. An ephemeral container cannot be changed (start
+    another with ``kubectl debug``); a Job's template is immutable; a CronJob's Job: fix the CronJob."""
+    if ev.container_type == "ephemeral":
+        return f"kubectl debug -it {_q(ev.pod)} {_ns(ev)} --image={_q(image)}"
+    o = _owner(ev)
+    if o and o[0] == "job":
+        cron = _CRON_JOB.match(o[1])
+        if cron:
+            return f"kubectl set image cronjob/{cron['cron']} {_q(ev.container + '=' + image)} {_ns(ev)}"
+        field = "initContainers" if ev.container_type == "init" else "containers"
+        # The new Job gets a new controller-uid: the old selector and uid labels must go (batch/v1 validation).
+        prog = (f"(.spec.template.spec.{field}[] | select(.name == $c) | .image) = $i "
+                "| del(.spec.selector, .spec.template.metadata.labels[\"controller-uid\"], "
+                ".spec.template.metadata.labels[\"batch.kubernetes.io/controller-uid\"])")
+        return (f"kubectl get job {_q(o[1])} {_ns(ev)} -o json | jq --arg c {_q(ev.container)} --arg i {_q(image)} "
+                f"{_q(prog)} | kubectl replace --force -f -")
     return f"kubectl set image {_owner_ref(ev)} {_q(ev.container + '=' + image)} {_ns(ev)}"
 
 
@@ -149,10 +200,11 @@ def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
     load = Fix(f"Load {ev.image} onto node {node} before the pod starts (pre-pull it, e.g. "
                "ctr -n k8s.io images import on the node), or let the kubelet pull it:")
     o = _owner(ev)
+    if o and o[0] == "job":
+        return [load, _job_edit(ev, f"set imagePullPolicy: IfNotPresent for {ev.container}")]
     if o is None:  # a pod's imagePullPolicy cannot be changed: edit the manifest and recreate it
         return [load, Fix(f"Set imagePullPolicy: IfNotPresent for {ev.container} in the manifest and recreate:",
-                          (f"kubectl get pod {_q(ev.pod)} {_ns(ev)} -o yaml > {ev.pod}.yaml",
-                           f"kubectl replace --force -f {ev.pod}.yaml"))]
+                          _recreate_pod(ev))]
     # A strategic merge patch matches containers by name.
     patch = {"spec": {"template": {"spec": {field: [{"name": ev.container, "imagePullPolicy": "IfNotPresent"}]}}}}
     return [load, Fix(f"Let {o[0]} {o[1]} pull it:",
@@ -172,7 +224,10 @@ def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
     if sugg:
         return [Fix(f"Tag {tag} does not exist in {repo_name}; the closest tags are {', '.join(sugg[:5])}. "
                     "Point the container at the one you meant:", (_set_image(ev, f"{repo_name}:{sugg[0]}"),))]
-    return [Fix(f"Tag {tag} does not exist in {repo_name} (or was never pushed). List the tags and use one:",
+    unsure = ("" if v.confidence == Confidence.CERTAIN else
+              " If skopeo says the repository is unknown, the repository path is wrong instead (containerd "
+              "reports a missing repository as \"not found\" too).")
+    return [Fix(f"Tag {tag} does not exist in {repo_name} (or was never pushed).{unsure} List the tags and use one:",
                 (f"skopeo list-tags docker://{repo_name}", _set_image(ev, f"{repo_name}:TAG")))]
 
 
@@ -206,7 +261,11 @@ def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
                               ".namespace,.metadata.resourceVersion,.metadata.uid,.metadata.creationTimestamp)' "
                               f"| kubectl apply {_ns(ev)} -f -",)))
         else:
-            steps.append(Fix(f"Secret {name} does not exist in namespace {ev.namespace}: create it.",
+            # Service account admission copies the account's imagePullSecrets only into a pod that lists
+            # none (research/kubelet-semantics.md §4): the pod's list replaces the account's.
+            replaced = (f" The pod lists its own imagePullSecrets, so those of service account "
+                        f"{s.service_account} are not used." if s.source == "pod" else "")
+            steps.append(Fix(f"Secret {name} does not exist in namespace {ev.namespace}: create it.{replaced}",
                              (_create_secret(ev, name),)))
     for name, typ in s.wrong_type:
         steps.append(Fix(f"Secret {name} has type {typ}; the kubelet only reads kubernetes.io/dockerconfigjson "
@@ -240,7 +299,7 @@ def _auth_invalid(ev: Evidence, v: Verdict) -> list[Fix]:
                   f"kubectl create secret docker-registry {_q(first)} --docker-server={_q(_docker_server(ev))} "
                   f"--docker-username=USER --docker-password=PASSWORD {_ns(ev)} --dry-run=client -o yaml "
                   "| kubectl apply -f -",
-                  _delete_pod(ev)))]
+                  *_recreate_pod(ev)))]
     host = _host(ev)
     if ".ecr." in host:
         steps.append(Fix("ECR tokens expire after 12 hours: use the node's credential provider or refresh the "
@@ -268,6 +327,13 @@ def _forbidden(ev: Evidence, v: Verdict) -> list[Fix]:
     if host.endswith(".azurecr.io"):
         return [Fix("ACR refused the pull (403): give the kubelet identity the AcrPull role on the registry.",
                     (f"az aks check-acr --name CLUSTER --resource-group RG --acr {_q(host)}",))]
+    if not ev.kubelet_sends_credentials:
+        # Nothing was sent: the 403 is for an anonymous pull, so the fix is an account that may read it.
+        name = _secret_name(ev)
+        return [Fix(f"{host} forbids anonymous pulls of {repo} (403) and the kubelet sends no credentials for "
+                    f"it: create a pull secret for an account with read access (or check a firewall/proxy "
+                    "policy in front of the registry):", (_create_secret(ev, name),)),
+                *_patch_secret_in(ev, name)]
     return [Fix(f"{host} authenticates but forbids pulling {repo} (403): grant the account in "
                 f"{', '.join(ev.secrets.names) or 'use'} read access to the repository, or check a firewall/proxy "
                 "policy in front of the registry.")]
@@ -307,12 +373,35 @@ def _network(ev: Evidence, v: Verdict) -> list[Fix]:
     if v.cause == C.DNS_FAILURE:
         steps.append(Fix(f"Make {name} resolve on node {node} (spelling, private DNS zone, the node's "
                          "/etc/resolv.conf):", (f"getent hosts {_q(name)}   # on {node}",)))
+    elif is_loopback_host(host):
+        port = host.rsplit(":", 1)[1] if host.count(":") == 1 or host.startswith("[") and "]:" in host else ""
+        steps.append(Fix(f"Check that a registry listens on {host} on node {node} itself:",
+                         ((f"ss -ltn 'sport = :{port}'   # on {node}",) if port else ())
+                         + (f"curl -sv {_scheme_of(ev)}://{host}/v2/   # on {node}",)))
     else:
         steps.append(Fix(f"Check the route from node {node} to {host}: firewall, security groups, and an HTTP(S) "
                          "proxy (HTTPS_PROXY / NO_PROXY in the runtime's service environment):",
-                         (f"curl -sv https://{host}/v2/   # on {node}",
-                          "systemctl show containerd --property=Environment   # on the node")))
+                         (f"curl -sv {_scheme_of(ev)}://{host}/v2/   # on {node}",
+                          f"systemctl show {_runtime_unit(ev)} --property=Environment   # on {node}")))
     return steps
+
+
+def _scheme_of(ev: Evidence) -> str:
+    """The scheme the node used, from the URL in its message (containerd uses plain HTTP for localhost)."""
+    m = re.search(r'"(https?)://' + re.escape(_host(ev)) + "/", ev.message or "")
+    if m:
+        return m.group(1)
+    return "http" if is_loopback_host(_host(ev)) else "https"
+
+
+def _runtime_unit(ev: Evidence) -> str:
+    """The systemd unit of the node's container runtime (containerRuntimeVersion)."""
+    rv = ((ev.node.runtime_version if ev.node else None) or "").lower()
+    if rv.startswith("cri-o"):
+        return "crio"
+    if rv.startswith("docker"):
+        return "cri-docker"
+    return "containerd"
 
 
 def _hosts_toml(host: str, server: str, extra: str) -> str:
@@ -341,10 +430,15 @@ def _tls(ev: Evidence, v: Verdict) -> list[Fix]:
 def _scheme(ev: Evidence, v: Verdict) -> list[Fix]:
     host = _host(ev)
     if "HTTP response to HTTPS client" in (ev.message or ""):
+        # CRI-O reads drop-ins from /etc/containers/registries.conf.d (containers-registries.conf.d(5)) and
+        # reloads them on SIGHUP (systemctl reload crio).
+        conf = f"/etc/containers/registries.conf.d/{re.sub(r'[^A-Za-z0-9.-]+', '-', host)}.conf"
+        body = f'[[registry]]\\nlocation = "{host}"\\ninsecure = true\\n'
         return [Fix(f"{host} serves plain HTTP while the node speaks HTTPS: put TLS in front of it, or tell "
-                    "the runtime on each node (containerd below; CRI-O: [[registry]] location = "
-                    f'"{host}" insecure = true in /etc/containers/registries.conf):',
-                    (_hosts_toml(host, f"http://{host}", ""),))]
+                    "the runtime on each node to use HTTP for it (containerd: the hosts.toml below; CRI-O: the "
+                    "registries.conf.d drop-in, then reload crio):",
+                    (_hosts_toml(host, f"http://{host}", ""),
+                     f"printf '{body}' > {_q(conf)} && systemctl reload crio"))]
     return [Fix(f"{host} speaks HTTPS but the runtime uses plain HTTP for it: remove that setting (containerd: "
                 "the server line of its hosts.toml):", (_hosts_toml(host, f"https://{host}", ""),))]
 
@@ -352,6 +446,14 @@ def _scheme(ev: Evidence, v: Verdict) -> list[Fix]:
 def _platform(ev: Evidence, v: Verdict) -> list[Fix]:
     node_p = ev.node.platform if ev.node else None
     plats = list(getattr(ev.probe, "platforms", None) or [])
+    if not plats:
+        # Unknown platforms: a --platform of the node's alone would push an image the other nodes cannot run.
+        return [Fix(f"{ev.image} has no build for {node_p or 'the node platform'} (node "
+                    f"{ev.node.name if ev.node else 'NODE'}). See which platforms it has, then rebuild it for "
+                    f"those and {node_p or 'the node platform'} (replace PLATFORMS), or schedule the pod onto "
+                    "nodes it runs on:",
+                    (f"docker buildx imagetools inspect {_q(ev.image)}",
+                     f"docker buildx build --platform PLATFORMS,{node_p or 'OS/ARCH'} -t {_q(ev.image)} --push ."))]
     return [Fix(f"{ev.image} is built for {', '.join(plats) or 'other platforms'}; node "
                 f"{ev.node.name if ev.node else ''} runs {node_p or 'another platform'}. Build and push a "
                 f"multi-arch image including {node_p or 'the node platform'}, or schedule the pod onto matching "
@@ -361,7 +463,7 @@ def _platform(ev: Evidence, v: Verdict) -> list[Fix]:
                  *([f"kubectl patch {_owner_ref(ev)} {_ns(ev)} -p "
                     + _q(json.dumps({"spec": {"template": {"spec": {"nodeSelector": {
                         "kubernetes.io/arch": plats[0].split("/")[1] if plats else ""}}}}},
-                        separators=(",", ":")))] if _owner(ev) and plats else [])))]
+                        separators=(",", ":")))] if _patchable(ev) and plats else [])))]
 
 
 def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
@@ -428,7 +530,7 @@ def _disk(ev: Evidence, v: Verdict) -> list[Fix]:
 
 def _server(ev: Evidence, v: Verdict) -> list[Fix]:
     return [Fix(f"{_host(ev)} (or a proxy in front of it) returns server errors: check its status page or logs; "
-                "the kubelet keeps retrying.", (_delete_pod(ev),))]
+                "the kubelet keeps retrying.", _recreate_pod(ev))]
 
 
 def _signature(ev: Evidence, v: Verdict) -> list[Fix]:

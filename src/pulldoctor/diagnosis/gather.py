@@ -52,10 +52,18 @@ def _lookup(entries: list[Any], ref: Any, image: str) -> Any:
     return Keyring(entries).lookup(ref if ref is not None else image)
 
 
+# The pod-template hash a Deployment appends to its ReplicaSets' names: rand.SafeEncodeString of a
+# 32-bit hash (apimachinery util/rand: consonants and digits without vowels, 0, 1 and 3).
+_TEMPLATE_HASH = re.compile(r"^[bcdfghjklmnpqrstvwxz2456789]{1,10}$")
+
+
 def _owner(owner: tuple[str, str] | None) -> tuple[str, str] | None:
-    """The controller a user edits: a ReplicaSet's Deployment is its name minus the pod-template hash."""
+    """The controller a user edits: a ReplicaSet's Deployment is its name minus the pod-template hash (a
+    ReplicaSet whose name does not end in such a hash is its own controller)."""
     if owner and owner[0] == "ReplicaSet" and "-" in owner[1]:
-        return ("Deployment", owner[1].rsplit("-", 1)[0])
+        base, suffix = owner[1].rsplit("-", 1)
+        if _TEMPLATE_HASH.match(suffix):
+            return ("Deployment", base)
     return owner
 
 

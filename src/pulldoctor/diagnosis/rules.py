@@ -103,8 +103,15 @@ def _message_line(ev: Evidence) -> list[EvidenceLine]:
 
 
 def _clip(text: str, limit: int = 400) -> str:
+    """One line of at most ``limit`` characters. The middle goes, not the end: a runtime's error is wrapped
+    outside-in, so its most specific part ("no such host", "not found") comes last."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    head = text[: limit // 3].rsplit(" ", 1)[0]            # cut between words where there is a space
+    tail = text[len(text) - (limit - len(head) - 2):]
+    tail = tail.split(" ", 1)[1] if " " in tail else tail
+    return f"{head} …{' ' if tail else ''}{tail}"
 
 
 def _no_probe_settle(ev: Evidence, what: str) -> tuple[list[EvidenceLine], list[str]]:
@@ -139,6 +146,8 @@ def _keyring_lines(ev: Evidence) -> list[EvidenceLine]:
             lines.append(EvidenceLine("keyring", f"the kubelet sends credentials for {ev.registry}: {srcs}{note}"))
         else:
             expl = getattr(lk, "explanation", "") or f"no entry matches {ev.registry}"
+            if s.missing or s.wrong_type:  # the keyring only saw what is left: say why the named ones are not
+                expl = why_no_credentials(ev)
             lines.append(EvidenceLine("keyring", f"the kubelet sends no credentials: {expl}"))
     return lines
 

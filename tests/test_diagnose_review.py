@@ -1,0 +1,212 @@
+"""The review of every verdict as the on-call engineer reads it: the cases the bundled example lacks (Job,
+CronJob, ephemeral and bare pods, a pod's imagePullSecrets hiding its service account's, a 403 to an
+anonymous pull, an unknown platform list, loopback and plain-HTTP registries, long messages), each checked
+on ``diagnose --no-probe -o json``: cause, confidence and the exact commands a person would paste."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+
+import kubelet_objects as k
+
+R = "registry.example.invalid"
+NS = "t"
+NOW = datetime.now(UTC)
+
+
+def _not_found(img: str) -> str:
+    return (f'rpc error: code = NotFound desc = failed to pull and unpack image "{img}": failed to resolve '
+            f'reference "{img}": {img}: not found')
+
+
+def _status(img: str, code: str) -> str:
+    return (f'failed to pull and unpack image "{img}": failed to resolve reference "{img}": pulling from host '
+            f"{R} failed with status code [manifests 1]: {code}")
+
+
+def _snapshot(d: Path) -> None:
+    """One namespace holding every case; the files are what ``kubectl get -o json`` writes."""
+    pods: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+
+    def add(name: str, image: str, err: str, **kw: Any) -> None:
+        p = k.pod(NS, name, "app", image, reason="ImagePullBackOff", message=k.backoff_message(image, err),
+                  node="node-a", created=NOW - timedelta(hours=1), **kw)
+        pods.append(p)
+        events.extend(k.pull_failure_events(p, err, attempts=6, last=NOW - timedelta(minutes=1)))
+
+    add("job-x7k2p", f"{R}/a/job:1", _not_found(f"{R}/a/job:1"), owner=("Job", "job"))
+    add("nightly-28930140-abcde", f"{R}/a/cron:1", _not_found(f"{R}/a/cron:1"), owner=("Job", "nightly-28930140"))
+    add("rs-only-x2x4q", f"{R}/a/rs:1", _not_found(f"{R}/a/rs:1"), owner=("ReplicaSet", "frontend-v1"))
+    add("bare", f"{R}/a/bare:1", _status(f"{R}/a/bare:1", "401 Unauthorized"))
+    add("sa-vs-pod-7c9d8f6b5-aaaaa", f"{R}/p/app:1", _status(f"{R}/p/app:1", "401 Unauthorized"),
+        service_account="builder", pull_secrets=("missing-one",), owner=("ReplicaSet", "sa-vs-pod-7c9d8f6b5"))
+    add("forb-7c9d8f6b5-aaaaa", f"{R}/a/forb:1", _status(f"{R}/a/forb:1", "403 Forbidden"),
+        owner=("ReplicaSet", "forb-7c9d8f6b5"))
+    add("plat-7c9d8f6b5-aaaaa", f"{R}/a/plat:1",
+        f'rpc error: code = NotFound desc = failed to pull and unpack image "{R}/a/plat:1": no match for '
+        "platform in manifest: not found", owner=("ReplicaSet", "plat-7c9d8f6b5"))
+    add("lo-7c9d8f6b5-aaaaa", "localhost:5999/a/lo:1",
+        'failed to pull and unpack image "localhost:5999/a/lo:1": failed to resolve reference '
+        '"localhost:5999/a/lo:1": failed to do request: Head "http://localhost:5999/v2/a/lo/manifests/1": '
+        "dial tcp [::1]:5999: connect: connection refused", owner=("ReplicaSet", "lo-7c9d8f6b5"))
+    plain = "plain.example.invalid:5000/a/plain:1"
+    add("plain-7c9d8f6b5-aaaaa", plain,
+        f'failed to pull and unpack image "{plain}": failed to resolve reference "{plain}": failed to do '
+        'request: Head "https://plain.example.invalid:5000/v2/a/plain/manifests/1": http: server gave HTTP '
+        "response to HTTPS client", owner=("ReplicaSet", "plain-7c9d8f6b5"))
+    long_img = f"{R}/{'deep/' * 30}dns:1"
+    add("dns-7c9d8f6b5-aaaaa", long_img,
+        f'failed to pull and unpack image "{long_img}": failed to resolve reference "{long_img}": failed to do '
+        f'request: Head "https://{R}/v2/x/manifests/1": dial tcp: lookup {R} on 10.0.0.10:53: no such host',
+        owner=("ReplicaSet", "dns-7c9d8f6b5"))
+    add("hub-7c9d8f6b5-aaaaa", "nginx:1.2.3x", _not_found("docker.io/library/nginx:1.2.3x"),
+        owner=("ReplicaSet", "hub-7c9d8f6b5"))
+    # An ephemeral container (kubectl debug) waiting for its image; the pod itself runs.
+    eimg = f"{R}/tools/debugger:1"
+    ep = k.pod(NS, "eph", "app", "registry.k8s.io/pause:3.9", reason="x", message="", node="node-a",
+               created=NOW - timedelta(hours=1))
+    ep["status"]["containerStatuses"][0]["state"] = {"running": {"startedAt": k.ts(NOW)}}
+    ep["status"]["phase"] = "Running"
+    ep["spec"]["ephemeralContainers"] = [{"name": "debugger-abc", "image": eimg, "targetContainerName": "app"}]
+    ep["status"]["ephemeralContainerStatuses"] = [{
+        "name": "debugger-abc", "image": eimg, "imageID": "", "ready": False, "restartCount": 0,
+        "state": {"waiting": {"reason": "ImagePullBackOff",
+                              "message": k.backoff_message(eimg, _not_found(eimg))}}}]
+    pods.append(ep)
+    files = {
+        "pods": pods, "events": events, "nodes": [k.node("node-a")],
+        "serviceaccounts": [k.service_account(NS, "default"), k.service_account(NS, "builder", ("good-one",))],
+        "secrets": [k.secret(NS, "good-one", {R: ("u", "CANARY-pw-7f3a9c")})],
+    }
+    for name, items in files.items():
+        (d / f"{name}.json").write_text(json.dumps(k.as_list(items)))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    d = tmp_path_factory.mktemp("review")
+    _snapshot(d)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
+    out = subprocess.run([sys.executable, "-m", "pulldoctor", "diagnose", "--from", str(d), "--no-probe",
+                          "-o", "json"], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT,
+                         check=False)
+    assert out.returncode == 1, out.stderr
+    assert "CANARY-pw-7f3a9c" not in out.stdout
+    return {f["pod"]: f for f in json.loads(out.stdout)["findings"]}
+
+
+def _commands(f: dict[str, Any]) -> list[str]:
+    return [c for fix in f["fixes"] for c in fix["commands"]]
+
+
+def test_job_template_is_immutable_so_the_job_is_replaced(report: dict[str, dict[str, Any]]) -> None:
+    f = report["job-x7k2p"]
+    assert (f["cause"], f["confidence"]) == ("tag_not_found", "likely")
+    cmds = _commands(f)
+    assert not any(c.startswith("kubectl set image job/") for c in cmds), cmds
+    assert cmds[-1] == (
+        "kubectl get job job -n t -o json | jq --arg c app --arg i registry.example.invalid/a/job:TAG "
+        "'(.spec.template.spec.containers[] | select(.name == $c) | .image) = $i | del(.spec.selector, "
+        ".spec.template.metadata.labels[\"controller-uid\"], "
+        ".spec.template.metadata.labels[\"batch.kubernetes.io/controller-uid\"])' | kubectl replace --force -f -")
+
+
+def test_a_cronjobs_job_is_fixed_in_the_cronjob(report: dict[str, dict[str, Any]]) -> None:
+    cmds = _commands(report["nightly-28930140-abcde"])
+    assert cmds[-1] == "kubectl set image cronjob/nightly app=registry.example.invalid/a/cron:TAG -n t"
+
+
+def test_replicaset_without_a_template_hash_is_not_a_deployment(report: dict[str, dict[str, Any]]) -> None:
+    cmds = _commands(report["rs-only-x2x4q"])
+    assert cmds[-1] == "kubectl set image replicaset/frontend-v1 app=registry.example.invalid/a/rs:TAG -n t"
+
+
+def test_ephemeral_container_gets_a_new_debug_container(report: dict[str, dict[str, Any]]) -> None:
+    f = report["eph"]
+    assert f["container_type"] == "ephemeral" and f["cause"] == "tag_not_found"
+    cmds = _commands(f)
+    assert not any("set image" in c for c in cmds), cmds
+    assert cmds[-1] == "kubectl debug -it eph -n t --image=registry.example.invalid/tools/debugger:TAG"
+
+
+def test_bare_pod_is_recreated_not_deleted(report: dict[str, dict[str, Any]]) -> None:
+    f = report["bare"]
+    assert (f["cause"], f["confidence"]) == ("auth_missing", "likely")
+    cmds = _commands(f)
+    assert "kubectl delete pod bare -n t" not in cmds, cmds
+    assert cmds[-2:] == ["kubectl get pod bare -n t -o yaml > bare.yaml", "kubectl replace --force -f bare.yaml"]
+
+
+def test_pod_secrets_replace_the_service_accounts(report: dict[str, dict[str, Any]]) -> None:
+    f = report["sa-vs-pod-7c9d8f6b5-aaaaa"]
+    assert (f["cause"], f["confidence"]) == ("auth_missing", "likely")
+    assert "service account builder are not used" in f["fixes"][0]["text"]
+    assert _commands(f) == [("kubectl create secret docker-registry missing-one "
+                             "--docker-server=registry.example.invalid --docker-username=USER "
+                             "--docker-password=PASSWORD -n t")]
+    keyring = [e["text"] for e in f["evidence"] if e["source"] == "keyring"]
+    assert keyring == ["the kubelet sends no credentials: secret missing-one does not exist in namespace t"]
+
+
+def test_forbidden_anonymous_pull_needs_credentials(report: dict[str, dict[str, Any]]) -> None:
+    f = report["forb-7c9d8f6b5-aaaaa"]
+    assert (f["cause"], f["confidence"]) == ("forbidden", "likely")
+    assert "authenticates" not in f["fixes"][0]["text"]
+    cmds = _commands(f)
+    assert cmds[0].startswith("kubectl create secret docker-registry pull-registry-example-invalid ")
+    assert cmds[1] == ("kubectl patch deployment forb -n t -p '{\"spec\":{\"template\":{\"spec\":"
+                       "{\"imagePullSecrets\":[{\"name\":\"pull-registry-example-invalid\"}]}}}}'")
+
+
+def test_platform_fix_keeps_the_platforms_the_image_has(report: dict[str, dict[str, Any]]) -> None:
+    f = report["plat-7c9d8f6b5-aaaaa"]
+    assert (f["cause"], f["confidence"]) == ("platform_mismatch", "likely")
+    assert _commands(f) == [
+        "docker buildx imagetools inspect registry.example.invalid/a/plat:1",
+        "docker buildx build --platform PLATFORMS,linux/amd64 -t registry.example.invalid/a/plat:1 --push ."]
+
+
+def test_loopback_refused_checks_the_port_over_the_nodes_scheme(report: dict[str, dict[str, Any]]) -> None:
+    f = report["lo-7c9d8f6b5-aaaaa"]
+    assert (f["cause"], f["confidence"]) == ("network_unreachable", "likely")
+    assert _commands(f) == ["ss -ltn 'sport = :5999'   # on node-a",
+                            "curl -sv http://localhost:5999/v2/   # on node-a"]
+
+
+def test_plain_http_registry_gets_a_crio_drop_in(report: dict[str, dict[str, Any]]) -> None:
+    f = report["plain-7c9d8f6b5-aaaaa"]
+    assert f["cause"] == "http_vs_https"
+    cmds = _commands(f)
+    assert cmds[0].startswith("mkdir -p /etc/containerd/certs.d/plain.example.invalid:5000 && ")
+    assert cmds[1] == ("printf '[[registry]]\\nlocation = \"plain.example.invalid:5000\"\\ninsecure = true\\n' > "
+                       "/etc/containers/registries.conf.d/plain.example.invalid-5000.conf && systemctl reload crio")
+
+
+def test_long_message_keeps_its_specific_end(report: dict[str, dict[str, Any]]) -> None:
+    f = report["dns-7c9d8f6b5-aaaaa"]
+    assert f["cause"] == "dns_failure"
+    text = f["evidence"][0]["text"]
+    clipped = text.rsplit(" → ", 1)[0]
+    assert len(clipped) <= 400 and "…" in clipped
+    assert text.endswith("no such host → dns_failure"), text
+
+
+def test_unconfirmed_not_found_says_the_repository_may_be_wrong(report: dict[str, dict[str, Any]]) -> None:
+    f = report["hub-7c9d8f6b5-aaaaa"]
+    assert (f["cause"], f["confidence"]) == ("tag_not_found", "likely")
+    assert "the repository path is wrong instead" in f["fixes"][0]["text"]
+    # Docker Hub short names are spelled out as the registry sees them.
+    assert _commands(f) == ["skopeo list-tags docker://docker.io/library/nginx",
+                            "kubectl set image deployment/hub app=docker.io/library/nginx:TAG -n t"]
