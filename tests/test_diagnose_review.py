@@ -210,3 +210,84 @@ def test_unconfirmed_not_found_says_the_repository_may_be_wrong(report: dict[str
     # Docker Hub short names are spelled out as the registry sees them.
     assert _commands(f) == ["skopeo list-tags docker://docker.io/library/nginx",
                             "kubectl set image deployment/hub app=docker.io/library/nginx:TAG -n t"]
+
+
+# ------------------------------------------------------------------ hand-made evidence (no snapshot needed)
+
+def _ev(image: str, message: str, **kw: Any) -> Any:
+    from pulldoctor.diagnosis.evidence import Evidence
+    from pulldoctor.messages import classify
+    from pulldoctor.reference import parse
+
+    base: dict[str, Any] = {"namespace": "shop", "pod": "api-7c9d8f6b5-x2x4q", "container": "app", "image": image,
+                            "waiting_reason": "ImagePullBackOff", "waiting_message": message, "message": message,
+                            "classification": classify(message), "owner": ("Deployment", "api"), "ref": parse(image),
+                            "probe_note": "not probed (--no-probe)"}
+    base.update(kw)
+    return Evidence(**base)
+
+
+def _sends(image: str) -> Any:
+    from types import SimpleNamespace
+
+    m = SimpleNamespace(key=image.split("/")[0], source="secret shop/regcred", credential=object())
+    return SimpleNamespace(matches=[m], used_default_fallback=False, explanation="")
+
+
+def test_a_bare_401_with_credentials_sent_is_not_against_auth_invalid() -> None:
+    from pulldoctor.diagnosis.evidence import SecretsView
+    from pulldoctor.diagnosis.rules import decide
+
+    img = f"{R}/ledger/api:2.1"
+    e = _ev(img, _status(img, "401 Unauthorized"), lookup=_sends(img),
+            secrets=SecretsView(names=["regcred"], source="pod"))
+    v = decide(e)
+    assert (v.cause.value, v.confidence.value) == ("auth_invalid", "likely")
+    assert v.contradictions == []
+    # A message that does say "nothing was sent" still speaks against it.
+    e = _ev(img, "no basic auth credentials", lookup=_sends(img), secrets=SecretsView(names=["regcred"], source="pod"))
+    assert decide(e).contradictions
+
+
+def test_ecr_token_refresh_is_a_real_kubectl_command() -> None:
+    from pulldoctor.advice import fixes
+    from pulldoctor.diagnosis.evidence import SecretsView
+    from pulldoctor.diagnosis.rules import decide
+
+    img = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:1"
+    e = _ev(img, "failed to fetch oauth token: unexpected status: 401 Unauthorized", lookup=_sends(img),
+            secrets=SecretsView(names=["ecr"], source="pod"))
+    v = decide(e)
+    cmds = [c for f in fixes(v, e) for c in f.commands]
+    assert not any("--docker-password-stdin" in c for c in cmds), cmds
+    assert cmds[-1] == ("kubectl create secret docker-registry ecr "
+                        "--docker-server=123456789012.dkr.ecr.eu-west-1.amazonaws.com --docker-username=AWS "
+                        '--docker-password="$(aws ecr get-login-password --region eu-west-1)" -n shop '
+                        "--dry-run=client -o yaml | kubectl apply -f -")
+
+
+def test_artifact_registry_forbidden_names_the_repository() -> None:
+    from pulldoctor.advice import fixes
+    from pulldoctor.diagnosis.rules import decide
+
+    img = "europe-docker.pkg.dev/acme-prod/apps/api:1"
+    e = _ev(img, f'failed to pull and unpack image "{img}": failed to resolve reference "{img}": unexpected '
+                 "status from HEAD request to https://europe-docker.pkg.dev/v2/acme-prod/apps/api/manifests/1: "
+                 "403 Forbidden", lookup=_sends(img))
+    v = decide(e)
+    assert v.cause.value == "forbidden"
+    cmds = [c for f in fixes(v, e) for c in f.commands]
+    assert cmds == ["gcloud artifacts repositories get-iam-policy apps --project=acme-prod --location=europe"]
+
+
+def test_disk_full_on_crio_looks_at_its_image_store() -> None:
+    from pulldoctor.advice import fixes
+    from pulldoctor.diagnosis.evidence import NodeView
+    from pulldoctor.diagnosis.rules import decide
+
+    img = f"{R}/data/etl:4.0"
+    e = _ev(img, "writing blob: storage.Put: write /var/lib/containers/storage/overlay/x: no space left on device",
+            node=NodeView(name="node-c", disk_pressure=True, runtime_version="cri-o://1.32.6"))
+    v = decide(e)
+    assert (v.cause.value, v.confidence.value) == ("disk_full", "certain")
+    assert "df -h /var/lib/containers/storage   # on node-c" in [c for f in fixes(v, e) for c in f.commands]

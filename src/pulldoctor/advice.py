@@ -301,11 +301,14 @@ def _auth_invalid(ev: Evidence, v: Verdict) -> list[Fix]:
                   "| kubectl apply -f -",
                   *_recreate_pod(ev)))]
     host = _host(ev)
-    if ".ecr." in host:
+    if ".ecr." in host and host.endswith(".amazonaws.com"):
+        # kubectl create secret docker-registry has no --docker-password-stdin: the token goes in as an argument.
+        region = host.split(".ecr.")[1].split(".")[0]
         steps.append(Fix("ECR tokens expire after 12 hours: use the node's credential provider or refresh the "
                          "secret on a schedule.",
-                         (f"aws ecr get-login-password | kubectl create secret docker-registry {_q(first)} "
-                          f"--docker-server={_q(host)} --docker-username=AWS --docker-password-stdin",)))
+                         (f"kubectl create secret docker-registry {_q(first)} --docker-server={_q(host)} "
+                          f'--docker-username=AWS --docker-password="$(aws ecr get-login-password --region {region})" '
+                          f"{_ns(ev)} --dry-run=client -o yaml | kubectl apply -f -",)))
     return steps
 
 
@@ -320,9 +323,11 @@ def _forbidden(ev: Evidence, v: Verdict) -> list[Fix]:
                      "aws iam list-attached-role-policies --role-name NODE_ROLE"))]
     if host.endswith(("-docker.pkg.dev", "gcr.io")):
         project = repo.split("/")[0]
+        # LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE; gcr.io images live in a repository named gcr.io.
+        ar_repo = repo.split("/")[1] if host.endswith("-docker.pkg.dev") and repo.count("/") >= 2 else "REPOSITORY"
         return [Fix("Artifact Registry refused the pull (403): the node's service account needs "
                     "roles/artifactregistry.reader on the repository.",
-                    (f"gcloud artifacts repositories get-iam-policy REPOSITORY --project={_q(project)} "
+                    (f"gcloud artifacts repositories get-iam-policy {_q(ar_repo)} --project={_q(project)} "
                      f"--location={host.split('-docker.pkg.dev')[0] if 'pkg.dev' in host else 'LOCATION'}",))]
     if host.endswith(".azurecr.io"):
         return [Fix("ACR refused the pull (403): give the kubelet identity the AcrPull role on the registry.",
@@ -523,8 +528,10 @@ def _disk(ev: Evidence, v: Verdict) -> list[Fix]:
     node = ev.node.name if ev.node else "NODE"
     size = getattr(ev.probe, "size", None)
     need = f" (the image needs about {size / 1e6:.0f} MB compressed, more unpacked)" if size else ""
+    store = {"crio": "/var/lib/containers/storage", "cri-docker": "/var/lib/docker"}.get(
+        _runtime_unit(ev), "/var/lib/containerd")  # the runtime's image store, where the unpack failed
     return [Fix(f"Free disk space on node {node}{need}: remove unused images, then let the pod retry.",
-                (f"crictl rmi --prune   # on {node}", f"df -h /var/lib/containerd   # on {node}",
+                (f"crictl rmi --prune   # on {node}", f"df -h {store}   # on {node}",
                  f"kubectl describe node {_q(node)} | grep -i pressure"))]
 
 

@@ -289,7 +289,10 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
         summary = (f"{ev.registry} refused the credentials from {', '.join(ev.secrets.names) or 'the keyring'}."
                    if sends else f"{ev.registry} requires credentials and {why_no_credentials(ev)}.")
         contra = []
-        if claimed != cause:
+        # A bare 401 names no side (the classifier lists auth_invalid as also possible): the keyring decides,
+        # and nothing speaks against it. Only a message that says which (no credentials / a token refused) can.
+        also = (getattr(ev.classification, "fields", None) or {}).get("also_possible", [])
+        if claimed != cause and cause.value not in also:
             contra.append(f"the message suggests {claimed.value}; the keyring says the kubelet "
                           f"{'sends' if sends else 'sends no'} credentials")
         return Verdict(cause, LIKELY, summary, lines, contra, settle, rule="access")
