@@ -291,3 +291,29 @@ def test_disk_full_on_crio_looks_at_its_image_store() -> None:
     v = decide(e)
     assert (v.cause.value, v.confidence.value) == ("disk_full", "certain")
     assert "df -h /var/lib/containers/storage   # on node-c" in [c for f in fixes(v, e) for c in f.commands]
+
+
+def test_digest_fix_has_a_placeholder_one_can_type() -> None:
+    from pulldoctor.advice import fixes
+    from pulldoctor.diagnosis.rules import decide
+
+    img = f"{R}/shop/search@sha256:" + "1" * 64
+    e = _ev(img, _not_found(img))
+    v = decide(e)
+    assert (v.cause.value, v.confidence.value) == ("tag_not_found", "likely")
+    cmds = [c for f in fixes(v, e) for c in f.commands]
+    assert cmds[-1] == f"kubectl set image deployment/api app={R}/shop/search@DIGEST -n shop"
+
+
+def test_never_pull_steps_do_not_end_on_a_colon_without_a_command() -> None:
+    from pulldoctor.advice import fixes
+    from pulldoctor.diagnosis.evidence import NodeView
+    from pulldoctor.diagnosis.rules import decide
+
+    img = f"{R}/tools/migrate:3.3"
+    e = _ev(img, f'Container image "{img}" is not present with pull policy of Never', pull_policy="Never",
+            waiting_reason="ErrImageNeverPull", node=NodeView(name="node-a", images=frozenset()))
+    v = decide(e)
+    assert (v.cause.value, v.confidence.value) == ("never_pull_absent", "certain")
+    for f in fixes(v, e):
+        assert f.commands or not f.text.endswith(":"), f.text

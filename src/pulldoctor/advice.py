@@ -198,7 +198,7 @@ def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
     node = ev.node.name if ev.node else "NODE"
     field = "initContainers" if ev.container_type == "init" else "containers"
     load = Fix(f"Load {ev.image} onto node {node} before the pod starts (pre-pull it, e.g. "
-               "ctr -n k8s.io images import on the node), or let the kubelet pull it:")
+               "ctr -n k8s.io images import on the node), or let the kubelet pull it (next step).")
     o = _owner(ev)
     if o and o[0] == "job":
         return [load, _job_edit(ev, f"set imagePullPolicy: IfNotPresent for {ev.container}")]
@@ -207,7 +207,7 @@ def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
                           _recreate_pod(ev))]
     # A strategic merge patch matches containers by name.
     patch = {"spec": {"template": {"spec": {field: [{"name": ev.container, "imagePullPolicy": "IfNotPresent"}]}}}}
-    return [load, Fix(f"Let {o[0]} {o[1]} pull it:",
+    return [load, Fix(f"Let {o[0]} {o[1]} pull it (imagePullPolicy: IfNotPresent):",
                       (f"kubectl patch {o[0]} {_q(o[1])} {_ns(ev)} -p {_q(json.dumps(patch, separators=(',', ':')))}",))]
 
 
@@ -217,9 +217,9 @@ def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
     sugg = list(getattr(ev.probe, "suggestions", None) or [])
     if getattr(ref, "digest", None):
         return [Fix(f"The digest {ref.digest} is not in {repo_name} (deleted, or from another repository). "
-                    "Use a digest the registry has, e.g. resolve a tag to its digest:",
+                    "Use a digest the registry has, e.g. resolve a tag to its digest and put it for DIGEST:",
                     (f"skopeo inspect --format '{{{{.Digest}}}}' docker://{repo_name}:TAG",
-                     _set_image(ev, f"{repo_name}@sha256:…")))]
+                     _set_image(ev, f"{repo_name}@DIGEST")))]
     tag = getattr(ref, "tag", None) or "latest"
     if sugg:
         return [Fix(f"Tag {tag} does not exist in {repo_name}; the closest tags are {', '.join(sugg[:5])}. "
