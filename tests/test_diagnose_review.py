@@ -48,6 +48,7 @@ def _snapshot(d: Path) -> None:
 
     add("job-x7k2p", f"{R}/a/job:1", _not_found(f"{R}/a/job:1"), owner=("Job", "job"))
     add("nightly-28930140-abcde", f"{R}/a/cron:1", _not_found(f"{R}/a/cron:1"), owner=("Job", "nightly-28930140"))
+    add("db-0", f"{R}/a/db:1", _not_found(f"{R}/a/db:1"), owner=("StatefulSet", "db"))
     add("rs-only-x2x4q", f"{R}/a/rs:1", _not_found(f"{R}/a/rs:1"), owner=("ReplicaSet", "frontend-v1"))
     add("bare", f"{R}/a/bare:1", _status(f"{R}/a/bare:1", "401 Unauthorized"))
     add("sa-vs-pod-7c9d8f6b5-aaaaa", f"{R}/p/app:1", _status(f"{R}/p/app:1", "401 Unauthorized"),
@@ -317,3 +318,9 @@ def test_never_pull_steps_do_not_end_on_a_colon_without_a_command() -> None:
     assert (v.cause.value, v.confidence.value) == ("never_pull_absent", "certain")
     for f in fixes(v, e):
         assert f.commands or not f.text.endswith(":"), f.text
+
+
+def test_statefulset_pod_is_deleted_after_the_template_change(report: dict[str, dict[str, Any]]) -> None:
+    cmds = _commands(report["db-0"])
+    assert cmds[-2:] == ["kubectl set image statefulset/db app=registry.example.invalid/a/db:TAG -n t",
+                         "kubectl delete pod db-0 -n t"]

@@ -35,6 +35,13 @@ def fixes(verdict: Verdict, ev: Evidence) -> list[Fix]:
         return steps
     builder = _BUILDERS.get(verdict.cause, _other)
     steps.extend(builder(ev, verdict))
+    o = _owner(ev)
+    if o and o[0] == "statefulset" and any(c.startswith(("kubectl set image statefulset/",
+                                                         "kubectl patch statefulset "))
+                                           for f in steps for c in f.commands):
+        # kubernetes#67250: the StatefulSet controller waits for the stuck pod instead of replacing it.
+        steps.append(Fix(f"A StatefulSet does not replace a pod stuck on its old template: after the change, "
+                         f"delete {ev.pod} so it comes back with the new one.", (_delete_pod(ev),)))
     return steps
 
 
