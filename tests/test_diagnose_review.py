@@ -324,3 +324,29 @@ def test_statefulset_pod_is_deleted_after_the_template_change(report: dict[str, 
     cmds = _commands(report["db-0"])
     assert cmds[-2:] == ["kubectl set image statefulset/db app=registry.example.invalid/a/db:TAG -n t",
                          "kubectl delete pod db-0 -n t"]
+
+
+@pytest.mark.parametrize(("error", "first"), [
+    ("x509: certificate has expired or is not yet valid: current time 2026-11-26T13:00:00Z is after "
+     "2026-01-01T00:00:00Z",
+     "openssl s_client -connect secure.example.invalid:8443 </dev/null 2>/dev/null | openssl x509 -noout -dates"),
+    ("tls: failed to verify certificate: x509: certificate is valid for other.example.invalid, not "
+     "secure.example.invalid",
+     "openssl s_client -connect secure.example.invalid:8443 </dev/null 2>/dev/null | openssl x509 -noout -ext "
+     "subjectAltName"),
+    ("x509: certificate signed by unknown authority",
+     "openssl s_client -connect secure.example.invalid:8443 -showcerts </dev/null"),
+])
+def test_tls_fix_follows_the_check_that_failed(error: str, first: str) -> None:
+    from pulldoctor.advice import fixes
+    from pulldoctor.diagnosis.rules import decide
+
+    img = "secure.example.invalid:8443/secure/app:1.0"
+    e = _ev(img, f'failed to pull and unpack image "{img}": failed to resolve reference "{img}": failed to do '
+                 f'request: Head "https://secure.example.invalid:8443/v2/secure/app/manifests/1.0": {error}')
+    v = decide(e)
+    assert (v.cause.value, v.confidence.value) == ("tls_error", "likely")
+    steps = fixes(v, e)
+    assert steps[0].commands[0] == first
+    trusts_ca = any("ca.crt" in c for f in steps for c in f.commands)
+    assert trusts_ca == ("unknown authority" in error)

@@ -425,11 +425,26 @@ def _hosts_toml(host: str, server: str, extra: str) -> str:
 
 
 def _tls(ev: Evidence, v: Verdict) -> list[Fix]:
+    """Go's x509 errors say which check failed: trusting a CA does not help an expired certificate or one
+    issued for other names, so those get their own fix."""
     host = _host(ev)
     ca = f"/etc/containerd/certs.d/{host}/ca.crt"
+    msg = ev.message or ""
+    connect = f"{host if ':' in host else host + ':443'}"
+    if "certificate has expired or is not yet valid" in msg:
+        node = ev.node.name if ev.node else "NODE"
+        return [Fix(f"{host}'s certificate is outside its validity dates as the node sees them: renew it on "
+                    f"the registry, or fix the clock of node {node} if it is wrong. Its dates, and the node's time:",
+                    (f"openssl s_client -connect {connect} </dev/null 2>/dev/null | openssl x509 -noout -dates",
+                     f"date -u   # on {node}"))]
+    if "x509: certificate is valid for" in msg:
+        return [Fix(f"{host}'s certificate is issued for other names: reissue it with {hostname(host)} in its "
+                    "subjectAltName, or pull by one of the names it has. The names it has:",
+                    (f"openssl s_client -connect {connect} </dev/null 2>/dev/null | openssl x509 -noout -ext "
+                     "subjectAltName",))]
     return [
         Fix(f"See who signed {host}'s certificate and for which names:",
-            (f"openssl s_client -connect {host if ':' in host else host + ':443'} -showcerts </dev/null",)),
+            (f"openssl s_client -connect {connect} -showcerts </dev/null",)),
         Fix(f"On each node, trust that CA for {host} (containerd: hosts.toml in its config_path, then no "
             "restart is needed; CRI-O/podman: /etc/containers/certs.d; Docker: /etc/docker/certs.d), or "
             "fix the certificate's name:",
