@@ -326,14 +326,16 @@ def test_statefulset_pod_is_deleted_after_the_template_change(report: dict[str, 
                          "kubectl delete pod db-0 -n t"]
 
 
+_EXPIRED = ("x509: certificate has expired or is not yet valid: current time 2026-11-26T13:00:00Z is after "
+            "2026-01-01T00:00:00Z")
+_WRONG_NAME = ("tls: failed to verify certificate: x509: certificate is valid for other.example.invalid, not "
+               "secure.example.invalid")
+_SHOW = "openssl s_client -connect secure.example.invalid:8443 </dev/null 2>/dev/null | openssl x509 -noout"
+
+
 @pytest.mark.parametrize(("error", "first"), [
-    ("x509: certificate has expired or is not yet valid: current time 2026-11-26T13:00:00Z is after "
-     "2026-01-01T00:00:00Z",
-     "openssl s_client -connect secure.example.invalid:8443 </dev/null 2>/dev/null | openssl x509 -noout -dates"),
-    ("tls: failed to verify certificate: x509: certificate is valid for other.example.invalid, not "
-     "secure.example.invalid",
-     "openssl s_client -connect secure.example.invalid:8443 </dev/null 2>/dev/null | openssl x509 -noout -ext "
-     "subjectAltName"),
+    (_EXPIRED, f"{_SHOW} -dates"),
+    (_WRONG_NAME, f"{_SHOW} -ext subjectAltName"),
     ("x509: certificate signed by unknown authority",
      "openssl s_client -connect secure.example.invalid:8443 -showcerts </dev/null"),
 ])
