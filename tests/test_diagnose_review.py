@@ -352,3 +352,14 @@ def test_tls_fix_follows_the_check_that_failed(error: str, first: str) -> None:
     assert steps[0].commands[0] == first
     trusts_ca = any("ca.crt" in c for f in steps for c in f.commands)
     assert trusts_ca == ("unknown authority" in error)
+
+
+def test_unreachable_note_does_not_contradict_a_confirmed_dns_failure() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
+    out = subprocess.run([sys.executable, "-m", "pulldoctor", "diagnose", "--from", "examples/cluster", "-o", "json"],
+                         capture_output=True, text=True, timeout=120, env=env, cwd=ROOT, check=False)
+    doc = json.loads(out.stdout)
+    dns = [f for f in doc["findings"] if f["cause"] == "dns_failure"]
+    assert dns and all(f["confidence"] == "certain" for f in dns)
+    note = next(n for n in doc["notes"] if n.startswith("could not probe"))
+    assert "registry.pulldoctor.invalid" in note and "failing the same way" in note

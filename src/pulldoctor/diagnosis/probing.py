@@ -97,7 +97,8 @@ def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEA
     if unreachable:
         notes.append(f"could not probe {len(unreachable)} registr{'y' if len(unreachable) == 1 else 'ies'} from "
                      f"here ({', '.join(unreachable[:8])}{', …' if len(unreachable) > 8 else ''}): DNS or the "
-                     "connection failed, so verdicts about them rest on the node's messages")
+                     "connection failed, so verdicts about them rest on the node's messages (a node failing "
+                     "the same way off loopback is confirmed)")
     return notes
 
 
