@@ -74,6 +74,12 @@ def _snapshot(d: Path) -> None:
         owner=("ReplicaSet", "dns-7c9d8f6b5"))
     add("hub-7c9d8f6b5-aaaaa", "nginx:1.2.3x", _not_found("docker.io/library/nginx:1.2.3x"),
         owner=("ReplicaSet", "hub-7c9d8f6b5"))
+    never = f"{R}/a/never:1"
+    p = k.pod(NS, "never-7c9d8f6b5-aaaaa", "app", never, reason="ErrImageNeverPull", node="node-a",
+              message=f'Container image "{never}" is not present with pull policy of Never', policy="Never",
+              owner=("ReplicaSet", "never-7c9d8f6b5"), created=NOW - timedelta(hours=1))
+    pods.append(p)
+    events.extend(k.never_pull_events(p, count=5, last=NOW - timedelta(minutes=1)))
     # An ephemeral container (kubectl debug) waiting for its image; the pod itself runs.
     eimg = f"{R}/tools/debugger:1"
     ep = k.pod(NS, "eph", "app", "registry.k8s.io/pause:3.9", reason="x", message="", node="node-a",
@@ -87,7 +93,7 @@ def _snapshot(d: Path) -> None:
                               "message": k.backoff_message(eimg, _not_found(eimg))}}}]
     pods.append(ep)
     files = {
-        "pods": pods, "events": events, "nodes": [k.node("node-a")],
+        "pods": pods, "events": events, "nodes": [k.node("node-a"), k.node("node-b", images=(never,))],
         "serviceaccounts": [k.service_account(NS, "default"), k.service_account(NS, "builder", ("good-one",))],
         "secrets": [k.secret(NS, "good-one", {R: ("u", "CANARY-pw-7f3a9c")})],
     }
@@ -363,3 +369,10 @@ def test_unreachable_note_does_not_contradict_a_confirmed_dns_failure() -> None:
     assert dns and all(f["confidence"] == "certain" for f in dns)
     note = next(n for n in doc["notes"] if n.startswith("could not probe"))
     assert "registry.pulldoctor.invalid" in note and "failing the same way" in note
+
+
+def test_never_pull_names_the_node_that_has_the_image(report: dict[str, dict[str, Any]]) -> None:
+    f = report["never-7c9d8f6b5-aaaaa"]
+    assert (f["cause"], f["confidence"]) == ("never_pull_absent", "certain")
+    assert {"source": "node", "text": "node-b lists it"} in f["evidence"]
+    assert "It is on node-b" in f["fixes"][0]["text"]

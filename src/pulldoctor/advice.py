@@ -204,8 +204,10 @@ def _lowercased(image: str) -> str | None:
 def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
     node = ev.node.name if ev.node else "NODE"
     field = "initContainers" if ev.container_type == "init" else "containers"
+    where = (f" It is on {', '.join(ev.nodes_with_image[:5])}: export it there (ctr -n k8s.io images export) "
+             "or schedule the pod onto such a node." if ev.nodes_with_image else "")
     load = Fix(f"Load {ev.image} onto node {node} before the pod starts (pre-pull it, e.g. "
-               "ctr -n k8s.io images import on the node), or let the kubelet pull it (next step).")
+               f"ctr -n k8s.io images import on the node), or let the kubelet pull it (next step).{where}")
     o = _owner(ev)
     if o and o[0] == "job":
         return [load, _job_edit(ev, f"set imagePullPolicy: IfNotPresent for {ev.container}")]

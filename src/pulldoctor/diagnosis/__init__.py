@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pulldoctor.diagnosis.evidence import Evidence
-from pulldoctor.diagnosis.gather import evidence_for, secret_namespaces
+from pulldoctor.diagnosis.gather import evidence_for, image_nodes, secret_namespaces
 from pulldoctor.diagnosis.groups import group
 from pulldoctor.diagnosis.model import (
     Confidence,
@@ -34,7 +34,8 @@ __all__ = [
 def gather(report: Any, snapshot: Any = None, now: datetime | None = None) -> list[Evidence]:
     """Evidence for every failing container of a ``cluster.FailingReport``."""
     by_name = secret_namespaces(snapshot) if snapshot is not None else {}
-    return [evidence_for(fc, secrets_by_name=by_name, now=now) for fc in report.failing]
+    by_image = image_nodes(snapshot) if snapshot is not None else {}
+    return [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image) for fc in report.failing]
 
 
 def finding(ev: Evidence) -> Finding:

@@ -150,6 +150,7 @@ class Evidence:
     lookup: Any = None                              # pulldoctor.keyring.Lookup
     entry_keys: list[tuple[str, str]] = field(default_factory=list)  # (registry key, source) of every entry
     node: NodeView | None = None
+    nodes_with_image: list[str] = field(default_factory=list)  # other nodes whose image list has it
     probe: Any = None                               # pulldoctor.registry.ProbeResult
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))

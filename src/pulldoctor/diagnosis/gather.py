@@ -107,8 +107,18 @@ def secret_namespaces(snapshot: Any) -> dict[str, list[str]]:
     return out
 
 
+def image_nodes(snapshot: Any) -> dict[str, list[str]]:
+    """Image name -> the nodes listing it (node status; the kubelet lists at most 50 images per node)."""
+    out: dict[str, list[str]] = {}
+    for name, node in sorted((getattr(snapshot, "nodes", None) or {}).items()):
+        for img in getattr(getattr(node, "status", None), "images", None) or []:
+            for n in getattr(img, "names", None) or []:
+                out.setdefault(n, []).append(name)
+    return out
+
+
 def evidence_for(fc: Any, *, secrets_by_name: Mapping[str, list[str]] | None = None,
-                 now: datetime | None = None) -> Evidence:
+                 now: datetime | None = None, nodes_by_image: Mapping[str, list[str]] | None = None) -> Evidence:
     """The evidence of one ``cluster.FailingContainer``."""
     now = now or datetime.now(UTC)
     ref, ref_error = _parse(fc.image)
@@ -135,4 +145,11 @@ def evidence_for(fc: Any, *, secrets_by_name: Mapping[str, list[str]] | None = N
         lookup=_lookup(list(getattr(fc, "keyring_entries", []) or []), ref, fc.image) if ref_error is None else None,
         entry_keys=[(getattr(e, "key", ""), getattr(e, "source", "")) for e in getattr(fc, "keyring_entries", []) or []],
         node=node, now=now,
+        nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, getattr(fc, "node", "")),
     )
+
+
+def _elsewhere(nodes_by_image: Mapping[str, list[str]], image: str, ref: Any, node: str) -> list[str]:
+    """Other nodes that list the image (as written or normalised): where a Never-pull pod could run."""
+    names = {image, getattr(ref, "normalized", image)}
+    return sorted({n for name in names for n in nodes_by_image.get(name, []) if n != node})

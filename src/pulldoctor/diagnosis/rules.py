@@ -233,6 +233,9 @@ def never_pull(ev: Evidence, claimed: Cause) -> Verdict:
         if not present:
             lines.append(EvidenceLine("node", f"{node.name} lists {len(node.images)} images; {normalized} "
                                               "is not among them"))
+            if ev.nodes_with_image:
+                lines.append(EvidenceLine("node", f"{', '.join(ev.nodes_with_image[:5])} "
+                                                  f"list{'s' if len(ev.nodes_with_image) == 1 else ''} it"))
             conf = CERTAIN if ev.pull_policy == "Never" else LIKELY
             return Verdict(C.NEVER_PULL_ABSENT, conf,
                            f"imagePullPolicy is Never and {normalized} is not on node {node.name}.",
