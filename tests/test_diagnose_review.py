@@ -376,3 +376,10 @@ def test_never_pull_names_the_node_that_has_the_image(report: dict[str, dict[str
     assert (f["cause"], f["confidence"]) == ("never_pull_absent", "certain")
     assert {"source": "node", "text": "node-b lists it"} in f["evidence"]
     assert "It is on node-b" in f["fixes"][0]["text"]
+
+
+def test_missing_events_are_not_claimed_as_expired_for_sure(report: dict[str, dict[str, Any]]) -> None:
+    f = report["eph"]   # an ephemeral container: no events for it in the input
+    lines = [e["text"] for e in f["evidence"] if e["source"] == "events"]
+    assert lines == [("no kubelet events for this container: expired (they last about 1 h by default) or never "
+                      "recorded; only the waiting state is left")]

@@ -162,7 +162,10 @@ def _timeline_lines(ev: Evidence) -> list[EvidenceLine]:
         tail = f"; back-off now {t.backoff_seconds}s" if t.backoff_seconds else ""
         out.append(EvidenceLine(src, f"the kubelet failed to pull {t.failed} time(s){tail}"))
     if t.events_expired:
-        out.append(EvidenceLine("events", "the kubelet's events have expired; only the waiting state is left"))
+        # Events were read and none is about this container: most often expired (the API server keeps them
+        # about 1 h by default), but a new ephemeral container or a filtered read looks the same.
+        out.append(EvidenceLine("events", "no kubelet events for this container: expired (they last about 1 h by "
+                                          "default) or never recorded; only the waiting state is left"))
     return out
 
 
