@@ -198,3 +198,16 @@ def test_serve_rejects_malformed_hosts_toml_before_connecting(tmp_path) -> None:
     )
     assert out.returncode == 2
     assert "hosts.toml" in out.stderr and out.stderr.count("\n") == 1, out.stderr
+
+
+def test_serve_request_timeout_reaches_the_transport() -> None:
+    """--request-timeout bounds serve's list pages and object reads as it bounds diagnose's requests."""
+    from pulldoctor.cli import build_parser
+    from pulldoctor.commands.serve import config_from_args
+    from pulldoctor.exporter.transport import ApiTransport
+
+    args = build_parser().parse_args(["serve", "--request-timeout", "7", "--listen", "127.0.0.1:0"])
+    config = config_from_args(args)
+    assert config.request_timeout == 7.0
+    assert ApiTransport(object(), config.request_timeout).request_timeout == 7.0
+    assert config_from_args(build_parser().parse_args(["serve"])).request_timeout == 30.0

@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe-interval", default="5m", metavar="DURATION",
                    help="re-probe a registry at most this often per credential (e.g. 30s, 5m)")
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
+    _add_request_timeout(p)
     _add_registry_access(p)
     p.set_defaults(handler="serve")
 

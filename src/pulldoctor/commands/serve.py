@@ -37,6 +37,7 @@ def config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         insecure_registries=tuple(args.insecure_registry or ()),
         ca_file=args.ca_file,
         hosts_dir=args.hosts_dir,
+        request_timeout=args.request_timeout,
     )
 
 

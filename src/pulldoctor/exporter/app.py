@@ -46,9 +46,10 @@ class Exporter:
             from pulldoctor.cluster.live import connect
             from pulldoctor.cluster.snapshot import SourceSpec
 
-            session = connect(SourceSpec(kubeconfig=config.kubeconfig, context=config.context))
+            session = connect(SourceSpec(kubeconfig=config.kubeconfig, context=config.context,
+                                         request_timeout=config.request_timeout))
             api_client, default_namespace = session.api_client, session.namespace
-        self.transport = ApiTransport(api_client)
+        self.transport = ApiTransport(api_client, config.request_timeout)
         if config.all_namespaces:
             self.namespaces: list[str] | None = None
         else:

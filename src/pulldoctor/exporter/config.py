@@ -72,6 +72,7 @@ class ExporterConfig:
     probe: bool = True
     insecure_registries: tuple[str, ...] = ()
     ca_file: str | None = None
+    request_timeout: float = 30.0           # one list page or object GET as a whole (watches are long-lived)
     hosts_dir: str | None = None            # the nodes' containerd certs.d, as for diagnose/probe
     # Watch tuning. Defaults follow client-go's reflector: a server-side watch timeout so a silent
     # connection is renewed, and a bounded exponential back-off on errors (1 s doubling to 30 s).

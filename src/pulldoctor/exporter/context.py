@@ -81,7 +81,8 @@ class ContextCache:
                 if namespace else f"/api/v1/{kind}/{quote(name, safe='')}")
         self.gets += 1
         try:
-            data = self._transport.get_bytes(path, [], cap=MAX_OBJECT_BYTES, timeout=15.0)
+            data = self._transport.get_bytes(path, [], cap=MAX_OBJECT_BYTES,
+                                                 timeout=min(15.0, self._transport.request_timeout))
             return _DECODERS[kind].decode(data)
         except ApiStatusError as err:
             if err.status == 404:

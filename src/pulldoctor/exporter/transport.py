@@ -56,8 +56,9 @@ def status_error(status: int, reason: str, body: bytes) -> ApiStatusError:
 class ApiTransport:
     """One authenticated connection pool to the API server; thread-safe (urllib3's pool is)."""
 
-    def __init__(self, api_client: Any) -> None:
+    def __init__(self, api_client: Any, request_timeout: float = 30.0) -> None:
         self._client = api_client
+        self.request_timeout = request_timeout  # a whole list page or object GET (``--request-timeout``)
 
     def close(self) -> None:
         """Drop the connection pool (after the watchers have stopped)."""
@@ -93,10 +94,11 @@ class ApiTransport:
             raise status_error(resp.status, resp.reason or "", body)
         return resp
 
-    def get_bytes(self, path: str, query: Sequence[tuple[str, str]], *, cap: int, timeout: float = 60.0) -> bytes:
+    def get_bytes(self, path: str, query: Sequence[tuple[str, str]], *, cap: int, timeout: float | None = None) -> bytes:
         """GET a whole body, refusing more than ``cap`` bytes (a list page, one object). ``timeout`` bounds
         each socket wait and, checked between chunks, the whole body: a server that drips a byte at a time
         restarts socket timeouts but not this one (``cluster.live`` bounds the CLI's requests alike)."""
+        timeout = self.request_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         resp = self.open(path, query, read_timeout=timeout)
         try:
