@@ -36,7 +36,7 @@ def _third_party(modules: set[str]) -> set[str]:
 
 
 @pytest.mark.parametrize("module", ["pulldoctor.messages", "pulldoctor.reference", "pulldoctor.keyring",
-                                    "pulldoctor.causes", "pulldoctor.errors"])
+                                    "pulldoctor.causes", "pulldoctor.errors", "pulldoctor.redact"])
 def test_pure_parts_import_only_the_standard_library(module: str) -> None:
     assert _third_party(_imported_after(f"import {module}")) == set()
 

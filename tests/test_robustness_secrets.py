@@ -186,7 +186,7 @@ def test_error_paths_never_echo_credentials(tmp_path: Path) -> None:
 
 
 def test_mask_userinfo_keeps_digests_and_mail_addresses() -> None:
-    from pulldoctor.reference import mask_userinfo
+    from pulldoctor.redact import mask_userinfo
 
     digest = "nginx:1.27@sha256:" + "a" * 64
     assert mask_userinfo(digest) == digest
@@ -218,7 +218,7 @@ def test_escape_sequences_from_the_cluster_never_reach_the_terminal(tmp_path: Pa
 
 
 def test_printable_keeps_only_the_renderers_own_colours() -> None:
-    from pulldoctor.reference import printable
+    from pulldoctor.redact import printable
 
     red, reset = "\x1b[1;31m", "\x1b[0m"
     text = f"{red}verdict{reset} \x1b[2J\x1b]0;t\x07 tab\there\nnext https://u:{CANARY}@h/x"

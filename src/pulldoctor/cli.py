@@ -136,7 +136,7 @@ _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG})
 def error_line(message: str) -> str:
     """The error as ONE line of bounded length: control characters (a newline in a pasted reference)
     escaped, the middle of a huge echoed input cut, and any user:password@ masked."""
-    from pulldoctor.reference import mask_userinfo
+    from pulldoctor.redact import mask_userinfo
 
     line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in mask_userinfo(message))
     if len(line) > MAX_ERROR_CHARS:

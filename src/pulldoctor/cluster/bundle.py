@@ -40,7 +40,7 @@ from pulldoctor.cluster.model import (
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import IMAGE_EVENT_REASONS
 from pulldoctor.errors import InputError, SecretFormatError
-from pulldoctor.reference import mask_userinfo
+from pulldoctor.redact import mask_userinfo
 
 BUNDLE_FORMAT = 1
 MAX_MEMBERS = 1_000

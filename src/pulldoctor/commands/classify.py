@@ -6,7 +6,7 @@ Without: JSON Lines on stdin, each an object with a string ``message``; each is 
 Blank lines are skipped. A bad line (not JSON, not an object, no string ``message``) stops the run with one
 line on stderr naming the line number and exit code 2; the lines before it have already been written.
 Exit code 0 otherwise: a classification is not a verdict on a cluster. Credentials that a message embeds
-in a URL or an image reference (``user:password@``) are masked as ``***@`` wherever the message is echoed.
+in a URL or an image reference (``user:password@``) have the password masked (``user:***@``) wherever the message is echoed.
 
 Only the standard library and ``pulldoctor.messages`` are imported, so the command starts fast.
 """
@@ -22,7 +22,7 @@ from typing import TextIO
 
 from pulldoctor.errors import InputError
 from pulldoctor.messages import Classification, classify
-from pulldoctor.messages.fields import mask_userinfo
+from pulldoctor.redact import mask_userinfo
 
 #: A stdin line longer than this is refused rather than decoded (classify examines 16 KiB anyway).
 MAX_LINE_CHARS = 4 * 1024 * 1024

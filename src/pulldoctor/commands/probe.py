@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pulldoctor.errors import InputError
-from pulldoctor.reference import printable
+from pulldoctor.redact import printable
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential

@@ -15,6 +15,7 @@ from pulldoctor.messages.lexicon import known_words
 from pulldoctor.messages.normalize import normalize
 from pulldoctor.messages.peel import Peeled, peel, runtime_of
 from pulldoctor.messages.rules import Signal
+from pulldoctor.redact import mask_userinfo
 
 #: Causes about one credential rather than about the image: in an aggregate (one error per credential
 #: the kubelet tried), a member that says something about the image wins over these.
@@ -134,7 +135,7 @@ def _classify(message: object) -> Classification:
             member_words.append(ws)
             sigs = _ordered(sigs)
             per_member.append((sigs, got, m))
-            members.append({"message": f.mask_userinfo(m), "cause": (sigs[0].cause if sigs else Cause.OTHER).value})
+            members.append({"message": mask_userinfo(m), "cause": (sigs[0].cause if sigs else Cause.OTHER).value})
         answered = [pm for pm in per_member if pm[0]]
         credential = [pm for pm in answered if pm[0][0].cause in CREDENTIAL_CAUSES]
         about_image = [pm for pm in answered if pm[0][0].cause not in CREDENTIAL_CAUSES
@@ -191,11 +192,11 @@ def _classify(message: object) -> Classification:
         signals.insert(0, cause)
 
     if img:
-        fields["image"] = f.mask_userinfo(img).removeprefix("***@")
+        fields["image"] = f.without_userinfo(img)
     if h:
         fields["host"] = h.rpartition("@")[2]
     if u:
-        fields["url"] = f.mask_userinfo(u)
+        fields["url"] = mask_userinfo(u)
     status = root.status if root and root.status else None
     if status is None and found:
         status = found[-1][0]

@@ -11,7 +11,7 @@ import re
 import msgspec
 
 from pulldoctor.diagnosis.model import Diagnosis
-from pulldoctor.reference import mask_userinfo
+from pulldoctor.redact import mask_userinfo
 
 _C1_RE = re.compile("[\x7f-\x9f]")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pulldoctor.diagnosis.model import Diagnosis
-from pulldoctor.reference import printable
+from pulldoctor.redact import printable
 
 
 def _cell(s: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 
 from pulldoctor.diagnosis.model import Confidence, Diagnosis, Finding
-from pulldoctor.reference import printable
+from pulldoctor.redact import printable
 
 _RESET = "\033[0m"
 _COLOURS = {Confidence.CERTAIN: "\033[1;31m", Confidence.LIKELY: "\033[1;33m", Confidence.POSSIBLE: "\033[1;36m"}
