@@ -86,6 +86,18 @@ def cases(lab: Lab, ctrd: object) -> list[Case]:
     ]
 
 
+def _disagreement(case: Case, res: object, pulled: object) -> str | None:
+    """Why the probe's verdict and containerd's CRI pull of the same case disagree (None: they agree)."""
+    cause, ok, said = res.cause, pulled.ok, pulled.kubelet_message  # type: ignore[attr-defined]
+    if cause is not case.expected:
+        return f"{case.name}: probe said {cause}, expected {case.expected}"
+    if (cause is None) != ok:
+        return f"{case.name}: probe said {cause}, containerd ok={ok}"
+    if cause is not None and not any(t in said for t in RUNTIME_TEXT[cause]):
+        return f"{case.name}: {cause} but containerd said {said[:200]!r}"
+    return None
+
+
 def test_probe_verdicts_match_containerd(lab: Lab, containerd: object) -> None:
     disagreements = []
     for case in cases(lab, containerd):
@@ -96,12 +108,8 @@ def test_probe_verdicts_match_containerd(lab: Lab, containerd: object) -> None:
         user = case.credential.username if case.credential else None
         password = case.credential.password if case.credential else None
         pulled = containerd.pull(case.image, user, password, timeout=20)  # type: ignore[attr-defined]
-        if res.cause is not case.expected:
-            disagreements.append(f"{case.name}: probe said {res.cause}, expected {case.expected}")
-        elif (res.cause is None) != pulled.ok:
-            disagreements.append(f"{case.name}: probe said {res.cause}, containerd ok={pulled.ok}")
-        elif res.cause is not None and not any(t in pulled.kubelet_message for t in RUNTIME_TEXT[res.cause]):
-            disagreements.append(f"{case.name}: {res.cause} but containerd said {pulled.kubelet_message[:200]!r}")
+        if (why := _disagreement(case, res, pulled)) is not None:
+            disagreements.append(why)
         if pulled.ok:
             containerd.remove(case.image)  # type: ignore[attr-defined]
     assert not disagreements, "\n".join(disagreements)
@@ -143,12 +151,8 @@ def test_hosts_dir_gives_the_probe_containerds_verdicts(lab: Lab, containerd: ob
         password = case.credential.password if case.credential else None
         pulled = containerd.pull(case.image, user, password, timeout=20)  # type: ignore[attr-defined]
         seen.add(res.cause)
-        if res.cause is not case.expected:
-            disagreements.append(f"{case.name}: probe said {res.cause}, expected {case.expected}")
-        elif (res.cause is None) != pulled.ok:
-            disagreements.append(f"{case.name}: probe said {res.cause}, containerd ok={pulled.ok}")
-        elif res.cause is not None and not any(t in pulled.kubelet_message for t in RUNTIME_TEXT[res.cause]):
-            disagreements.append(f"{case.name}: {res.cause} but containerd said {pulled.kubelet_message[:200]!r}")
+        if (why := _disagreement(case, res, pulled)) is not None:
+            disagreements.append(why)
         if pulled.ok:
             containerd.remove(case.image)  # type: ignore[attr-defined]
     assert not disagreements, "\n".join(disagreements)
