@@ -117,13 +117,13 @@ def test_notes_say_what_the_files_lacked(tmp_path: Path) -> None:
     ("x.yaml", "kind: Pod\nmetadata:\n  name: [a\n", r"x\.yaml: not JSON or YAML \(line \d+, column \d+"),
     ("x.json", '{"apiVersion": "v1", "items": []}', r"x\.json: no 'kind': not a Kubernetes object"),
     ("x.json", '{"kind": "Pod", "spec": {"nodeName": 5}}',
-     r"x\.json: bad Pod: Expected `str`, got `int` - at `\$\.spec\.nodeName`"),
+     r"x\.json: bad Pod: .*spec\.nodeName"),  # the decoder's detail after our prefix; the path is data
     ("x.yaml", "just some text\n", r"x\.yaml: document 1: a str, not a Kubernetes object"),
     ("x.yaml", "", r"x\.yaml: empty"),
     ("x.json", '{"kind":"List","items":[{"kind":"Pod","status":{"phase":3}}]}',
-     r"x\.json: bad Pod at items\[0\]: Expected `str`, got `int` - at `\$\.status\.phase`"),
+     r"x\.json: bad Pod at items\[0\]: .*status\.phase"),
     ("x.json", '{"kind":"List","items":[{"kind":"Job"},{"kind":"Pod","status":{"phase":3}}]}',
-     r"x\.json: bad Pod at items\[1\]: Expected `str`"),
+     r"x\.json: bad Pod at items\[1\]: "),
 ])
 def test_bad_files_are_one_line_input_errors(tmp_path: Path, name: str, content: str, expected: str) -> None:
     f = tmp_path / name

@@ -19,7 +19,7 @@ import stat
 import tarfile
 import tempfile
 import time
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from pulldoctor.cluster.model import (
     Decoded,
     DocumentError,
     Event,
+    MalformedJSON,
     ObjectList,
     RedactedRegistry,
     Secret,
@@ -56,7 +57,7 @@ OBJECTS = "objects.json"
 def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
     """Add a bundle's objects, notes and listing record to ``snapshot``. Nothing is extracted to disk."""
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")
+        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")  # noqa: SIM115 (closed by the `with tar:` below)
     except (tarfile.TarError, OSError, EOFError) as err:
         raise InputError(f"{name}: not a pulldoctor bundle (not a readable .tar.gz: {err})") from None
     manifest: dict[str, Any] | None = None
@@ -89,8 +90,8 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
                     continue
                 try:
                     decoded.append((where, decode_json(body)))
-                except msgspec.DecodeError as err:
-                    raise InputError(f"{where}: not valid JSON ({err})") from None
+                except MalformedJSON as err:
+                    raise InputError(f"{where}: not valid JSON ({err.what})") from None
                 except DocumentError as err:
                     raise InputError(f"{where}: {err}") from None
         except (tarfile.TarError, OSError, EOFError) as err:

@@ -9,17 +9,15 @@ in ``Snapshot.ignored_kinds``.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from pathlib import Path
 from typing import Any
-
-import msgspec
 
 from pulldoctor.cluster.model import (
     MAX_OBJECTS_PER_DOCUMENT,
     Decoded,
     DocumentError,
+    MalformedJSON,
     convert_python,
     decode_json,
 )
@@ -36,7 +34,6 @@ MAX_YAML_ALIAS_NODES = 2_000_000  # nodes that YAML aliases may add (kubectl nev
 GZIP_MAGIC = b"\x1f\x8b"
 BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
 
-_BYTE_RE = re.compile(r"\(byte (\d+)\)")
 
 
 def _line_col(data: bytes | memoryview, offset: int) -> tuple[int, int]:
@@ -45,14 +42,11 @@ def _line_col(data: bytes | memoryview, offset: int) -> tuple[int, int]:
     return line, offset - (head.rfind(b"\n") + 1) + 1
 
 
-def _json_error(name: str, data: bytes, err: msgspec.DecodeError) -> InputError:
-    text = str(err)
-    m = _BYTE_RE.search(text)
-    what = _BYTE_RE.sub("", text).replace("JSON is malformed: ", "").strip()
-    if m:
-        line, col = _line_col(data, int(m.group(1)))
-        return InputError(f"{name}: not valid JSON (line {line}, column {col}: {what})")
-    return InputError(f"{name}: not valid JSON ({what})")
+def _json_error(name: str, data: bytes, err: MalformedJSON) -> InputError:
+    if err.offset is not None:
+        line, col = _line_col(data, err.offset)
+        return InputError(f"{name}: not valid JSON (line {line}, column {col}: {err.what})")
+    return InputError(f"{name}: not valid JSON ({err.what})")
 
 
 def decode_documents(data: bytes, name: str) -> list[Decoded]:
@@ -67,7 +61,7 @@ def decode_documents(data: bytes, name: str) -> list[Decoded]:
     if start in (b"{", b"["):
         try:
             return [decode_json(data)]
-        except msgspec.DecodeError as err:
+        except MalformedJSON as err:
             raise _json_error(name, data, err) from None
         except DocumentError as err:
             raise InputError(f"{name}: {err}") from None

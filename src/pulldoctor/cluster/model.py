@@ -11,8 +11,11 @@ unknown kinds are not errors: the loader ignores and counts them.
 
 from __future__ import annotations
 
+import codecs
+import json
+import re
 from datetime import datetime
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 from msgspec import Struct, field
@@ -233,7 +236,7 @@ class ListMeta(Struct, **_OPTS):
     continue_: str = field(default="", name="continue")
     remaining_item_count: int | None = None
 
-KubeObject = Union[Pod, Event, Node, Secret, ServiceAccount]
+KubeObject = Pod | Event | Node | Secret | ServiceAccount
 KINDS: frozenset[str] = frozenset({"Pod", "Event", "Node", "Secret", "ServiceAccount"})
 
 
@@ -267,10 +270,8 @@ class ServiceAccountList(Struct, tag_field="kind", tag="ServiceAccountList", **_
     items: list[ServiceAccount] = []
 
 
-Document = Union[
-    Pod, Event, Node, Secret, ServiceAccount,
-    ObjectList, PodList, EventList, NodeList, SecretList, ServiceAccountList,
-]  # fmt: skip
+Document = (Pod | Event | Node | Secret | ServiceAccount
+            | ObjectList | PodList | EventList | NodeList | SecretList | ServiceAccountList)
 LIST_ITEM_KIND: dict[str, str] = {
     "PodList": "Pod", "EventList": "Event", "NodeList": "Node",
     "SecretList": "Secret", "ServiceAccountList": "ServiceAccount",
@@ -326,6 +327,62 @@ class DocumentError(ValueError):
     """A document is not something pulldoctor can read; ``str`` is the reason, without the file name."""
 
 
+class MalformedJSON(msgspec.DecodeError):
+    """JSON that does not parse, in pulldoctor's own words: ``what`` and the byte ``offset`` where it breaks.
+
+    Why not the decoder's text: it changes between releases (msgspec 0.22 raised ``UnicodeDecodeError``
+    for bad UTF-8 inside a string, 0.23 a ``DecodeError`` with its own sentence), and a user's error line
+    must not. The condition is decided here by pulldoctor's own checks (see ``malformed_json``).
+    """
+
+    def __init__(self, what: str, offset: int | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.offset = offset
+
+
+#: Up to this size the standard library's parser locates a JSON syntax error (it stops at the error, so
+#: it needs memory only for what comes before); above it, the fast decoder's byte offset is used.
+_LOCATE_WITH_STDLIB_BYTES = 64 << 20
+_UTF8_CHUNK = 1 << 20
+_DECODER_OFFSET_RE = re.compile(r"\(byte (\d+)\)")
+
+
+def first_bad_utf8(data: bytes | memoryview) -> int | None:
+    """Byte offset of the first invalid UTF-8 sequence, or None; in 1 MiB steps, so memory stays flat."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, max(len(view), 1), _UTF8_CHUNK):
+        held = len(decoder.getstate()[0])  # an incomplete sequence kept from the chunk before
+        try:
+            decoder.decode(view[start:start + _UTF8_CHUNK], final=start + _UTF8_CHUNK >= len(view))
+        except UnicodeDecodeError as err:
+            return start - held + err.start
+    return None
+
+
+def malformed_json(data: bytes | memoryview, err: BaseException) -> MalformedJSON:
+    """Say why ``data`` did not decode, by condition and never by the decoder's message text."""
+    bad = first_bad_utf8(data)
+    if bad is not None:
+        return MalformedJSON("a string that is not UTF-8 text", bad)
+    if isinstance(err, RecursionError):
+        return MalformedJSON("nested too deeply")
+    if len(data) <= _LOCATE_WITH_STDLIB_BYTES:
+        try:
+            json.loads(bytes(data))
+        except json.JSONDecodeError as stdlib_err:
+            return MalformedJSON(stdlib_err.msg, stdlib_err.pos)
+        except RecursionError:
+            return MalformedJSON("nested too deeply")
+        except ValueError:
+            pass
+        else:  # valid for Python but not strict JSON (NaN, Infinity) or deeper than the decoder reads
+            return MalformedJSON("not strict JSON (NaN or Infinity), or nested too deeply")
+    m = _DECODER_OFFSET_RE.search(str(err))  # an optional hint: without it the line has no position
+    return MalformedJSON("malformed", int(m.group(1)) if m else None)
+
+
 #: JSON objects (``{``) one document may hold. A pod decoded from ``{}`` costs about 800 bytes (its empty
 #: lists), so a file of ``{},{},…`` would need 270x its size in memory; kubectl's JSON has one ``{`` per
 #: ~160 bytes, so this is about 300 MB of it (20,000 pods with 200,000 events).
@@ -344,16 +401,14 @@ def decode_json(data: bytes | memoryview) -> Decoded:
     """Decode one JSON document (object, ``List`` or typed list) into Structs.
 
     Fast path: one pass with a tagged union on ``kind``. If that meets a kind pulldoctor does not read
-    (``kubectl get all``), fall back to item by item and count what is skipped. Raises
-    ``msgspec.DecodeError`` for malformed JSON and ``DocumentError`` for well-formed JSON that is wrong.
+    (``kubectl get all``), fall back to item by item and count what is skipped. Raises ``MalformedJSON``
+    for JSON that does not parse and ``DocumentError`` for well-formed JSON that is wrong.
     """
     check_object_count(data)
     try:
         return _decode_json(data)
-    except UnicodeDecodeError:  # msgspec checks UTF-8 only inside strings, and raises this
-        raise msgspec.DecodeError("a string that is not UTF-8 text") from None
-    except RecursionError:  # msgspec's own depth guard; real objects nest about 15 deep
-        raise msgspec.DecodeError("nested too deeply") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise malformed_json(data, err) from None
 
 
 def _decode_json(data: bytes | memoryview) -> Decoded:
@@ -430,31 +485,31 @@ class WatchEvent(Struct, gc=False):
 
 
 _WATCH_DECODER = msgspec.json.Decoder(WatchEvent)
-_ITEM_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {"Pod": msgspec.json.Decoder(Pod), "Event": msgspec.json.Decoder(Event),
-                  "Node": msgspec.json.Decoder(Node), "Secret": msgspec.json.Decoder(Secret),
-                  "ServiceAccount": msgspec.json.Decoder(ServiceAccount)}
+_ITEM_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    "Pod": msgspec.json.Decoder(Pod), "Event": msgspec.json.Decoder(Event), "Node": msgspec.json.Decoder(Node),
+    "Secret": msgspec.json.Decoder(Secret), "ServiceAccount": msgspec.json.Decoder(ServiceAccount),
+}
 
 
 def decode_object(data: bytes | memoryview, kind: str) -> KubeObject:
     """Decode one object of a known kind (a GET, or a watch event's object, which may lack ``kind``).
     Raises ``msgspec.DecodeError`` / ``ValidationError`` only, as ``decode_json`` does."""
-    return decode_with(_ITEM_DECODERS[kind], data)
+    obj: KubeObject = decode_with(_ITEM_DECODERS[kind], data)
+    return obj
 
 
 def decode_with(decoder: msgspec.json.Decoder[Any], data: bytes | memoryview) -> Any:
-    """``decoder.decode(data)``, with bad UTF-8 and deep nesting turned into ``msgspec.DecodeError``."""
+    """``decoder.decode(data)``; JSON that does not parse raises ``MalformedJSON`` (a ``msgspec.DecodeError``)."""
     try:
         return decoder.decode(data)
-    except UnicodeDecodeError:
-        raise msgspec.DecodeError("a string that is not UTF-8 text") from None
-    except RecursionError:
-        raise msgspec.DecodeError("nested too deeply") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise malformed_json(data, err) from None
 
 
 def decode_watch_line(line: bytes, kind: str) -> tuple[str, KubeObject | None]:
     """Decode a watch stream line: (type, object); the object is None for ERROR/BOOKMARK lines, whose
     ``object`` is a Status or a bare resourceVersion holder."""
-    ev: WatchEvent = decode_with(_WATCH_DECODER, line)  # type: ignore[assignment]
+    ev: WatchEvent = decode_with(_WATCH_DECODER, line)
     if ev.type in ("ERROR", "BOOKMARK"):
         return ev.type, None
     return ev.type, decode_object(ev.object, kind)
