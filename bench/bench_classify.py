@@ -125,7 +125,8 @@ def main() -> int:
         "re.search (one pattern)": rate(pattern.search, messages, args.repeat, args.seconds),
         "json.loads (one line)": rate(json.loads, json_lines, args.repeat, args.seconds),
     }
-    print(f"mix: {len(messages)} messages ({len(messages) - len(LAB_FORMATS)} {args.corpus} corpus + {len(LAB_FORMATS)} "
+    corpus = len(messages) - len(LAB_FORMATS)
+    print(f"mix: {len(messages)} messages ({corpus} {args.corpus} corpus + {len(LAB_FORMATS)} "
           f"lab-format), mean {sum(map(len, messages)) / len(messages):.0f} chars; one core, best of {args.repeat}")
     for name, value in measures.items():
         print(f"{name:26s} {value:12,.0f} msg/s   {1e6 / value:8.2f} µs/msg")

@@ -31,9 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from lab import start_lab  # noqa: E402
-
-from pulldoctor.registry import ProbeOptions, ProbeRequest, probe_many  # noqa: E402
+from lab import start_lab
+from pulldoctor.registry import ProbeOptions, ProbeRequest, probe_many
 
 
 def retag(registry: str, repo: str, digest: str, media_type: str, tags: list[str]) -> None:
@@ -145,7 +144,8 @@ def main() -> int:
         per_ref = skopeo_elapsed / len(sample)
         extrapolated = per_ref * len(refs)
         sc = kinds(srows)
-        print(f"skopeo inspect loop: {len(sample)} sampled references in {skopeo_elapsed:.2f} s = {per_ref * 1000:.1f} ms/"
+        print(f"skopeo inspect loop: {len(sample)} sampled references in {skopeo_elapsed:.2f} s = "
+              f"{per_ref * 1000:.1f} ms/"
               f"reference; extrapolated to {len(refs)}: {extrapolated:.1f} s")
         print(f"skopeo requests: {len(srows) / len(sample):.2f}/reference; "
               + ", ".join(f"{k} {v}" for k, v in sorted(sc.items())))

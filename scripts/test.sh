@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Install everything the tests need, then run them. Used by the README's Quick start and by .ci/run.
-# Python packages go into ./.venv (Debian's python3 refuses system-wide pip installs, PEP 668).
+# Install everything the tests need, then lint, type-check and run them. Used by the README's Quick start and
+# by .ci/run. Python packages go into ./.venv (Debian's python3 refuses system-wide pip installs, PEP 668).
+#
+#   bash scripts/test.sh [PYTEST ARGS…]           the versions pinned in requirements/test.txt (what CI runs)
+#   bash scripts/test.sh --latest [PYTEST ARGS…]  the newest versions pyproject.toml allows, to see what a
+#                                                  new release of a dependency breaks before users do
+# Refresh the pins with scripts/lock.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+latest=0
+if [ "${1:-}" = "--latest" ]; then latest=1; shift; fi
 
 debs=(docker-registry nginx apache2-utils containerd runc openssl skopeo python3-venv)
 if [ "$(id -u)" = 0 ]; then
@@ -17,5 +25,17 @@ else
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]'
+pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
+if [ "$latest" = 1 ]; then
+  "${pip[@]}" --upgrade --upgrade-strategy eager -e '.[test,lint]'
+else
+  # Exactly the pinned, hash-checked versions (build backend included), then the project itself.
+  "${pip[@]}" --require-hashes --no-deps -r requirements/test.txt
+  "${pip[@]}" --no-deps --no-build-isolation -e .
+fi
+.venv/bin/python -m pip freeze --exclude-editable | grep -iE '^(msgspec|aiohttp|kubernetes|pyyaml|ruff|mypy)==' \
+  | tr '\n' ' ' | sed 's/^/scripts\/test.sh: testing with /; s/ $/\n/' >&2
+
+.venv/bin/ruff check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -q "$@"

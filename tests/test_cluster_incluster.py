@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from kubeapi import FakeKubeAPI
 from kubeapi import objects as o
 from parts import need_binary

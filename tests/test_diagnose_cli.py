@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from parts import need
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +107,8 @@ def test_live_cluster_gives_the_same_findings_as_files(tmp_path: Path) -> None:
         live = run("--kubeconfig", str(kc), "-n", "shop", "--no-probe", "-o", "json")
     files = run("--from", str(EXAMPLE), "--no-probe", "-o", "json")
     assert live.returncode == 1, live.stderr
-    key = lambda doc: sorted((f["pod"], f["container"], f["cause"], f["confidence"]) for f in doc["findings"])
+    def key(doc):
+        return sorted((f["pod"], f["container"], f["cause"], f["confidence"]) for f in doc["findings"])
     assert key(json.loads(live.stdout)) == key(json.loads(files.stdout))
     from pulldoctor.causes import IMAGE_WAITING_REASONS
 

@@ -325,10 +325,10 @@ def test_anonymous_success_does_not_clear_credentials_it_could_not_test() -> Non
 
 
 def _fc(**kw):
-    base = dict(namespace="shop", pod="web-1", container="app", container_type="regular",
-                image=f"{HOST}/shop/web:1.4", waiting_reason="ImagePullBackOff", waiting_message="",
-                pull_policy="IfNotPresent", node="", timeline=None, pull_secrets=None, keyring_entries=[],
-                owner=("ReplicaSet", "web-7d9c8b"), node_info=None)
+    base = {"namespace": "shop", "pod": "web-1", "container": "app", "container_type": "regular",
+                "image": f"{HOST}/shop/web:1.4", "waiting_reason": "ImagePullBackOff", "waiting_message": "",
+                "pull_policy": "IfNotPresent", "node": "", "timeline": None, "pull_secrets": None, "keyring_entries": [],
+                "owner": ("ReplicaSet", "web-7d9c8b"), "node_info": None}
     base.update(kw)
     return SimpleNamespace(**base)
 

@@ -22,7 +22,7 @@ from pulldoctor.registry import ProbeOptions, ProbeRequest, ProbeResult, probe_m
 
 pytestmark = pytest.mark.lab
 
-FAST = dict(request_timeout=2.0, connect_timeout=1.5, dns_timeout=2.0)
+FAST = {"request_timeout": 2.0, "connect_timeout": 1.5, "dns_timeout": 2.0}
 
 
 def _settled_requests(lab: Lab, prefix: str, before: int) -> list[tuple[str, str, int]]:

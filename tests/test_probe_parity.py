@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from lab import Lab
 from parts import need
-
 from pulldoctor.causes import Cause
 from pulldoctor.keyring import Credential
 from pulldoctor.registry import ProbeOptions, probe_sync

@@ -314,7 +314,7 @@ def test_is_loopback_host(registry: str, loopback: bool) -> None:
 
 # --- properties ------------------------------------------------------------------------------------
 
-_ALPHABET = st.sampled_from(list("abcAZ09._-/:@[]% \t") + ["sha256:", H64, "localhost", "docker.io"])
+_ALPHABET = st.sampled_from([*list("abcAZ09._-/:@[]% \t"), "sha256:", H64, "localhost", "docker.io"])
 _texty = st.one_of(st.text(max_size=80), st.lists(_ALPHABET, max_size=20).map("".join))
 
 

@@ -30,7 +30,7 @@ session_module = importlib.import_module("pulldoctor.registry.session")
 
 CANARY = "CANARY-pw-7f3a9c"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-FAST = dict(request_timeout=1.5, connect_timeout=1.0, dns_timeout=1.0)
+FAST = {"request_timeout": 1.5, "connect_timeout": 1.0, "dns_timeout": 1.0}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -398,7 +398,7 @@ def _self_signed(tmp: Path, name: str) -> tuple[Path, Path]:
         san: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:
         san = x509.DNSName(name)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from kubeapi import objects as o
 
 TIMEOUT = 30

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
 from kubeapi import FakeKubeAPI
 from kubeapi import objects as o
 

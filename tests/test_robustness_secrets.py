@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from kubeapi import FakeKubeAPI
 from kubeapi import objects as o
 

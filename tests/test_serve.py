@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from kubeapi import FakeKubeAPI
-from kubeapi import objects as o
 from prometheus_client.parser import text_string_to_metric_families
 
+from kubeapi import FakeKubeAPI
+from kubeapi import objects as o
 from pulldoctor.causes import Cause, WaitingReason
 from pulldoctor.exporter import Exporter, ExporterConfig
 

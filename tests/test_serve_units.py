@@ -8,8 +8,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from kubeapi import objects as o
 
+from kubeapi import objects as o
 from pulldoctor.causes import Cause
 from pulldoctor.cluster.model import Event, Pod
 from pulldoctor.errors import UsageError

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from lab import Lab
 
+from lab import Lab
 from pulldoctor.causes import Cause
 from pulldoctor.messages import classify
 from pulldoctor.registry import ProbeOptions, probe_sync

@@ -196,7 +196,7 @@ def _lowercased(image: str) -> str | None:
         from pulldoctor.reference import parse
 
         parse(candidate)
-    except Exception:  # noqa: BLE001 - any failure: no suggestion
+    except Exception:
         return None
     return candidate if candidate != image else None
 
@@ -216,8 +216,9 @@ def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
                           _recreate_pod(ev))]
     # A strategic merge patch matches containers by name.
     patch = {"spec": {"template": {"spec": {field: [{"name": ev.container, "imagePullPolicy": "IfNotPresent"}]}}}}
+    body = _q(json.dumps(patch, separators=(",", ":")))
     return [load, Fix(f"Let {o[0]} {o[1]} pull it (imagePullPolicy: IfNotPresent):",
-                      (f"kubectl patch {o[0]} {_q(o[1])} {_ns(ev)} -p {_q(json.dumps(patch, separators=(',', ':')))}",))]
+                      (f"kubectl patch {o[0]} {_q(o[1])} {_ns(ev)} -p {body}",))]
 
 
 def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
@@ -388,7 +389,7 @@ def _network(ev: Evidence, v: Verdict) -> list[Fix]:
         steps.append(Fix(f"Make {name} resolve on node {node} (spelling, private DNS zone, the node's "
                          "/etc/resolv.conf):", (f"getent hosts {_q(name)}   # on {node}",)))
     elif is_loopback_host(host):
-        port = host.rsplit(":", 1)[1] if host.count(":") == 1 or host.startswith("[") and "]:" in host else ""
+        port = host.rsplit(":", 1)[1] if host.count(":") == 1 or (host.startswith("[") and "]:" in host) else ""
         steps.append(Fix(f"Check that a registry listens on {host} on node {node} itself:",
                          ((f"ss -ltn 'sport = :{port}'   # on {node}",) if port else ())
                          + (f"curl -sv {_scheme_of(ev)}://{host}/v2/   # on {node}",)))

@@ -28,19 +28,19 @@ from pulldoctor.errors import SecretFormatError
 from pulldoctor.reference import ImageRef, parse
 
 __all__ = [
+    "DOCKERCFG",
+    "DOCKERCONFIGJSON",
     "Credential",
     "Entry",
-    "SecretProblem",
-    "Lookup",
     "Keyring",
-    "entries_from_secret",
+    "Lookup",
+    "SecretProblem",
     "entries_from_docker_config",
+    "entries_from_secret",
+    "match_key",
     "problems_for_secret",
     "redacted_entry",
     "secrets_in_effect",
-    "match_key",
-    "DOCKERCONFIGJSON",
-    "DOCKERCFG",
 ]
 
 DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"  # key .dockerconfigjson, {"auths": {...}}
@@ -57,7 +57,7 @@ class Credential:
     and ``json`` cannot serialise it. Only the registry client should call :meth:`basic_auth`.
     """
 
-    __slots__ = ("_username", "_password", "_fingerprint")
+    __slots__ = ("_fingerprint", "_password", "_username")
     _username: str
     _password: str
     _fingerprint: str
@@ -248,7 +248,7 @@ def _read_secret(
         return [], problems
     raw = data.get(key)
     if raw is None:
-        others = [k for k in sorted(data)[:5]]
+        others = list(sorted(data)[:5])
         has = f" (it has {', '.join(others)})" if others else " (it has no keys)"
         problems.append(SecretProblem(source, f"of type {type} has no {key} key{has}; the kubelet ignores it"))
         return [], problems

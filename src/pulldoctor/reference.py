@@ -23,13 +23,13 @@ from pulldoctor.causes import PullPolicy
 from pulldoctor.errors import InvalidReference
 
 __all__ = [
-    "ImageRef",
-    "parse",
-    "default_pull_policy",
-    "is_loopback_host",
-    "runtime_error",
     "DOCKER_HUB",
     "DOCKER_HUB_ENDPOINT",
+    "ImageRef",
+    "default_pull_policy",
+    "is_loopback_host",
+    "parse",
+    "runtime_error",
 ]
 
 DOCKER_HUB = "docker.io"  # normalize.go defaultDomain

@@ -55,5 +55,14 @@ from .images import Pushed, PushError
 from .procs import LabStartError, alive_pids
 from .startup import PASSWORD, UNRESOLVABLE, USER, Lab, start_lab
 
-__all__ = ["Lab", "LabStartError", "PASSWORD", "PushError", "Pushed", "UNRESOLVABLE", "USER", "alive_pids",
-           "start_lab"]
+__all__ = [
+           "PASSWORD",
+           "UNRESOLVABLE",
+           "USER",
+           "Lab",
+           "LabStartError",
+           "PushError",
+           "Pushed",
+           "alive_pids",
+           "start_lab",
+]

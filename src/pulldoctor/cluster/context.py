@@ -11,6 +11,7 @@ FailedToRetrieveImagePullSecret and the pull goes on without it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from pulldoctor import keyring
 from pulldoctor.cluster.model import Node, Pod, Secret
 from pulldoctor.cluster.snapshot import Snapshot

@@ -163,7 +163,7 @@ class LiveSession:
         except (Urllib3Error, OSError) as err:
             raise ClusterAccessError(f"cannot reach the Kubernetes API at {self.host} ({_short(err)})") from None
         try:
-            body = resp.read(MAX_RESPONSE_BYTES + 1)
+            body: bytes = resp.read(MAX_RESPONSE_BYTES + 1)
         except (Urllib3Error, OSError) as err:
             raise ClusterAccessError(f"the Kubernetes API at {self.host} broke off a response ({_short(err)})") \
                 from None

@@ -71,7 +71,7 @@ class Snapshot:
         for obj in objects:
             if type(obj) is Event:
                 events.append(obj)
-                ns = (obj.involved_object or obj.regarding or obj.metadata).namespace  # type: ignore[union-attr]
+                ns = (obj.involved_object or obj.regarding or obj.metadata).namespace
                 kind = "Event"
             elif type(obj) is Pod:
                 pods.append(obj)
@@ -92,7 +92,7 @@ class Snapshot:
                 if ns not in seen:
                     seen.add(ns)
         # Duplicates are only possible once a second batch brings pods or events (overlapping files).
-        if n_pods and len(pods) > n_pods or n_events and len(events) > n_events:
+        if (n_pods and len(pods) > n_pods) or (n_events and len(events) > n_events):
             self._may_have_duplicates = True
 
     def mark_listed(self, kind: str, namespace: str | None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 from pulldoctor.causes import IMAGE_BACKOFF_INITIAL_SECONDS, IMAGE_BACKOFF_MAX_SECONDS, EventReason
 from pulldoctor.cluster.model import Event, ObjectReference

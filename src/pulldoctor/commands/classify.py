@@ -6,7 +6,8 @@ Without: JSON Lines on stdin, each an object with a string ``message``; each is 
 Blank lines are skipped. A bad line (not JSON, not an object, no string ``message``) stops the run with one
 line on stderr naming the line number and exit code 2; the lines before it have already been written.
 Exit code 0 otherwise: a classification is not a verdict on a cluster. Credentials that a message embeds
-in a URL or an image reference (``user:password@``) have the password masked (``user:***@``) wherever the message is echoed.
+in a URL or an image reference (``user:password@``) have the password masked (``user:***@``) wherever the
+message is echoed.
 
 Only the standard library and ``pulldoctor.messages`` are imported, so the command starts fast.
 """

@@ -131,8 +131,9 @@ def evidence_for(fc: Any, *, secrets_by_name: Mapping[str, list[str]] | None = N
         source = f"event Failed x{timeline.failed} (last {ago(timeline.last_failure_at, now)})" \
             if timeline and timeline.failed else "newest event"
     node = _node(getattr(fc, "node_info", None))
-    if node is None and getattr(fc, "node", ""):
-        node = NodeView(name=fc.node)
+    node_name: str = getattr(fc, "node", "")
+    if node is None and node_name:
+        node = NodeView(name=node_name)
     return Evidence(
         namespace=fc.namespace, pod=fc.pod, container=fc.container, image=fc.image,
         waiting_reason=fc.waiting_reason, container_type=fc.container_type,
@@ -143,7 +144,8 @@ def evidence_for(fc: Any, *, secrets_by_name: Mapping[str, list[str]] | None = N
         timeline=timeline,
         secrets=_secrets(getattr(fc, "pull_secrets", None), fc.namespace, secrets_by_name or {}),
         lookup=_lookup(list(getattr(fc, "keyring_entries", []) or []), ref, fc.image) if ref_error is None else None,
-        entry_keys=[(getattr(e, "key", ""), getattr(e, "source", "")) for e in getattr(fc, "keyring_entries", []) or []],
+        entry_keys=[(getattr(e, "key", ""), getattr(e, "source", ""))
+                    for e in getattr(fc, "keyring_entries", []) or []],
         node=node, now=now,
         nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, getattr(fc, "node", "")),
     )

@@ -93,7 +93,7 @@ def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEA
         if k is not None:
             ev.probe = results[keys[k]]
     notes = [f"probed {len(requests)} distinct image/credential pair(s) for {len(evidences)} container(s)"]
-    unreachable = sorted({_host(r) for r, res in zip(requests, results) if _unreachable(res)})
+    unreachable = sorted({_host(r) for r, res in zip(requests, results, strict=False) if _unreachable(res)})
     if unreachable:
         notes.append(f"could not probe {len(unreachable)} registr{'y' if len(unreachable) == 1 else 'ies'} from "
                      f"here ({', '.join(unreachable[:8])}{', …' if len(unreachable) > 8 else ''}): DNS or the "

@@ -88,7 +88,7 @@ class ContextCache:
             if err.status == 404:
                 return MISSING
             return _Unreadable(f"{err.status} {err.reason}")
-        except Exception as err:  # noqa: BLE001 - network trouble or a bad body: unknown, never "missing"
+        except Exception as err:
             return _Unreadable(type(err).__name__)
 
     def fill(self, snapshot: Snapshot, pods: Iterable[Pod]) -> None:

@@ -28,7 +28,8 @@ class Diagnoser:
         self.namespaces = namespaces   # None: all namespaces are watched
         self.events_listed = events_listed
 
-    def diagnose(self, pods: Sequence[Pod], events: Sequence[Event]) -> tuple[dict[PodKey, list[Any]], dict[PodKey, set[ProbeKey]]]:
+    def diagnose(self, pods: Sequence[Pod],
+                 events: Sequence[Event]) -> tuple[dict[PodKey, list[Any]], dict[PodKey, set[ProbeKey]]]:
         """Findings per pod, and the probe keys each pod depends on (to re-diagnose when they land)."""
         from pulldoctor.diagnosis import conclude, gather
 

@@ -195,7 +195,7 @@ class ProbeScheduler:
         self.batches += 1
         try:
             return list(loop.run_until_complete(asyncio.wait_for(probe_many(requests, options), limit)))
-        except Exception as err:  # noqa: BLE001 - a probe bug or a batch timeout must not kill the exporter
+        except Exception as err:
             log.warning("registry probes failed: %s", type(err).__name__)
             return [None] * len(requests)
 

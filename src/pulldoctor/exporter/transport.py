@@ -80,21 +80,22 @@ class ApiTransport:
                 auth_settings=["BearerToken"],
             )
             rest = self._client.call_api(*request, _request_timeout=(CONNECT_TIMEOUT, read_timeout))
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             # urllib3 connection errors, and the client's own ApiException(status=0) for TLS errors.
             raise ConnectionError(f"cannot reach the API server at {self.host}: {type(err).__name__}") from None
         resp = rest.response
         if not 200 <= resp.status <= 299:
             try:
                 body = resp.read(ERROR_BODY_CAP)
-            except Exception:  # noqa: BLE001 - the status alone still says what happened
+            except Exception:
                 body = b""
             finally:
                 resp.release_conn()
             raise status_error(resp.status, resp.reason or "", body)
         return resp
 
-    def get_bytes(self, path: str, query: Sequence[tuple[str, str]], *, cap: int, timeout: float | None = None) -> bytes:
+    def get_bytes(self, path: str, query: Sequence[tuple[str, str]], *, cap: int,
+                  timeout: float | None = None) -> bytes:
         """GET a whole body, refusing more than ``cap`` bytes (a list page, one object). ``timeout`` bounds
         each socket wait and, checked between chunks, the whole body: a server that drips a byte at a time
         restarts socket timeouts but not this one (``cluster.live`` bounds the CLI's requests alike)."""

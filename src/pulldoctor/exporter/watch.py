@@ -213,7 +213,7 @@ class Watcher(Generic[T]):
                 if kind in ("line_too_long", "decode"):
                     version = None  # we may have missed an object: re-list
                 self._wait(self.backoff.next_delay())
-            except Exception as err:  # noqa: BLE001 - the urllib3 zoo (ProtocolError, ReadTimeoutError…) lands here too
+            except Exception as err:
                 if self._stop.is_set():
                     break
                 self.stats.error("connection")
@@ -226,7 +226,7 @@ class Watcher(Generic[T]):
         self._stop.wait(seconds)
 
     def _query(self, **extra: str) -> list[tuple[str, str]]:
-        query = [(k, v) for k, v in extra.items()]
+        query = list(extra.items())
         if self.resource.field_selector:
             query.append(("fieldSelector", self.resource.field_selector))
         return query

@@ -18,8 +18,9 @@ answered the other attempt, so it is up); among those left, the most specific, t
 lists every cause seen, root first. podman's list of short-name candidates (``N errors occurred: * Error
 initializing source docker://R1/…  * …``, one pull attempt per search registry) is split the same way, but its
 members are alternatives: when each says "not here" or "not for you" and they disagree, the image was found
-nowhere and the root is the hedge ``repo_not_found_or_no_access``. The weakest evidence of all is a dropped connection (``EOF``,
-``unexpected EOF``): it counts only when nothing else is said, and never when an HTTP status is named.
+nowhere and the root is the hedge ``repo_not_found_or_no_access``. The weakest evidence of all is a dropped
+connection (``EOF``, ``unexpected EOF``): it counts only when nothing else is said, and never when an HTTP
+status is named.
 
 Three context rules then use the image named in the message and its registry:
 

@@ -231,5 +231,5 @@ def classify(message: str) -> Classification:
     """Classify one runtime/kubelet error message. Never raises; bounded time on any input."""
     try:
         return _classify(message)
-    except Exception:  # noqa: BLE001 - the contract is "never raises": an unreadable text is "other"
+    except Exception:
         return Classification(Cause.OTHER, {"runtime": "unknown"}, [Cause.OTHER])

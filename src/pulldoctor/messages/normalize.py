@@ -37,7 +37,7 @@ def as_text(message: object) -> str:
         return ""
     try:
         return str(message)
-    except Exception:  # noqa: BLE001 - a hostile __str__: nothing to read
+    except Exception:
         return ""
 
 
@@ -52,7 +52,7 @@ def _join_break(m: re.Match[str]) -> str:
     s = m.string
     start, end = m.start(), m.end()
     bare = m.group(0).strip("\r\n") == ""
-    if bare and 0 < start and end < len(s) and s[start - 1] in _HEX and s[end] in _HEX:
+    if bare and start > 0 and end < len(s) and s[start - 1] in _HEX and s[end] in _HEX:
         left = right = 0
         while left < _DIGEST_RUN and start - 1 - left >= 0 and s[start - 1 - left] in _HEX:
             left += 1

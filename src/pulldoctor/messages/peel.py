@@ -253,7 +253,8 @@ _RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     ("docker", (
         "error response from daemon", "api error (", "pull access denied for ",
-        "no matching manifest for ", "error from registry:", "failed to register layer", "received unexpected http status",
+        "no matching manifest for ", "error from registry:", "failed to register layer",
+        "received unexpected http status",
         "error: image ", "error processing tar file", "does not match the specified platform",
     )),
 )

@@ -129,7 +129,8 @@ RULES: tuple[Rule, ...] = (
         "invalid username or password", "unauthorized: invalid credentials", "bad_credential",
         "http basic: access denied", "personal access token")),
     # Docker's own login step: credentials were sent (moby registry/auth.go "login attempt to %s failed")
-    _r("docker_login_401", C.AUTH_INVALID, SPECIFIC, "login attempt to ", r"login attempt to \S{1,512} failed with status: 401"),
+    _r("docker_login_401", C.AUTH_INVALID, SPECIFIC, "login attempt to ",
+       r"login attempt to \S{1,512} failed with status: 401"),
     _r("no_credentials", C.AUTH_MISSING, SPECIFIC,
        ("no basic auth credentials", "no credentials found", "unauthenticated request")),
     # the registry says the request carried no login: Huawei SWR's DENIED body for an anonymous request is
@@ -184,7 +185,8 @@ RULES: tuple[Rule, ...] = (
        ("accept header does not support oci indexes", "unsupported manifest media type",
         "unsupported manifest format")),
     # the /v2/ ping itself 404s: whatever answers there is not a registry API (wrong host, path or port)
-    _r("ping_404", C.OTHER, REGISTRY + 2, "pinging ", r"pinging (?:container|docker) registry \S{1,300}: .{0,80}\b404\b"),
+    _r("ping_404", C.OTHER, REGISTRY + 2, "pinging ",
+       r"pinging (?:container|docker) registry \S{1,300}: .{0,80}\b404\b"),
     _r("blob_missing", C.OTHER, REGISTRY + 2, ("blob unknown", "blob_unknown", "content at "),
        r"blob.unknown|content at \S{1,4096} not found"),
     _r("containerd_not_found", C.TAG_NOT_FOUND, REGISTRY,

@@ -180,7 +180,7 @@ async def sample_download(
         out.capped_by = "time"
     except TransportError as err:
         out.capped_by, out.error = "error", err
-    except Exception as err:  # noqa: BLE001 - classified like any request failure, never raised raw
+    except Exception as err:
         out.capped_by, out.error = "error", classify_exception(err, opts)
     out.elapsed = time.monotonic() - start
     return out
@@ -193,7 +193,8 @@ def classify_exception(err: BaseException, opts: ProbeOptions) -> TransportError
     if isinstance(err, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
         return TransportError("tls", f"TLS handshake failed: {_ssl_reason(err)}")
     if isinstance(err, _DNS_ERROR):
-        return TransportError("dns", f"name does not resolve: {getattr(err.os_error, 'strerror', '') or 'lookup failed'}")
+        reason = getattr(err.os_error, "strerror", "") or "lookup failed"
+        return TransportError("dns", f"name does not resolve: {reason}")
     if isinstance(err, _CONNECT_TIMEOUT):
         return TransportError("connect_timeout", f"no connection within {opts.connect_timeout:g} s")
     if isinstance(err, aiohttp.ClientConnectorError):

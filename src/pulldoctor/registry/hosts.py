@@ -210,10 +210,7 @@ def _entry(server: str, t: dict[str, Any], base: Path, where: str, *, is_server:
             raise InputError(f"{where}: {server!r} is not an http(s) URL with a host")
         scheme, host = u.scheme, u.raw_authority
         p = os.path.normpath(u.raw_path) if u.raw_path not in ("", "/") else ""
-        if p:
-            path = p if p.endswith("/v2") or override else p + "/v2"
-        else:
-            path = "" if override else "/v2"
+        path = (p if p.endswith("/v2") or override else p + "/v2") if p else "" if override else "/v2"
     skip = t.get("skip_verify")
     if skip is not None and not isinstance(skip, bool):
         raise InputError(f"{where}: skip_verify must be true or false")

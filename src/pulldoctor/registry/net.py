@@ -44,7 +44,7 @@ async def resolve(host: str, port: int, timeout: float) -> NetOutcome:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), timeout
         )
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return NetOutcome(
             Step("dns", False, f"no answer for {host} within {timeout:g} s", time.monotonic() - start),
             Cause.DNS_FAILURE,
@@ -65,7 +65,7 @@ async def connect(host: str, port: int, timeout: float) -> NetOutcome:
     target = f"{host}:{port}"
     try:
         _reader, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), port), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         detail = f"connecting to {target} timed out after {timeout:g} s (dropped by a firewall or no route)"
         return NetOutcome(Step("tcp", False, detail, time.monotonic() - start), Cause.NETWORK_UNREACHABLE)
     except ConnectionRefusedError:
@@ -103,7 +103,7 @@ async def handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float) -
         return HandshakeResult(False, True, err.verify_message or err.reason or "certificate verify failed")
     except ssl.SSLError as err:
         return HandshakeResult(False, False, str(err.reason or err).replace("_", " ").lower())
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return HandshakeResult(False, False, f"TLS handshake timed out after {timeout:g} s")
     except (ConnectionResetError, asyncio.IncompleteReadError, EOFError) as err:
         return HandshakeResult(False, False, f"connection closed during the TLS handshake ({type(err).__name__})")

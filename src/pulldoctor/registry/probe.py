@@ -71,8 +71,8 @@ async def _probe_ref(
                     st.detail = f"[{target.url}] {st.detail}"
         outcomes.append((target, one))
         result.steps.extend(one.steps)
-        if one.cause is None or one.cause is Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE and one.steps \
-                and one.steps[-1].name == "deadline":
+        if one.cause is None or (one.cause is Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE and one.steps \
+                and one.steps[-1].name == "deadline"):
             break  # pullable, or the probe's own deadline is spent
     target, best = _verdict(outcomes)
     for name in ("cause", "status", "credentials_sent", "digest", "media_type", "url", "platforms", "size",
@@ -153,7 +153,7 @@ async def _guarded(
     """One probe whose unexpected failure (a bug) becomes a result, so the other probes still finish."""
     try:
         return await _probe_ref(ctx, image, ref, creds, node, sample)
-    except Exception as err:  # noqa: BLE001 - reported as a result, never with its text (it may hold a URL)
+    except Exception as err:
         res = ProbeResult(image=image, cause=Cause.OTHER, platform=str(node))
         res.steps.append(Step("probe", False, f"internal error in the probe ({type(err).__name__}); please report it"))
         return res

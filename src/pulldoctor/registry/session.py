@@ -101,7 +101,7 @@ class Session:
         if not gate.done():
             try:
                 await asyncio.wait_for(asyncio.shield(gate), self.options.request_timeout * 2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return False
 

@@ -120,7 +120,7 @@ async def fetch_peer_cert(host: str, port: int, server_name: str, timeout: float
             asyncio.open_connection(host, port, ssl=unverified_context(), server_hostname=server_name),
             timeout,
         )
-    except (OSError, ssl.SSLError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, ssl.SSLError):
         return None
     try:
         sslobj = writer.get_extra_info("ssl_object")
@@ -136,7 +136,4 @@ def verify_with(der: bytes, ctx: ssl.SSLContext) -> bool:
     from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)
-    for ca in ctx.get_ca_certs(binary_form=True):
-        if x509.load_der_x509_certificate(ca).subject == cert.issuer:
-            return True
-    return False
+    return any(x509.load_der_x509_certificate(ca).subject == cert.issuer for ca in ctx.get_ca_certs(binary_form=True))
