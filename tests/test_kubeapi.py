@@ -131,6 +131,38 @@ def test_a_dripping_server_is_bounded_in_a_worker_thread(tmp_path: Path) -> None
         server.shutdown()
 
 
+def drip_headers(h: object) -> None:
+    """A status line, then a header a byte every 0.2 s: every socket read succeeds, the headers never end."""
+    w = h.wfile  # type: ignore[attr-defined]
+    try:
+        w.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(200):
+            w.write(b"a")
+            w.flush()
+            time.sleep(0.2)
+    except OSError:
+        return
+
+
+def test_a_server_that_drips_its_headers_is_bounded(tmp_path: Path) -> None:
+    """urllib3's read timeout restarts with each byte of the headers; the request's deadline does not, in a
+    worker thread (the exporter's) as in the CLI."""
+    server = http_server(drip_headers)
+    try:
+        api = _api(server.server_address[1], tmp_path, timeout=1.0)
+        err, took = _in_a_thread(lambda: api.get("/api/v1/pods", cap=1 << 20))
+        assert isinstance(err, errors.ApiTimeout) and "did not answer within 1 s" in str(err), err
+        assert 0.9 < took < 2.5, took
+        started = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "pulldoctor", "diagnose", "--kubeconfig", str(tmp_path / "kc"),
+                            "--request-timeout", "1.5"], capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        assert (r.returncode, r.stderr.count("\n")) == (2, 1) and "did not answer within 1.5 s" in r.stderr, r.stderr
+        assert time.monotonic() - started < 6
+    finally:
+        server.shutdown()
+
+
 def test_a_silent_body_is_bounded_by_what_is_left_of_the_deadline(tmp_path: Path) -> None:
     """Headers at once, then nothing: the body's read waits what is left of the deadline, not a fresh one."""
     def headers_then_silence(h: object) -> None:

@@ -7,9 +7,10 @@ msgspec. Its generated models and ``kubernetes.watch`` are not used: they decode
 keep whole pods in memory (bench/bench_serve.py has the figures).
 
 Deadlines without signals, so that they hold in any thread: urllib3 bounds the connect (at most
-``CONNECT_TIMEOUT``) and each wait for the headers; the body is read chunk by chunk with the socket's
-timeout set to what is left of the request's deadline before every read, and the clock checked after it.
-A server that never answers and one that drips a byte at a time both end at the deadline.
+``CONNECT_TIMEOUT``) and each wait for the headers, and a ``deadline.Deadline`` timer the headers as a
+whole; the body is read chunk by chunk with the socket's timeout set to what is left of the request's
+deadline before every read, and the clock checked after it. A server that never answers and one that
+drips a byte at a time (headers or body) both end at the deadline.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pulldoctor.errors import (
     ApiUnauthorized,
     ApiUnavailable,
 )
+from pulldoctor.kubeapi.deadline import Deadline, install
 
 CONNECT_TIMEOUT = 5.0        # seconds; the API server is one hop away
 ERROR_BODY_CAP = 64 * 1024   # a Status object is a few hundred bytes
@@ -107,6 +109,7 @@ class KubeApi:
         self.api_client = api_client
         self.request_timeout = request_timeout
         self.namespace = namespace
+        install(api_client)
 
     @property
     def host(self) -> str:
@@ -120,13 +123,17 @@ class KubeApi:
     def open(self, path: str, query: Sequence[tuple[str, str]] = (), *, read_timeout: float) -> Any:
         """GET ``path`` and return the open ``urllib3`` response (2xx only); the caller releases it.
         Raises an ``ApiError``: the one place where a status or a transport failure becomes one."""
+        deadline = Deadline(read_timeout)  # the headers as a whole; socket timeouts bound each wait only
         try:
             request = self.api_client.param_serialize(
                 "GET", path, query_params=list(query), header_params={"Accept": "application/json"},
                 auth_settings=["BearerToken"])
-            rest = self.api_client.call_api(*request,
-                                            _request_timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout))
+            with deadline:
+                rest = self.api_client.call_api(
+                    *request, _request_timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout))
         except Exception as err:  # urllib3's errors, and the client's ApiException(status=0) for TLS
+            if deadline.expired:
+                raise self._timeout(read_timeout) from None
             raise transport_error(err, self.host, timeout=read_timeout) from None
         resp = rest.response
         if not 200 <= resp.status <= 299:
@@ -152,12 +159,13 @@ class KubeApi:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise ApiTimeout(f"the Kubernetes API at {self.host} did not answer within {timeout:g} s "
-                                     "(--request-timeout)", host=self.host)
+                    raise self._timeout(timeout)
                 _socket_timeout(resp, left)
                 try:
                     chunk = resp.read1(READ_CHUNK)
                 except Exception as err:  # urllib3's ReadTimeoutError/ProtocolError, an OSError
+                    if time.monotonic() >= deadline:  # the header timer may have shut the socket at the end
+                        raise self._timeout(timeout) from None
                     raise transport_error(err, self.host, timeout=timeout, reading=True) from None
                 if not chunk:
                     break
@@ -172,6 +180,10 @@ class KubeApi:
         finally:
             resp.release_conn()
         return b"".join(parts)
+
+    def _timeout(self, seconds: float) -> ApiTimeout:
+        return ApiTimeout(f"the Kubernetes API at {self.host} did not answer within {seconds:g} s "
+                          "(--request-timeout)", host=self.host)
 
 
 def _socket_timeout(resp: Any, seconds: float) -> None:
