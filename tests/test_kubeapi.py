@@ -44,6 +44,8 @@ def _api(port: int, tmp_path: Path, timeout: float = 5.0) -> KubeApi:
     (410, b'{"kind":"Status","reason":"Expired","message":"too old"}', errors.ApiGone, "Expired", "too old"),
     (500, b"<html>" + b"x" * 5000 + b"</html>", errors.ApiStatusError, "Internal Server Error",
      "Internal Server Error"),
+    (503, rb'{"kind":"Status","reason":"\u001b]0;x\u0007","message":"\u001b[2Jetcd down"}', errors.ApiStatusError,
+     "\\x1b]0;x\\x07", "\\x1b[2Jetcd down"),
 ])  # fmt: skip
 def test_one_mapping_from_status_to_error(tmp_path: Path, status: int, body: bytes, kind: type[errors.ApiError],
                                           reason: str, message: str) -> None:

@@ -4,8 +4,9 @@ the exporter (``exporter.watch``, ``exporter.context``).
 Layout: ``config`` (``connect``: kubeconfig, in-cluster, exec plugins bounded) → ``transport``
 (``KubeApi``: a bounded GET, an open stream, and the one mapping from HTTP status or transport failure
 to the ``ApiError`` family of ``pulldoctor.errors``; ``deadline`` bounds the headers) → ``pages``
-(``limit``/``continue``, caps, 410) and ``lines`` (watch lines, capped). It knows URLs and bytes, not pods: decoding is the caller's (the
-cluster package's msgspec schema). Importing it loads neither ``kubernetes`` nor ``urllib3``.
+(``limit``/``continue``, caps, 410) and ``lines`` (watch lines, capped). It knows URLs and bytes, not
+pods: decoding is the caller's (the cluster package's msgspec schema). Importing it loads neither
+``kubernetes`` nor ``urllib3``.
 """
 
 from pulldoctor.kubeapi.config import connect

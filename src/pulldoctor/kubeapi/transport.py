@@ -33,6 +33,7 @@ from pulldoctor.errors import (
     ApiUnavailable,
 )
 from pulldoctor.kubeapi.deadline import Deadline, install
+from pulldoctor.redact import printable
 
 CONNECT_TIMEOUT = 5.0        # seconds; the API server is one hop away
 ERROR_BODY_CAP = 64 * 1024   # a Status object is a few hundred bytes
@@ -63,8 +64,10 @@ def status_error(status: int, reason: str, body: bytes, host: str) -> ApiStatusE
             status = int(doc.get("code") or status)
     except (ValueError, TypeError):
         pass
-    text = " ".join((message or reason or f"HTTP {status}").split())[:300]
-    return STATUS_ERRORS.get(status, ApiStatusError)(status, reason or f"HTTP {status}", text, host=host)
+    # The server's words reach a terminal (the CLI's error line) and log lines: one line, controls escaped.
+    text = printable(" ".join((message or reason or f"HTTP {status}").split()))[:300]
+    reason = printable(" ".join(reason.split()))[:100] or f"HTTP {status}"
+    return STATUS_ERRORS.get(status, ApiStatusError)(status, reason, text, host=host)
 
 
 def transport_error(err: BaseException, host: str, *, timeout: float, reading: bool = False) -> ApiError:
