@@ -93,12 +93,13 @@ def transport_error(err: BaseException, host: str, *, timeout: float, reading: b
 
 
 def _short(err: BaseException) -> str:
+    """A transport failure in a few words; its text may quote the server (a bad status line): escaped."""
     reason = getattr(err, "reason", None) or err
     text = " ".join(str(reason).split())
     for known in _KNOWN_FAILURES:
         if known.lower() in text.lower():
             return known.lower()
-    return text[-200:]
+    return printable(text[-200:])
 
 
 class KubeApi:
