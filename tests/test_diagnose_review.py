@@ -257,9 +257,8 @@ def test_a_bare_401_with_credentials_sent_is_not_against_auth_invalid() -> None:
 
 
 def test_ecr_token_refresh_is_a_real_kubectl_command() -> None:
-    from pulldoctor.advice import fixes
     from pulldoctor.diagnosis.evidence import SecretsView
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:1"
     e = _ev(img, "failed to fetch oauth token: unexpected status: 401 Unauthorized", lookup=_sends(img),
@@ -274,8 +273,7 @@ def test_ecr_token_refresh_is_a_real_kubectl_command() -> None:
 
 
 def test_artifact_registry_forbidden_names_the_repository() -> None:
-    from pulldoctor.advice import fixes
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = "europe-docker.pkg.dev/acme-prod/apps/api:1"
     e = _ev(img, f'failed to pull and unpack image "{img}": failed to resolve reference "{img}": unexpected '
@@ -288,9 +286,8 @@ def test_artifact_registry_forbidden_names_the_repository() -> None:
 
 
 def test_disk_full_on_crio_looks_at_its_image_store() -> None:
-    from pulldoctor.advice import fixes
     from pulldoctor.diagnosis.evidence import NodeView
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = f"{R}/data/etl:4.0"
     e = _ev(img, "writing blob: storage.Put: write /var/lib/containers/storage/overlay/x: no space left on device",
@@ -301,8 +298,7 @@ def test_disk_full_on_crio_looks_at_its_image_store() -> None:
 
 
 def test_digest_fix_has_a_placeholder_one_can_type() -> None:
-    from pulldoctor.advice import fixes
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = f"{R}/shop/search@sha256:" + "1" * 64
     e = _ev(img, _not_found(img))
@@ -313,9 +309,8 @@ def test_digest_fix_has_a_placeholder_one_can_type() -> None:
 
 
 def test_never_pull_steps_do_not_end_on_a_colon_without_a_command() -> None:
-    from pulldoctor.advice import fixes
     from pulldoctor.diagnosis.evidence import NodeView
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = f"{R}/tools/migrate:3.3"
     e = _ev(img, f'Container image "{img}" is not present with pull policy of Never', pull_policy="Never",
@@ -346,8 +341,7 @@ _SHOW = "openssl s_client -connect secure.example.invalid:8443 </dev/null 2>/dev
      "openssl s_client -connect secure.example.invalid:8443 -showcerts </dev/null"),
 ])
 def test_tls_fix_follows_the_check_that_failed(error: str, first: str) -> None:
-    from pulldoctor.advice import fixes
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = "secure.example.invalid:8443/secure/app:1.0"
     e = _ev(img, f'failed to pull and unpack image "{img}": failed to resolve reference "{img}": failed to do '

@@ -7,12 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from pulldoctor.advice import fixes
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis import conclude
 from pulldoctor.diagnosis.evidence import Evidence, NodeView, SecretsView, TimelineView
 from pulldoctor.diagnosis.model import Confidence
-from pulldoctor.diagnosis.rules import RULES, decide
+from pulldoctor.diagnosis.rules import RULES, decide, fixes
 from pulldoctor.errors import InvalidReference
 
 NOW = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)

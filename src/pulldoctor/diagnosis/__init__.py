@@ -1,8 +1,8 @@
 """Diagnosis: one root cause per failing container, with confidence, evidence and the fix; then groups.
 
 ``diagnose(report, probes)`` is the contract (architecture.md). The CLI uses the two halves:
-``gather`` (evidence from the cluster report) and ``conclude`` (rules, advice and groups), with the
-registry probes attached in between by ``probing.attach``.
+``gather`` (evidence from the cluster report) and ``conclude`` (each rule family's verdict and fixes, then
+groups), with the registry probes attached in between by ``probing.attach``.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from pulldoctor.diagnosis.model import (
     Group,
     Verdict,
 )
-from pulldoctor.diagnosis.rules import RULES, decide
+from pulldoctor.diagnosis.rules import RULES, decide, fixes
 
 __all__ = [
     "RULES", "Confidence", "Diagnosis", "Evidence", "EvidenceLine", "Finding", "Fix", "Group", "Verdict",
-    "conclude", "decide", "diagnose", "gather", "group",
+    "conclude", "decide", "diagnose", "fixes", "gather", "group",
 ]
 
 
@@ -40,8 +40,6 @@ def gather(report: Any, snapshot: Any = None, now: datetime | None = None) -> li
 
 def finding(ev: Evidence) -> Finding:
     """Decide one container: the rule's verdict and the fix for it."""
-    from pulldoctor.advice import fixes
-
     verdict = decide(ev)
     probe = ev.probe.to_json() if ev.probe is not None and hasattr(ev.probe, "to_json") else None
     if probe is None and ev.probe_note:

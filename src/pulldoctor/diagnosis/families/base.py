@@ -1,0 +1,122 @@
+"""What every family shares: the ``Family`` interface, the cause sets, the probe's state and the verdicts
+two families reach alike (a message the probe contradicts, a message alone, a missing tag).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pulldoctor.causes import HEDGES, Cause
+from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.diagnosis.lines import base_lines, keyring_lines, no_probe_settle, probe_line
+from pulldoctor.diagnosis.model import Confidence, EvidenceLine, Fix, Verdict
+
+C = Cause
+CERTAIN, LIKELY, POSSIBLE = Confidence.CERTAIN, Confidence.LIKELY, Confidence.POSSIBLE
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One family of causes, like an error class that carries its own hint: the causes it owns, ``decide``
+    (the verdict for a claimed cause of the family) and ``fixes`` (the steps for a verdict whose cause it
+    owns). ``rules.RULES`` registers every family once."""
+
+    name: str
+    causes: frozenset[Cause]
+    doc: str
+    decide: Callable[[Evidence, Cause], Verdict]
+    fixes: Callable[[Evidence, Verdict], list[Fix]]
+
+
+FixFn = Callable[[Evidence, Verdict], list[Fix]]
+
+
+def by_cause(builders: dict[Cause, FixFn], default: FixFn) -> FixFn:
+    """The ``fixes`` of a family with one builder per cause (``default`` for the rest of its causes)."""
+    def fixes(ev: Evidence, v: Verdict) -> list[Fix]:
+        return builders.get(v.cause, default)(ev, v)
+    return fixes
+
+
+#: Probe outcomes that mean "pulldoctor could not talk to the registry", so the probe proves nothing
+#: about the registry's answer (it may still prove the node's view, see ``network``).
+UNREACHABLE: frozenset[Cause] = frozenset(
+    {C.DNS_FAILURE, C.NETWORK_UNREACHABLE, C.TLS_ERROR, C.HTTP_VS_HTTPS, C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE}
+)
+
+
+#: Causes the registry decides (its answer can change from one minute to the next).
+REGISTRY_SIDE: frozenset[Cause] = frozenset(
+    {C.TAG_NOT_FOUND, C.REPO_NOT_FOUND, C.REPO_NOT_FOUND_OR_NO_ACCESS, C.AUTH_MISSING, C.AUTH_INVALID,
+     C.FORBIDDEN, C.RATE_LIMITED, C.REGISTRY_SERVER_ERROR}
+)
+
+
+ACCESS: frozenset[Cause] = frozenset({C.REPO_NOT_FOUND_OR_NO_ACCESS, C.AUTH_MISSING, C.AUTH_INVALID})
+
+
+NOT_FOUND: frozenset[Cause] = frozenset({C.TAG_NOT_FOUND, C.REPO_NOT_FOUND})
+
+
+NETWORK: frozenset[Cause] = frozenset({C.DNS_FAILURE, C.NETWORK_UNREACHABLE, C.TLS_ERROR, C.HTTP_VS_HTTPS})
+
+
+def probe_state(ev: Evidence) -> str:
+    """``skipped`` (no probe), ``unreachable``, ``pullable`` or ``failed``."""
+    p = ev.probe
+    if p is None:
+        return "skipped"
+    cause = getattr(p, "cause", None)
+    if cause is None:
+        return "pullable"
+    return "unreachable" if Cause(cause) in UNREACHABLE else "failed"
+
+
+def probe_cause(ev: Evidence) -> Cause | None:
+    c = getattr(ev.probe, "cause", None)
+    return Cause(c) if c else None
+
+
+def untested_credentials(ev: Evidence) -> bool:
+    """The kubelet sends credentials the probe could not send (redacted in a bundle): an anonymous success
+    says nothing about them, and registries refuse bad credentials even for public images."""
+    return ev.kubelet_sends_credentials and not getattr(ev.probe, "credentials_sent", False)
+
+
+def disagree(ev: Evidence, claimed: Cause, rule: str) -> Verdict:
+    """The node's message says one thing and the probe now says another definite thing."""
+    pc = probe_cause(ev)
+    found = pc.value if pc is not None else "the image pullable anonymously (the kubelet's credentials untested)"
+    return Verdict(
+        cause=claimed,
+        confidence=POSSIBLE,
+        summary=f"The node reported {claimed.value}, but a probe now finds {found}.",
+        evidence=[*base_lines(ev), probe_line(ev), *keyring_lines(ev)],
+        contradictions=[f"probe now finds {found}, not {claimed.value}"],
+        settle=["compare the registry's answer from the node (e.g. crictl pull on the node) with the probe's"],
+        rule=rule,
+    )
+
+
+def from_message_only(ev: Evidence, cause: Cause, summary: str, rule: str, what: str,
+                       extra: list[EvidenceLine] | None = None) -> Verdict:
+    lines, settle = no_probe_settle(ev, what)
+    conf = POSSIBLE if cause in HEDGES else LIKELY
+    return Verdict(cause, conf, summary, [*base_lines(ev), *(extra or []), *lines], settle=settle, rule=rule)
+
+
+def ref_what(ref: object) -> str:
+    digest = getattr(ref, "digest", None)
+    return f"digest {digest}" if digest else f"tag {getattr(ref, 'tag', None) or 'latest'}"
+
+
+def tag_verdict(ev: Evidence, lines: list[EvidenceLine], rule: str) -> Verdict:
+    ref = ev.ref
+    what = ref_what(ref)
+    sugg = list(getattr(ev.probe, "suggestions", None) or [])
+    if sugg:
+        lines.append(EvidenceLine("probe", f"closest tags: {', '.join(sugg[:5])}"))
+    return Verdict(C.TAG_NOT_FOUND, CERTAIN,
+                   f"The repository {getattr(ref, 'repository', '')} exists on {ev.registry}, but the {what} does not.",
+                   lines, rule=rule)
