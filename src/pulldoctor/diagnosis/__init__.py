@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.diagnosis.evidence import Evidence, secrets_json, timeline_json
 from pulldoctor.diagnosis.gather import evidence_for, image_nodes, secret_namespaces
 from pulldoctor.diagnosis.groups import group
 from pulldoctor.diagnosis.model import (
@@ -25,13 +25,17 @@ from pulldoctor.diagnosis.model import (
 )
 from pulldoctor.diagnosis.rules import RULES, decide, fixes
 
+if TYPE_CHECKING:
+    from pulldoctor.cluster import FailingReport, Snapshot
+    from pulldoctor.registry.models import ProbeResult
+
 __all__ = [
     "RULES", "Confidence", "Diagnosis", "Evidence", "EvidenceLine", "Finding", "Fix", "Group", "Verdict",
     "conclude", "decide", "diagnose", "fixes", "gather", "group",
 ]
 
 
-def gather(report: Any, snapshot: Any = None, now: datetime | None = None) -> list[Evidence]:
+def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetime | None = None) -> list[Evidence]:
     """Evidence for every failing container of a ``cluster.FailingReport``."""
     by_name = secret_namespaces(snapshot) if snapshot is not None else {}
     by_image = image_nodes(snapshot) if snapshot is not None else {}
@@ -41,15 +45,15 @@ def gather(report: Any, snapshot: Any = None, now: datetime | None = None) -> li
 def finding(ev: Evidence) -> Finding:
     """Decide one container: the rule's verdict and the fix for it."""
     verdict = decide(ev)
-    probe = ev.probe.to_json() if ev.probe is not None and hasattr(ev.probe, "to_json") else None
+    probe = ev.probe.to_json() if ev.probe is not None else None
     if probe is None and ev.probe_note:
         probe = {"skipped": ev.probe_note}
     return Finding(
         namespace=ev.namespace, pod=ev.pod, container=ev.container, container_type=ev.container_type,
         image=ev.image, waiting_reason=ev.waiting_reason, verdict=verdict, fixes=fixes(verdict, ev),
         message=ev.message, node=ev.node.name if ev.node else None, registry=ev.registry,
-        timeline=ev.timeline.to_json() if ev.timeline else None, probe=probe,
-        credentials=ev.secrets.to_json(),
+        timeline=timeline_json(ev.timeline) if ev.timeline else None, probe=probe,
+        credentials=secrets_json(ev.secrets),
     )
 
 
@@ -59,8 +63,8 @@ def conclude(evidences: Sequence[Evidence], *, not_image: Mapping[str, int] | No
     return Diagnosis(findings, group(findings), dict(not_image or {}), list(notes), probed)
 
 
-def diagnose(report: Any, probes: Mapping[int, Any] | Sequence[Any] | None = None, *,
-             snapshot: Any = None, now: datetime | None = None) -> Diagnosis:
+def diagnose(report: FailingReport, probes: Mapping[int, ProbeResult] | Sequence[ProbeResult] | None = None, *,
+             snapshot: Snapshot | None = None, now: datetime | None = None) -> Diagnosis:
     """Diagnose a ``FailingReport``; ``probes`` gives a ``ProbeResult`` per failing container (by index),
     or None for a diagnosis from the cluster's evidence alone."""
     evs = gather(report, snapshot, now)
@@ -71,5 +75,5 @@ def diagnose(report: Any, probes: Mapping[int, Any] | Sequence[Any] | None = Non
     else:
         for ev in evs:
             ev.probe_note = "not probed"
-    return conclude(evs, not_image=getattr(report, "not_image", {}), notes=getattr(report, "notes", []),
+    return conclude(evs, not_image=report.not_image, notes=report.notes,
                     probed=probes is not None)

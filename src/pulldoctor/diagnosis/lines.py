@@ -13,20 +13,16 @@ def probe_detail(ev: Evidence) -> str:
     p = ev.probe
     if p is None:
         return ""
-    steps = list(getattr(p, "steps", None) or [])
     # The step that decided the verdict (with a hosts.toml, a mirror's failure may come first).
-    failed = None if getattr(p, "cause", None) is None else (
-        getattr(p, "failed_step", None) or next((s for s in steps if not getattr(s, "ok", True)), None))
-    creds = "with the kubelet's credentials" if getattr(p, "credentials_sent", False) else "anonymously"
-    status = getattr(p, "status", None)
+    failed = None if p.cause is None else p.failed_step
+    creds = "with the kubelet's credentials" if p.credentials_sent else "anonymously"
+    status = p.status
     if failed is not None:
-        name, detail = getattr(failed, "name", "?"), getattr(failed, "detail", "")
-        text = f"step {name} failed: {detail}" if detail else f"step {name} failed"
-    elif getattr(p, "cause", None) is None:
-        digest = getattr(p, "digest", None)
-        text = "the manifest resolves now" + (f" ({digest[:19]}…)" if digest else "")
+        text = f"step {failed.name} failed: {failed.detail}" if failed.detail else f"step {failed.name} failed"
+    elif p.cause is None:
+        text = "the manifest resolves now" + (f" ({p.digest[:19]}…)" if p.digest else "")
     else:
-        text = f"found {getattr(p, 'cause', '')}"
+        text = f"found {p.cause}"
     if status and str(status) not in text:
         text += f" (HTTP {status})"
     return f"{text}, probed {creds}"
@@ -83,13 +79,12 @@ def keyring_lines(ev: Evidence) -> list[EvidenceLine]:
             lines.append(EvidenceLine("event FailedToRetrieveImagePullSecret", clip(w, 200)))
     lk = ev.lookup
     if lk is not None:
-        matches = list(getattr(lk, "matches", []) or [])
-        if matches:
-            srcs = ", ".join(f"{getattr(m, 'key', '?')} from {getattr(m, 'source', '?')}" for m in matches[:3])
-            note = " (only through the Docker Hub fallback)" if getattr(lk, "used_default_fallback", False) else ""
+        if lk.matches:
+            srcs = ", ".join(f"{m.key} from {m.source}" for m in lk.matches[:3])
+            note = " (only through the Docker Hub fallback)" if lk.used_default_fallback else ""
             lines.append(EvidenceLine("keyring", f"the kubelet sends credentials for {ev.registry}: {srcs}{note}"))
         else:
-            expl = getattr(lk, "explanation", "") or f"no entry matches {ev.registry}"
+            expl = lk.explanation or f"no entry matches {ev.registry}"
             if s.missing or s.wrong_type:  # the keyring only saw what is left: say why the named ones are not
                 expl = why_no_credentials(ev)
             lines.append(EvidenceLine("keyring", f"the kubelet sends no credentials: {expl}"))
@@ -147,11 +142,10 @@ def base_lines(ev: Evidence) -> list[EvidenceLine]:
 
 def ratelimit_text(ev: Evidence) -> str:
     """The registry's remaining pull budget, from the probe's ratelimit headers."""
-    rl = getattr(ev.probe, "ratelimit", None)
+    rl = ev.probe.ratelimit if ev.probe is not None else None
     if rl is None:
         return ""
-    remaining, limit = getattr(rl, "remaining", None), getattr(rl, "limit", None)
-    window, retry = getattr(rl, "window", None), getattr(rl, "retry_after", None)
+    remaining, limit, window, retry = rl.remaining, rl.limit, rl.window, rl.retry_after
     parts = []
     if remaining is not None:
         parts.append(f"{remaining} pulls left" + (f" of {limit}" if limit is not None else ""))

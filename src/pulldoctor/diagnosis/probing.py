@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.keyring import Credential
+
+if TYPE_CHECKING:  # the registry part loads only when a probe runs (``--no-probe`` never pays for it)
+    from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult
 
 #: Failures a probe of the registry cannot tell anything about.
 _NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID})
 #: Short timeouts: a diagnosis should answer in seconds, even when registries are unreachable.
-DIAGNOSE_TIMEOUTS: dict[str, Any] = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
+DIAGNOSE_TIMEOUTS: dict[str, float] = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
 BATCH_DEADLINE = 30.0
 
 
@@ -25,7 +29,7 @@ def _key(ev: Evidence) -> tuple[str, tuple[str, ...], str, bool] | None:
         return None
     if ev.message_cause in _NODE_ONLY or ev.waiting_reason in ("ErrImageNeverPull", "InvalidImageName"):
         return None
-    fps = tuple(getattr(c, "fingerprint", "") for c in _credentials(ev))
+    fps = tuple(c.fingerprint for c in _credentials(ev))
     return (ev.ref.normalized, fps, _platform(ev), wants_throughput(ev))
 
 
@@ -35,50 +39,54 @@ def wants_throughput(ev: Evidence) -> bool:
     return ev.message_cause is Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE
 
 
-def _credentials(ev: Evidence) -> list[Any]:
-    return [m.credential for m in (getattr(ev.lookup, "matches", None) or []) if m.credential is not None]
+def _credentials(ev: Evidence) -> list[Credential]:
+    matches = ev.lookup.matches if ev.lookup is not None else []
+    return [m.credential for m in matches if m.credential is not None]
 
 
 def _platform(ev: Evidence) -> str:
     return (ev.node.platform if ev.node else None) or "linux/amd64"
 
 
-def request_for(ev: Evidence) -> Any:
+def request_for(ev: Evidence) -> ProbeRequest | None:
     """The ``ProbeRequest`` a node's pull of this container amounts to, or None when a probe cannot tell
     anything (node-side failures, invalid references). ``serve`` uses it too, so both probe alike."""
     k = _key(ev)
-    if k is None:
+    if k is None or ev.ref is None:  # _key is None without a reference; the second test is for the type
         return None
     from pulldoctor.registry.models import ProbeRequest
 
     return ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=k[2], sample_throughput=k[3])
 
 
-def options(insecure: Sequence[str] = (), ca_file: str | None = None, hosts_dir: str | None = None) -> Any:
+def options(insecure: Sequence[str] = (), ca_file: str | None = None,
+            hosts_dir: str | None = None) -> ProbeOptions:
     """Probe options for a diagnosis; ``hosts_dir`` is the nodes' containerd certs.d (malformed → InputError)."""
     from pulldoctor.registry.models import ProbeOptions
 
-    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, **DIAGNOSE_TIMEOUTS)
+    t = DIAGNOSE_TIMEOUTS
+    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, dns_timeout=t["dns_timeout"],
+                              connect_timeout=t["connect_timeout"], request_timeout=t["request_timeout"])
 
 
-def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEADLINE) -> list[str]:
+def attach(evidences: Sequence[Evidence], opts: ProbeOptions, deadline: float = BATCH_DEADLINE) -> list[str]:
     """Probe every distinct request once and set ``ev.probe`` (or ``ev.probe_note``). Returns notes."""
     from pulldoctor.registry import probe_many
 
     keys: dict[tuple[str, tuple[str, ...], str, bool], int] = {}
-    requests: list[Any] = []
+    requests: list[ProbeRequest] = []
     for ev in evidences:
         k = _key(ev)
         if k is None:
             ev.probe_note = "not probed (a node-side failure)"
             continue
-        if k not in keys:
+        if k not in keys and (request := request_for(ev)) is not None:
             keys[k] = len(requests)
-            requests.append(request_for(ev))
+            requests.append(request)
     if not requests:
         return []
 
-    async def run() -> list[Any]:
+    async def run() -> list[ProbeResult]:
         return list(await asyncio.wait_for(probe_many(requests, opts), deadline))
 
     try:
@@ -102,9 +110,9 @@ def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEA
     return notes
 
 
-def _host(request: Any) -> str:
-    return str(getattr(request.image, "registry", request.image))
+def _host(request: ProbeRequest) -> str:
+    return request.image if isinstance(request.image, str) else request.image.registry
 
 
-def _unreachable(result: Any) -> bool:
-    return getattr(result, "cause", None) in (Cause.DNS_FAILURE, Cause.NETWORK_UNREACHABLE)
+def _unreachable(result: ProbeResult) -> bool:
+    return result.cause in (Cause.DNS_FAILURE, Cause.NETWORK_UNREACHABLE)

@@ -56,14 +56,14 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
         contra = []
         # A bare 401 names no side (the classifier lists auth_invalid as also possible): the keyring decides,
         # and nothing speaks against it. Only a message that says which (no credentials / a token refused) can.
-        also = (getattr(ev.classification, "fields", None) or {}).get("also_possible", [])
-        if claimed != cause and cause.value not in also:
+        also = ev.classification.fields.get("also_possible") if ev.classification is not None else None
+        if claimed != cause and not (isinstance(also, list) and cause.value in also):
             contra.append(f"the message suggests {claimed.value}; the keyring says the kubelet "
                           f"{'sends' if sends else 'sends no'} credentials")
         return Verdict(cause, LIKELY, summary, lines, contra, settle, rule="access")
 
     lines.append(probe_line(ev))
-    sent = bool(getattr(ev.probe, "credentials_sent", False))
+    sent = ev.probe is not None and ev.probe.credentials_sent
     if pc in (C.AUTH_MISSING, C.AUTH_INVALID, C.REPO_NOT_FOUND_OR_NO_ACCESS):
         if sent:
             return Verdict(C.AUTH_INVALID, CERTAIN,
@@ -85,14 +85,14 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
                        rule="access")
     if pc is None and sends and not sent:
         return Verdict(C.AUTH_INVALID, LIKELY,
-                       f"{getattr(ev.ref, 'name', ev.image)} is pullable anonymously, yet the pull with the "
+                       f"{ev.ref.name if ev.ref else ev.image} is pullable anonymously, yet the pull with the "
                        "kubelet's credentials is refused: registries refuse bad credentials even for public "
                        "images.", lines,
                        settle=["probe with the secret's values (a live cluster, not a bundle) would settle it"],
                        rule="access")
     if pc == C.REPO_NOT_FOUND:
         return Verdict(C.REPO_NOT_FOUND, CERTAIN,
-                       f"The repository {getattr(ev.ref, 'repository', ev.image)} does not exist on {ev.registry}"
+                       f"The repository {ev.ref.repository if ev.ref else ev.image} does not exist on {ev.registry}"
                        + (" (as seen with the kubelet's credentials)." if sent else "."), lines, rule="access")
     if pc == C.TAG_NOT_FOUND:
         return tag_verdict(ev, lines, "access")
@@ -103,7 +103,7 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
 
 
 def _hedge(ev: Evidence, v: Verdict) -> list[Fix]:
-    steps = [Fix(f"Check that {getattr(ev.ref, 'name', ev.image)} exists and is spelled right.")]
+    steps = [Fix(f"Check that {ev.ref.name if ev.ref else ev.image} exists and is spelled right.")]
     if not ev.kubelet_sends_credentials:
         steps += _auth_missing(ev, v)
     else:
@@ -116,7 +116,7 @@ def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
     host = host_of(ev)
     steps: list[Fix] = []
     for name in s.missing:
-        where = s.elsewhere.get(name)
+        where = ev.secrets_elsewhere.get(name)
         if where:
             steps.append(Fix(f"Secret {name} is in namespace {', '.join(where)}, not {ev.namespace}: copy it "
                              "(secrets are per namespace).",
@@ -191,7 +191,7 @@ def forbidden(ev: Evidence, claimed: Cause) -> Verdict:
 
 def _forbidden(ev: Evidence, v: Verdict) -> list[Fix]:
     host = host_of(ev)
-    repo = getattr(ev.ref, "repository", "REPOSITORY")
+    repo = ev.ref.repository if ev.ref else "REPOSITORY"
     if ".ecr." in host and host.endswith(".amazonaws.com"):
         region = host.split(".ecr.")[1].split(".")[0]
         return [Fix("ECR refused the pull (403): check the repository policy for a Deny and the node role's "

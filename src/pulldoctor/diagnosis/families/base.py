@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pulldoctor.causes import HEDGES, Cause
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.lines import base_lines, keyring_lines, no_probe_settle, probe_line
 from pulldoctor.diagnosis.model import Confidence, EvidenceLine, Fix, Verdict
+
+if TYPE_CHECKING:
+    from pulldoctor.reference import ImageRef
 
 C = Cause
 CERTAIN, LIKELY, POSSIBLE = Confidence.CERTAIN, Confidence.LIKELY, Confidence.POSSIBLE
@@ -67,21 +71,19 @@ def probe_state(ev: Evidence) -> str:
     p = ev.probe
     if p is None:
         return "skipped"
-    cause = getattr(p, "cause", None)
-    if cause is None:
+    if p.cause is None:
         return "pullable"
-    return "unreachable" if Cause(cause) in UNREACHABLE else "failed"
+    return "unreachable" if p.cause in UNREACHABLE else "failed"
 
 
 def probe_cause(ev: Evidence) -> Cause | None:
-    c = getattr(ev.probe, "cause", None)
-    return Cause(c) if c else None
+    return ev.probe.cause if ev.probe is not None else None
 
 
 def untested_credentials(ev: Evidence) -> bool:
     """The kubelet sends credentials the probe could not send (redacted in a bundle): an anonymous success
     says nothing about them, and registries refuse bad credentials even for public images."""
-    return ev.kubelet_sends_credentials and not getattr(ev.probe, "credentials_sent", False)
+    return ev.kubelet_sends_credentials and not (ev.probe is not None and ev.probe.credentials_sent)
 
 
 def disagree(ev: Evidence, claimed: Cause, rule: str) -> Verdict:
@@ -106,17 +108,17 @@ def from_message_only(ev: Evidence, cause: Cause, summary: str, rule: str, what:
     return Verdict(cause, conf, summary, [*base_lines(ev), *(extra or []), *lines], settle=settle, rule=rule)
 
 
-def ref_what(ref: object) -> str:
-    digest = getattr(ref, "digest", None)
-    return f"digest {digest}" if digest else f"tag {getattr(ref, 'tag', None) or 'latest'}"
+def ref_what(ref: ImageRef | None) -> str:
+    digest = ref.digest if ref else None
+    return f"digest {digest}" if digest else f"tag {(ref.tag if ref else None) or 'latest'}"
 
 
 def tag_verdict(ev: Evidence, lines: list[EvidenceLine], rule: str) -> Verdict:
     ref = ev.ref
     what = ref_what(ref)
-    sugg = list(getattr(ev.probe, "suggestions", None) or [])
+    sugg = list(ev.probe.suggestions) if ev.probe is not None else []
     if sugg:
         lines.append(EvidenceLine("probe", f"closest tags: {', '.join(sugg[:5])}"))
     return Verdict(C.TAG_NOT_FOUND, CERTAIN,
-                   f"The repository {getattr(ref, 'repository', '')} exists on {ev.registry}, but the {what} does not.",
+                   f"The repository {ref.repository if ref else ''} exists on {ev.registry}, but the {what} does not.",
                    lines, rule=rule)

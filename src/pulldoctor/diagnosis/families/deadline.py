@@ -22,12 +22,12 @@ def pull_speed(ev: Evidence) -> str | None:
     p = ev.probe
     if p is None:
         return None
-    tp = getattr(p, "throughput", None)
+    tp = p.throughput if p is not None else None
     if probe_cause(ev) == C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE or (tp is not None and tp.stalled):
         return "stall"
     if tp is None or tp.error or tp.rate is None:
         return None
-    est = tp.estimate(getattr(p, "size", None) or tp.blob_size)
+    est = tp.estimate((p.size if p is not None else None) or tp.blob_size)
     return "fast" if est is not None and est < FAST_PULL_SECONDS else "slow"
 
 
@@ -37,9 +37,9 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
     time, and the deadline of the node's runtime version. Tells a stall from a slow-but-moving download."""
     lines = base_lines(ev)
     p = ev.probe
-    size = getattr(p, "size", None)
-    tp = getattr(p, "throughput", None)
-    platform = getattr(p, "platform", None)
+    size = p.size if p is not None else None
+    tp = p.throughput if p is not None else None
+    platform = p.platform if p is not None else None
     if size:
         lines.append(EvidenceLine("probe", f"image size {human_size(size)} compressed for {platform or 'the node'}"))
     if tp is not None:
@@ -88,8 +88,8 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
 
 def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
     """Stall → the path; slow → size/mirror/pre-pull; then the deadline setting of THAT runtime version."""
-    size = getattr(ev.probe, "size", None)
-    tp = getattr(ev.probe, "throughput", None)
+    size = ev.probe.size if ev.probe is not None else None
+    tp = ev.probe.throughput if ev.probe is not None else None
     node = ev.node.name if ev.node else "NODE"
     runtime = (ev.node.runtime_version if ev.node else None) or ""
     speed = pull_speed(ev)

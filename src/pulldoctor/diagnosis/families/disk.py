@@ -14,7 +14,7 @@ from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
 def disk(ev: Evidence, claimed: Cause) -> Verdict:
     """No space left on device: the node's DiskPressure condition and the image size."""
     lines = base_lines(ev)
-    size = getattr(ev.probe, "size", None)
+    size = ev.probe.size if ev.probe is not None else None
     if size:
         lines.append(EvidenceLine("probe", f"image size {size / 1e6:.1f} MB compressed"))
     node = ev.node
@@ -32,7 +32,7 @@ def disk(ev: Evidence, claimed: Cause) -> Verdict:
 
 def _disk(ev: Evidence, v: Verdict) -> list[Fix]:
     node = ev.node.name if ev.node else "NODE"
-    size = getattr(ev.probe, "size", None)
+    size = ev.probe.size if ev.probe is not None else None
     need = f" (the image needs about {size / 1e6:.0f} MB compressed, more unpacked)" if size else ""
     store = {"crio": "/var/lib/containers/storage", "cri-docker": "/var/lib/docker"}.get(
         runtime_unit(ev), "/var/lib/containerd")  # the runtime's image store, where the unpack failed

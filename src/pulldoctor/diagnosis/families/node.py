@@ -19,12 +19,12 @@ def invalid_name(ev: Evidence, claimed: Cause) -> Verdict:
     lines = base_lines(ev)
     err = ev.ref_error
     if err is not None:
-        rule = getattr(err, "rule", "") or "grammar"
-        part = getattr(err, "part", "")
+        rule = err.rule or "grammar"
+        part = err.part
         lines.append(EvidenceLine("reference", f"{err} (rule: {rule}{', at ' + repr(part) if part else ''})"))
         return Verdict(C.INVALID_IMAGE_NAME, CERTAIN,
                        f"The image reference {ev.image!r} is not valid: {err}.", lines, rule="invalid_name")
-    contradictions = ["pulldoctor parses the reference without error"] if ev.ref is not None else []
+    contradictions = ["pulldoctor parses the reference without error"] if ev.ref else []
     return Verdict(C.INVALID_IMAGE_NAME, POSSIBLE if contradictions else LIKELY,
                    f"The kubelet rejected the image reference {ev.image!r}.", lines, contradictions,
                    rule="invalid_name")
@@ -33,7 +33,7 @@ def invalid_name(ev: Evidence, claimed: Cause) -> Verdict:
 def _invalid_name(ev: Evidence, v: Verdict) -> list[Fix]:
     err = ev.ref_error
     text = f"Fix the image reference {ev.image!r}" + (f": {err}" if err else "") + "."
-    candidate = _lowercased(ev.image) if getattr(err, "rule", "") == "lowercase" else None
+    candidate = _lowercased(ev.image) if err is not None and err.rule == "lowercase" else None
     if candidate:
         return [Fix(text + f" Repository paths are lowercase: {candidate}?", (set_image(ev, candidate),))]
     return [Fix(text + " A repository is lowercase; a tag follows one ':', a digest follows '@'.",
@@ -60,7 +60,7 @@ def never_pull(ev: Evidence, claimed: Cause) -> Verdict:
     """ErrImageNeverPull: policy Never and the image is not on the node (node image list settles it)."""
     lines = [*base_lines(ev), EvidenceLine("pod spec", f"imagePullPolicy: {ev.pull_policy or 'unknown'}")]
     node = ev.node
-    normalized = getattr(ev.ref, "normalized", ev.image)
+    normalized = ev.ref.normalized if ev.ref else ev.image
     if node is not None and node.images is not None:
         present = ev.image in node.images or normalized in node.images
         if not present:

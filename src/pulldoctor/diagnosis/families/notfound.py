@@ -33,7 +33,7 @@ def not_found(ev: Evidence, claimed: Cause) -> Verdict:
         hedge = " (containerd reports a missing repository the same way)" if claimed == C.TAG_NOT_FOUND else ""
         return from_message_only(
             ev, claimed,
-            f"{ev.registry} has no {ref_what(ev.ref)} in {getattr(ev.ref, 'repository', ev.image)}{hedge}.",
+            f"{ev.registry} has no {ref_what(ev.ref)} in {ev.ref.repository if ev.ref else ev.image}{hedge}.",
             "not_found", "tags/list tells a missing tag from a missing repository")
     lines = [*base_lines(ev), probe_line(ev), *keyring_lines(ev)]
     pc = probe_cause(ev)
@@ -41,7 +41,7 @@ def not_found(ev: Evidence, claimed: Cause) -> Verdict:
         return tag_verdict(ev, lines, "not_found")
     if pc == C.REPO_NOT_FOUND:
         return Verdict(C.REPO_NOT_FOUND, CERTAIN,
-                       f"The repository {getattr(ev.ref, 'repository', '')} does not exist on {ev.registry}.",
+                       f"The repository {ev.ref.repository if ev.ref else ''} does not exist on {ev.registry}.",
                        lines, rule="not_found")
     if pc in ACCESS:
         return access(ev, pc)
@@ -50,14 +50,14 @@ def not_found(ev: Evidence, claimed: Cause) -> Verdict:
 
 def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
     ref = ev.ref
-    repo_name = getattr(ref, "name", ev.image)
-    sugg = list(getattr(ev.probe, "suggestions", None) or [])
-    if getattr(ref, "digest", None):
+    repo_name = ref.name if ref else ev.image
+    sugg = list(ev.probe.suggestions) if ev.probe is not None else []
+    if ref is not None and ref.digest:
         return [Fix(f"The digest {ref.digest} is not in {repo_name} (deleted, or from another repository). "
                     "Use a digest the registry has, e.g. resolve a tag to its digest and put it for DIGEST:",
                     (f"skopeo inspect --format '{{{{.Digest}}}}' docker://{repo_name}:TAG",
                      set_image(ev, f"{repo_name}@DIGEST")))]
-    tag = getattr(ref, "tag", None) or "latest"
+    tag = (ref.tag if ref else None) or "latest"
     if sugg:
         return [Fix(f"Tag {tag} does not exist in {repo_name}; the closest tags are {', '.join(sugg[:5])}. "
                     "Point the container at the one you meant:", (set_image(ev, f"{repo_name}:{sugg[0]}"),))]
@@ -70,10 +70,10 @@ def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
 
 def _repo(ev: Evidence, v: Verdict) -> list[Fix]:
     ref = ev.ref
-    repo = getattr(ref, "repository", ev.image)
+    repo = ref.repository if ref else ev.image
     return [Fix(f"{host_of(ev)} has no repository {repo}: check the spelling and the organisation/project path "
                 "(and that the credentials in use can see it), then fix the image:",
-                (set_image(ev, f"{host_of(ev)}/CORRECT/PATH:{getattr(ref, 'tag', None) or 'TAG'}"),))]
+                (set_image(ev, f"{host_of(ev)}/CORRECT/PATH:{(ref.tag if ref else None) or 'TAG'}"),))]
 
 
 NOT_FOUND_FAMILY = Family("not_found", NOT_FOUND, "tag, digest or repository missing: a probe tells which",

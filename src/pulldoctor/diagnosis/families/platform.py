@@ -17,7 +17,7 @@ def platform(ev: Evidence, claimed: Cause) -> Verdict:
     """No manifest for the node's OS/architecture: the node's platform vs the image index's platforms."""
     lines = base_lines(ev)
     node_platform = ev.node.platform if ev.node else None
-    plats = list(getattr(ev.probe, "platforms", None) or [])
+    plats = list(ev.probe.platforms) if ev.probe is not None else []
     if node_platform:
         lines.append(EvidenceLine("node", f"{ev.node.name if ev.node else ''} runs {node_platform}"))
     if plats:
@@ -38,7 +38,7 @@ def platform(ev: Evidence, claimed: Cause) -> Verdict:
 
 def _platform(ev: Evidence, v: Verdict) -> list[Fix]:
     node_p = ev.node.platform if ev.node else None
-    plats = list(getattr(ev.probe, "platforms", None) or [])
+    plats = list(ev.probe.platforms) if ev.probe is not None else []
     if not plats:
         # Unknown platforms: a --platform of the node's alone would push an image the other nodes cannot run.
         return [Fix(f"{ev.image} has no build for {node_p or 'the node platform'} (node "
