@@ -307,7 +307,7 @@ def test_probe_requests_are_deduplicated_per_image_credentials_platform(monkeypa
     evs = [ev(pod=f"p{i}") for i in range(5)] + [ev(pod="arm", node=node),
                                                  ev("Nginx", reason="InvalidImageName", ref=None,
                                                     ref_error=InvalidReference("x"))]
-    notes = probing.attach(evs, probing.options())
+    notes = probing.attach(evs, probing.live(probing.options()))
     assert len(seen) == 1 and len(seen[0]) == 2   # one batch: amd64 default and the arm64 node
     assert sorted(r.platform for r in seen[0]) == ["linux/amd64", "linux/arm64"]
     assert all(e.probe is not None for e in evs[:6]) and evs[6].probe is None and evs[6].probe_note

@@ -1,8 +1,9 @@
 """Diagnosis: one root cause per failing container, with confidence, evidence and the fix; then groups.
 
-``diagnose(report, probes)`` is the contract (architecture.md). The CLI uses the two halves:
-``gather`` (evidence from the cluster report) and ``conclude`` (each rule family's verdict and fixes, then
-groups), with the registry probes attached in between by ``probing.attach``.
+``run(report, snapshot, probe=…)`` is the contract (architecture.md) and the one pipeline both front ends
+call: ``diagnose`` with ``probing.live`` (probe now), ``serve`` with a prober that answers from its cache.
+Inside it: ``gather`` (evidence from the cluster report), ``probing.attach`` (the probe's answers),
+``conclude`` (each rule family's verdict and fixes, then groups).
 """
 
 from __future__ import annotations
@@ -23,15 +24,30 @@ from pulldoctor.diagnosis.model import (
     Group,
     Verdict,
 )
+from pulldoctor.diagnosis.probing import ProbeAnswers, Prober, attach
 from pulldoctor.diagnosis.rules import RULES, decide, fixes
 
 if TYPE_CHECKING:
     from pulldoctor.cluster import FailingReport, Snapshot
-    from pulldoctor.registry.models import ProbeResult
 
 __all__ = [
-    "RULES", "Confidence", "Diagnosis", "Evidence", "EvidenceLine", "Finding", "Fix", "Group", "Verdict",
-    "conclude", "decide", "diagnose", "fixes", "gather", "group",
+    "RULES",
+    "Confidence",
+    "Diagnosis",
+    "Evidence",
+    "EvidenceLine",
+    "Finding",
+    "Fix",
+    "Group",
+    "ProbeAnswers",
+    "Prober",
+    "Verdict",
+    "conclude",
+    "decide",
+    "fixes",
+    "gather",
+    "group",
+    "run",
 ]
 
 
@@ -63,17 +79,17 @@ def conclude(evidences: Sequence[Evidence], *, not_image: Mapping[str, int] | No
     return Diagnosis(findings, group(findings), dict(not_image or {}), list(notes), probed)
 
 
-def diagnose(report: FailingReport, probes: Mapping[int, ProbeResult] | Sequence[ProbeResult] | None = None, *,
-             snapshot: Snapshot | None = None, now: datetime | None = None) -> Diagnosis:
-    """Diagnose a ``FailingReport``; ``probes`` gives a ``ProbeResult`` per failing container (by index),
-    or None for a diagnosis from the cluster's evidence alone."""
-    evs = gather(report, snapshot, now)
-    if probes is not None:
-        items = probes.items() if isinstance(probes, Mapping) else enumerate(probes)
-        for i, p in items:
-            evs[i].probe = p
+def run(report: FailingReport, snapshot: Snapshot | None = None, *, probe: Prober | None = None,
+        skipped: str = "not probed (--no-probe)", notes: Sequence[str] = (), now: datetime | None = None) -> Diagnosis:
+    """The pipeline every front end calls: gather the evidence of ``report``'s failing containers, ask
+    ``probe`` about those a probe can settle (None: nothing is probed, ``skipped`` says why), let each
+    container's rule family decide and fix it, group the findings. ``notes`` are added to the report's."""
+    evidences = gather(report, snapshot, now)
+    extra = list(notes)
+    if probe is None:
+        for ev in evidences:
+            ev.probe_note = skipped
     else:
-        for ev in evs:
-            ev.probe_note = "not probed"
-    return conclude(evs, not_image=report.not_image, notes=report.notes,
-                    probed=probes is not None)
+        extra += attach(evidences, probe)
+    return conclude(evidences, not_image=report.not_image, notes=[*report.notes, *extra],
+                    probed=probe is not None and bool(evidences))
