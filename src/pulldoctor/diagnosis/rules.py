@@ -11,14 +11,7 @@ from __future__ import annotations
 from pulldoctor.causes import Cause, WaitingReason
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.families.access import ACCESS_FAMILY, FORBIDDEN
-from pulldoctor.diagnosis.families.base import (
-    REGISTRY_SIDE,
-    UNREACHABLE,
-    Family,
-    probe_cause,
-    probe_state,
-    untested_credentials,
-)
+from pulldoctor.diagnosis.families.base import REGISTRY_SIDE, UNREACHABLE, Family
 from pulldoctor.diagnosis.families.deadline import PROGRESS_DEADLINE
 from pulldoctor.diagnosis.families.disk import DISK
 from pulldoctor.diagnosis.families.network import NETWORK_FAMILY
@@ -28,6 +21,7 @@ from pulldoctor.diagnosis.families.other import FALLBACK, SERVER_ERROR
 from pulldoctor.diagnosis.families.platform import PLATFORM
 from pulldoctor.diagnosis.families.ratelimit import RATE_LIMIT, kubelet_qps_limited
 from pulldoctor.diagnosis.families.transient import TRANSIENT
+from pulldoctor.diagnosis.families.verdicts import probe_cause, probe_state, untested_credentials
 from pulldoctor.diagnosis.kubectl import delete_pod, owner
 from pulldoctor.diagnosis.model import Fix, Verdict
 

@@ -6,20 +6,8 @@ from __future__ import annotations
 
 from pulldoctor.causes import HEDGES, Cause
 from pulldoctor.diagnosis.evidence import Evidence
-from pulldoctor.diagnosis.families.base import (
-    ACCESS,
-    CERTAIN,
-    LIKELY,
-    POSSIBLE,
-    C,
-    Family,
-    by_cause,
-    disagree,
-    from_message_only,
-    probe_cause,
-    probe_state,
-    tag_verdict,
-)
+from pulldoctor.diagnosis.families.base import ACCESS, CERTAIN, LIKELY, POSSIBLE, C, Family, by_cause
+from pulldoctor.diagnosis.families.verdicts import disagree, from_message_only, probe_cause, probe_state, tag_verdict
 from pulldoctor.diagnosis.kubectl import (
     create_secret,
     docker_server,

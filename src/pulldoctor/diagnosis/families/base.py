@@ -1,22 +1,18 @@
-"""What every family shares: the ``Family`` interface, the cause sets, the probe's state and the verdicts
-two families reach alike (a message the probe contradicts, a message alone, a missing tag).
+"""What every family is: the ``Family`` interface (its causes, ``decide`` and ``fixes``), and the cause sets
+the families and the table share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from pulldoctor.causes import HEDGES, Cause
+from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
-from pulldoctor.diagnosis.lines import base_lines, keyring_lines, no_probe_settle, probe_line
-from pulldoctor.diagnosis.model import Confidence, EvidenceLine, Fix, Verdict
-
-if TYPE_CHECKING:
-    from pulldoctor.reference import ImageRef
+from pulldoctor.diagnosis.model import Confidence, Fix, Verdict
 
 C = Cause
+FixFn = Callable[[Evidence, Verdict], list[Fix]]
 CERTAIN, LIKELY, POSSIBLE = Confidence.CERTAIN, Confidence.LIKELY, Confidence.POSSIBLE
 
 
@@ -30,10 +26,7 @@ class Family:
     causes: frozenset[Cause]
     doc: str
     decide: Callable[[Evidence, Cause], Verdict]
-    fixes: Callable[[Evidence, Verdict], list[Fix]]
-
-
-FixFn = Callable[[Evidence, Verdict], list[Fix]]
+    fixes: FixFn
 
 
 def by_cause(builders: dict[Cause, FixFn], default: FixFn) -> FixFn:
@@ -48,15 +41,11 @@ def by_cause(builders: dict[Cause, FixFn], default: FixFn) -> FixFn:
 UNREACHABLE: frozenset[Cause] = frozenset(
     {C.DNS_FAILURE, C.NETWORK_UNREACHABLE, C.TLS_ERROR, C.HTTP_VS_HTTPS, C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE}
 )
-
-
 #: Causes the registry decides (its answer can change from one minute to the next).
 REGISTRY_SIDE: frozenset[Cause] = frozenset(
     {C.TAG_NOT_FOUND, C.REPO_NOT_FOUND, C.REPO_NOT_FOUND_OR_NO_ACCESS, C.AUTH_MISSING, C.AUTH_INVALID,
      C.FORBIDDEN, C.RATE_LIMITED, C.REGISTRY_SERVER_ERROR}
 )
-
-
 ACCESS: frozenset[Cause] = frozenset({C.REPO_NOT_FOUND_OR_NO_ACCESS, C.AUTH_MISSING, C.AUTH_INVALID})
 
 
@@ -64,61 +53,3 @@ NOT_FOUND: frozenset[Cause] = frozenset({C.TAG_NOT_FOUND, C.REPO_NOT_FOUND})
 
 
 NETWORK: frozenset[Cause] = frozenset({C.DNS_FAILURE, C.NETWORK_UNREACHABLE, C.TLS_ERROR, C.HTTP_VS_HTTPS})
-
-
-def probe_state(ev: Evidence) -> str:
-    """``skipped`` (no probe), ``unreachable``, ``pullable`` or ``failed``."""
-    p = ev.probe
-    if p is None:
-        return "skipped"
-    if p.cause is None:
-        return "pullable"
-    return "unreachable" if p.cause in UNREACHABLE else "failed"
-
-
-def probe_cause(ev: Evidence) -> Cause | None:
-    return ev.probe.cause if ev.probe is not None else None
-
-
-def untested_credentials(ev: Evidence) -> bool:
-    """The kubelet sends credentials the probe could not send (redacted in a bundle): an anonymous success
-    says nothing about them, and registries refuse bad credentials even for public images."""
-    return ev.kubelet_sends_credentials and not (ev.probe is not None and ev.probe.credentials_sent)
-
-
-def disagree(ev: Evidence, claimed: Cause, rule: str) -> Verdict:
-    """The node's message says one thing and the probe now says another definite thing."""
-    pc = probe_cause(ev)
-    found = pc.value if pc is not None else "the image pullable anonymously (the kubelet's credentials untested)"
-    return Verdict(
-        cause=claimed,
-        confidence=POSSIBLE,
-        summary=f"The node reported {claimed.value}, but a probe now finds {found}.",
-        evidence=[*base_lines(ev), probe_line(ev), *keyring_lines(ev)],
-        contradictions=[f"probe now finds {found}, not {claimed.value}"],
-        settle=["compare the registry's answer from the node (e.g. crictl pull on the node) with the probe's"],
-        rule=rule,
-    )
-
-
-def from_message_only(ev: Evidence, cause: Cause, summary: str, rule: str, what: str,
-                       extra: list[EvidenceLine] | None = None) -> Verdict:
-    lines, settle = no_probe_settle(ev, what)
-    conf = POSSIBLE if cause in HEDGES else LIKELY
-    return Verdict(cause, conf, summary, [*base_lines(ev), *(extra or []), *lines], settle=settle, rule=rule)
-
-
-def ref_what(ref: ImageRef | None) -> str:
-    digest = ref.digest if ref else None
-    return f"digest {digest}" if digest else f"tag {(ref.tag if ref else None) or 'latest'}"
-
-
-def tag_verdict(ev: Evidence, lines: list[EvidenceLine], rule: str) -> Verdict:
-    ref = ev.ref
-    what = ref_what(ref)
-    sugg = list(ev.probe.suggestions) if ev.probe is not None else []
-    if sugg:
-        lines.append(EvidenceLine("probe", f"closest tags: {', '.join(sugg[:5])}"))
-    return Verdict(C.TAG_NOT_FOUND, CERTAIN,
-                   f"The repository {ref.repository if ref else ''} exists on {ev.registry}, but the {what} does not.",
-                   lines, rule=rule)

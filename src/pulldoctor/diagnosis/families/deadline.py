@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence, RuntimeDeadline, runtime_deadline, span
-from pulldoctor.diagnosis.families.base import LIKELY, C, Family, probe_cause, probe_state
+from pulldoctor.diagnosis.families.base import LIKELY, C, Family
+from pulldoctor.diagnosis.families.verdicts import probe_cause, probe_state
 from pulldoctor.diagnosis.kubectl import host_of, q
 from pulldoctor.diagnosis.lines import base_lines, probe_line
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict

@@ -8,7 +8,8 @@ import re
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence, hostname
-from pulldoctor.diagnosis.families.base import CERTAIN, LIKELY, NETWORK, POSSIBLE, C, Family, by_cause, probe_cause
+from pulldoctor.diagnosis.families.base import CERTAIN, LIKELY, NETWORK, POSSIBLE, C, Family, by_cause
+from pulldoctor.diagnosis.families.verdicts import probe_cause
 from pulldoctor.diagnosis.kubectl import host_of, q, runtime_unit
 from pulldoctor.diagnosis.lines import base_lines, no_probe_settle, probe_detail, probe_line
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict

@@ -7,13 +7,8 @@ from __future__ import annotations
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.families.access import access
-from pulldoctor.diagnosis.families.base import (
-    ACCESS,
-    CERTAIN,
-    NOT_FOUND,
-    C,
-    Family,
-    by_cause,
+from pulldoctor.diagnosis.families.base import ACCESS, CERTAIN, NOT_FOUND, C, Family, by_cause
+from pulldoctor.diagnosis.families.verdicts import (
     disagree,
     from_message_only,
     probe_cause,

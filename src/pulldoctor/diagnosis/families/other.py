@@ -5,17 +5,8 @@ from __future__ import annotations
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
-from pulldoctor.diagnosis.families.base import (
-    CERTAIN,
-    POSSIBLE,
-    UNREACHABLE,
-    C,
-    Family,
-    disagree,
-    from_message_only,
-    probe_cause,
-    probe_state,
-)
+from pulldoctor.diagnosis.families.base import CERTAIN, POSSIBLE, UNREACHABLE, C, Family
+from pulldoctor.diagnosis.families.verdicts import disagree, from_message_only, probe_cause, probe_state
 from pulldoctor.diagnosis.kubectl import host_of, ns, q, recreate_pod
 from pulldoctor.diagnosis.lines import base_lines, probe_line
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
-from pulldoctor.diagnosis.families.base import CERTAIN, C, Family, disagree, from_message_only, probe_cause, probe_state
+from pulldoctor.diagnosis.families.base import CERTAIN, C, Family
+from pulldoctor.diagnosis.families.verdicts import disagree, from_message_only, probe_cause, probe_state
 from pulldoctor.diagnosis.kubectl import DOCKER_HUB, create_secret, host_of, patch_secret_in
 from pulldoctor.diagnosis.lines import base_lines, keyring_lines, probe_line, ratelimit_text
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
