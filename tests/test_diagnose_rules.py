@@ -374,3 +374,32 @@ def test_every_cause_with_every_probe_outcome_gives_a_verdict(cause: Cause, stat
     if state in ("none", "dns") and cause not in (Cause.DNS_FAILURE,):
         assert v.confidence != Confidence.CERTAIN or cause in (Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT,
                                                               Cause.DISK_FULL, Cause.PLATFORM_MISMATCH)
+
+
+def test_run_is_the_pipeline_and_a_prober_only_answers() -> None:
+    """`diagnosis.run` asks the prober about each container a probe can settle (with its request) and puts
+    the answers, or the prober's reason for none, on the findings; node-side failures are never asked."""
+    from pathlib import Path
+
+    from pulldoctor.cluster import find_failing, load_snapshot
+    from pulldoctor.diagnosis import ProbeAnswers, run
+
+    snapshot = load_snapshot(str(Path(__file__).resolve().parents[1] / "examples" / "cluster"))
+    report = find_failing(snapshot)
+    asked: list[str] = []
+
+    def prober(wanted):  # answers the first request only
+        asked.extend(ev.pod for ev, _ in wanted)
+        found = probe(Cause.TAG_NOT_FOUND, status=404)
+        return ProbeAnswers([found] + [None] * (len(wanted) - 1), "held by a test", notes=["a test's note"])
+
+    d = run(report, snapshot, probe=prober)
+    by_pod = {f.pod: f for f in d.findings}
+    assert asked and len(asked) < len(d.findings)          # the example has node-side failures too
+    assert by_pod[asked[0]].probe is not None and by_pod[asked[0]].probe["cause"] == "tag_not_found"
+    assert all(by_pod[p].probe == {"skipped": "held by a test"} for p in asked[1:])
+    assert {by_pod[f.pod].probe["skipped"] for f in d.findings if f.pod not in asked} == {  # type: ignore[index]
+        "not probed (a node-side failure)"}
+    assert d.notes[-1] == "a test's note" and d.notes[:len(report.notes)] == report.notes
+    assert {f.pod: f.probe for f in run(report, snapshot).findings} == {
+        f.pod: {"skipped": "not probed (--no-probe)"} for f in d.findings}

@@ -181,6 +181,16 @@ def test_no_part_and_no_diagnosis_module_is_on_an_import_cycle() -> None:
     assert _cycles(_graph(9), within=_D) == []
 
 
+@pytest.mark.parametrize("front", ["commands/diagnose.py", "exporter/diagnoser.py"])
+def test_front_ends_call_the_one_pipeline(front: str) -> None:
+    """Both front ends call ``diagnosis.run``; neither wires gather -> probe -> conclude nor writes evidence."""
+    text = (SRC / front).read_text(encoding="utf-8")
+    names = _imports(SRC / front)
+    assert "pulldoctor.diagnosis.run" in names
+    assert not names & {"pulldoctor.diagnosis.gather", "pulldoctor.diagnosis.conclude", "pulldoctor.diagnosis.attach"}
+    assert "probe_note" not in text and ".probe =" not in text
+
+
 if __name__ == "__main__":
     for a, bs in sorted(_graph(int(sys.argv[1]) if len(sys.argv) > 1 else 2).items()):
         for b in sorted(bs):
