@@ -235,35 +235,36 @@ def _ev(image: str, message: str, **kw: Any) -> Any:
 
 
 def _sends(image: str) -> Any:
-    from types import SimpleNamespace
+    from pulldoctor.keyring import Credential, Entry, Keyring
+    from pulldoctor.reference import parse
 
-    m = SimpleNamespace(key=image.split("/")[0], source="secret shop/regcred", credential=object())
-    return SimpleNamespace(matches=[m], used_default_fallback=False, explanation="")
+    entry = Entry(key=image.split("/")[0], source="secret shop/regcred", credential=Credential("user", "pw"),
+                  has_username=True, has_password=True)
+    return Keyring([entry]).lookup(parse(image))
 
 
 def test_a_bare_401_with_credentials_sent_is_not_against_auth_invalid() -> None:
-    from pulldoctor.diagnosis.evidence import SecretsView
+    from pulldoctor.cluster.context import PullSecrets
     from pulldoctor.diagnosis.rules import decide
 
     img = f"{R}/ledger/api:2.1"
     e = _ev(img, _status(img, "401 Unauthorized"), lookup=_sends(img),
-            secrets=SecretsView(names=["regcred"], source="pod"))
+            secrets=PullSecrets(names=["regcred"], source="pod"))
     v = decide(e)
     assert (v.cause.value, v.confidence.value) == ("auth_invalid", "likely")
     assert v.contradictions == []
     # A message that does say "nothing was sent" still speaks against it.
-    e = _ev(img, "no basic auth credentials", lookup=_sends(img), secrets=SecretsView(names=["regcred"], source="pod"))
+    e = _ev(img, "no basic auth credentials", lookup=_sends(img), secrets=PullSecrets(names=["regcred"], source="pod"))
     assert decide(e).contradictions
 
 
 def test_ecr_token_refresh_is_a_real_kubectl_command() -> None:
-    from pulldoctor.advice import fixes
-    from pulldoctor.diagnosis.evidence import SecretsView
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.cluster.context import PullSecrets
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:1"
     e = _ev(img, "failed to fetch oauth token: unexpected status: 401 Unauthorized", lookup=_sends(img),
-            secrets=SecretsView(names=["ecr"], source="pod"))
+            secrets=PullSecrets(names=["ecr"], source="pod"))
     v = decide(e)
     cmds = [c for f in fixes(v, e) for c in f.commands]
     assert not any("--docker-password-stdin" in c for c in cmds), cmds
@@ -274,8 +275,7 @@ def test_ecr_token_refresh_is_a_real_kubectl_command() -> None:
 
 
 def test_artifact_registry_forbidden_names_the_repository() -> None:
-    from pulldoctor.advice import fixes
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = "europe-docker.pkg.dev/acme-prod/apps/api:1"
     e = _ev(img, f'failed to pull and unpack image "{img}": failed to resolve reference "{img}": unexpected '
@@ -288,21 +288,19 @@ def test_artifact_registry_forbidden_names_the_repository() -> None:
 
 
 def test_disk_full_on_crio_looks_at_its_image_store() -> None:
-    from pulldoctor.advice import fixes
-    from pulldoctor.diagnosis.evidence import NodeView
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.cluster.context import NodeInfo
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = f"{R}/data/etl:4.0"
     e = _ev(img, "writing blob: storage.Put: write /var/lib/containers/storage/overlay/x: no space left on device",
-            node=NodeView(name="node-c", disk_pressure=True, runtime_version="cri-o://1.32.6"))
+            node=NodeInfo(name="node-c", disk_pressure=True, runtime_version="cri-o://1.32.6"))
     v = decide(e)
     assert (v.cause.value, v.confidence.value) == ("disk_full", "certain")
     assert "df -h /var/lib/containers/storage   # on node-c" in [c for f in fixes(v, e) for c in f.commands]
 
 
 def test_digest_fix_has_a_placeholder_one_can_type() -> None:
-    from pulldoctor.advice import fixes
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = f"{R}/shop/search@sha256:" + "1" * 64
     e = _ev(img, _not_found(img))
@@ -313,13 +311,12 @@ def test_digest_fix_has_a_placeholder_one_can_type() -> None:
 
 
 def test_never_pull_steps_do_not_end_on_a_colon_without_a_command() -> None:
-    from pulldoctor.advice import fixes
-    from pulldoctor.diagnosis.evidence import NodeView
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.cluster.context import NodeInfo
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = f"{R}/tools/migrate:3.3"
     e = _ev(img, f'Container image "{img}" is not present with pull policy of Never', pull_policy="Never",
-            waiting_reason="ErrImageNeverPull", node=NodeView(name="node-a", images=frozenset()))
+            waiting_reason="ErrImageNeverPull", node=NodeInfo(name="node-a", images=frozenset()))
     v = decide(e)
     assert (v.cause.value, v.confidence.value) == ("never_pull_absent", "certain")
     for f in fixes(v, e):
@@ -346,8 +343,7 @@ _SHOW = "openssl s_client -connect secure.example.invalid:8443 </dev/null 2>/dev
      "openssl s_client -connect secure.example.invalid:8443 -showcerts </dev/null"),
 ])
 def test_tls_fix_follows_the_check_that_failed(error: str, first: str) -> None:
-    from pulldoctor.advice import fixes
-    from pulldoctor.diagnosis.rules import decide
+    from pulldoctor.diagnosis.rules import decide, fixes
 
     img = "secure.example.invalid:8443/secure/app:1.0"
     e = _ev(img, f'failed to pull and unpack image "{img}": failed to resolve reference "{img}": failed to do '

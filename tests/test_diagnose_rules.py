@@ -3,48 +3,46 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from pulldoctor.advice import fixes
 from pulldoctor.causes import Cause
+from pulldoctor.cluster.context import NodeInfo, PullSecrets
+from pulldoctor.cluster.failing import FailingContainer
+from pulldoctor.cluster.timeline import Timeline
 from pulldoctor.diagnosis import conclude
-from pulldoctor.diagnosis.evidence import Evidence, NodeView, SecretsView, TimelineView
+from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.model import Confidence
-from pulldoctor.diagnosis.rules import RULES, decide
+from pulldoctor.diagnosis.rules import RULES, decide, fixes
 from pulldoctor.errors import InvalidReference
+from pulldoctor.keyring import Credential, Entry, Lookup
+from pulldoctor.messages import Classification
+from pulldoctor.reference import ImageRef, parse
+from pulldoctor.registry.models import ProbeResult, Step
 
 NOW = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 HOST = "registry.acme.invalid"
 
 
-def ref(image: str):  # the real parser when it is there, else a minimal stand-in
-    try:
-        from pulldoctor.reference import parse
-    except ImportError:
-        host, _, rest = image.partition("/")
-        repo, _, tag = rest.partition(":")
-        return SimpleNamespace(registry=host, repository=repo, tag=tag or None, digest=None,
-                               normalized=image, name=f"{host}/{repo}", reference=tag or "latest")
+def ref(image: str) -> ImageRef:
     return parse(image)
 
 
-def cls(cause: Cause):
-    return SimpleNamespace(cause=cause, fields={}, signals=[cause])
+def cls(cause: Cause) -> Classification:
+    return Classification(cause=cause, fields={}, signals=[cause])
 
 
-def probe(cause: Cause | None, *, sent: bool = False, status: int | None = None, **kw):
-    from pulldoctor.registry.models import ProbeResult, Step
-
+def probe(cause: Cause | None, *, sent: bool = False, status: int | None = None, **kw: Any) -> ProbeResult:
     steps = [Step("manifest", cause is None, f"HEAD manifest → {status}" if status else "ok")]
     return ProbeResult(image="x", cause=cause, steps=steps, credentials_sent=sent, status=status, **kw)
 
 
-def lookup(*keys: str, secret: str = "regcred"):
-    matches = [SimpleNamespace(key=k, source=f"secret shop/{secret}", credential=object()) for k in keys]
+def lookup(*keys: str, secret: str = "regcred") -> Lookup:
+    matches = [Entry(key=k, source=f"secret shop/{secret}", credential=Credential("user", "pw"), has_username=True,
+                     has_password=True) for k in keys]
     expl = "" if keys else f"secret {secret} has entries for ghcr.io; none matches {HOST}"
-    return SimpleNamespace(matches=matches, used_default_fallback=False, explanation=expl)
+    return Lookup(image=f"{HOST}/shop/web", matches=matches, used_default_fallback=False, explanation=expl)
 
 
 def ev(image: str = f"{HOST}/shop/web:1.4", *, cause: Cause | None = None, message: str = "m",
@@ -67,7 +65,7 @@ def test_hedge_no_secret_anonymous_401_is_auth_missing() -> None:
 
 def test_hedge_matching_secret_refused_is_auth_invalid() -> None:
     e = ev(cause=Cause.REPO_NOT_FOUND_OR_NO_ACCESS, lookup=lookup(HOST),
-           secrets=SecretsView(names=["regcred"], source="pod"), probe=probe(Cause.AUTH_INVALID, sent=True, status=401))
+           secrets=PullSecrets(names=["regcred"], source="pod"), probe=probe(Cause.AUTH_INVALID, sent=True, status=401))
     v = decide(e)
     assert (v.cause, v.confidence) == (Cause.AUTH_INVALID, Confidence.CERTAIN)
     assert any("regcred" in f.text or any("regcred" in c for c in f.commands) for f in fixes(v, e))
@@ -92,7 +90,7 @@ def test_401_without_probe_is_never_certain() -> None:
 
 def test_missing_secret_fix_names_it_and_the_service_account_patch() -> None:
     e = ev(cause=Cause.AUTH_MISSING, probe=probe(Cause.AUTH_MISSING, status=401),
-           secrets=SecretsView(names=["acme-pull"], source="service account builder", service_account="builder",
+           secrets=PullSecrets(names=["acme-pull"], source="service account builder", service_account="builder",
                                missing=["acme-pull"], problems=["secret shop/acme-pull does not exist"]))
     v = decide(e)
     assert v.cause == Cause.AUTH_MISSING
@@ -127,7 +125,7 @@ def test_unreachable_probe_keeps_message_cause_lower_confidence() -> None:
 
 
 def test_registry_serving_now_is_transient_with_retry_time() -> None:
-    t = TimelineView(failed=7, last_failure_at=NOW - timedelta(minutes=2), attempts=7, backoff_seconds=300,
+    t = Timeline(failed=7, last_failure_at=NOW - timedelta(minutes=2), attempts=7, backoff_seconds=300,
                      next_attempt=NOW + timedelta(minutes=3))
     e = ev(cause=Cause.AUTH_MISSING, probe=probe(None, status=200), timeline=t)
     v = decide(e)
@@ -154,7 +152,7 @@ def test_loopback_registry_says_it_is_the_node() -> None:
 
 
 def test_never_pull_with_node_image_list_is_certain() -> None:
-    node = NodeView("node-a", "linux", "amd64", images=frozenset({"docker.io/library/busybox:1.36"}))
+    node = NodeInfo("node-a", "linux", "amd64", images=frozenset({"docker.io/library/busybox:1.36"}))
     v = decide(ev(reason="ErrImageNeverPull", pull_policy="Never", node=node, message=None))
     assert (v.cause, v.confidence) == (Cause.NEVER_PULL_ABSENT, Confidence.CERTAIN)
 
@@ -168,7 +166,7 @@ def test_invalid_name_names_the_rule() -> None:
 
 
 def test_platform_mismatch_compares_node_and_index() -> None:
-    node = NodeView("node-a", "linux", "amd64")
+    node = NodeInfo("node-a", "linux", "amd64")
     e = ev(cause=Cause.PLATFORM_MISMATCH, node=node, probe=probe(Cause.PLATFORM_MISMATCH, platforms=["linux/arm64"]))
     v = decide(e)
     assert (v.cause, v.confidence) == (Cause.PLATFORM_MISMATCH, Confidence.CERTAIN)
@@ -176,7 +174,7 @@ def test_platform_mismatch_compares_node_and_index() -> None:
 
 
 def test_disk_full_with_disk_pressure_is_certain() -> None:
-    node = NodeView("node-b", disk_pressure=True)
+    node = NodeInfo("node-b", disk_pressure=True)
     e = ev(cause=Cause.DISK_FULL, node=node)
     v = decide(e)
     assert (v.cause, v.confidence) == (Cause.DISK_FULL, Confidence.CERTAIN)
@@ -194,7 +192,7 @@ def test_rate_limit_reports_remaining_budget() -> None:
 
 
 def test_progress_deadline_fix_names_the_runtime_settings() -> None:
-    e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, node=NodeView("n", runtime_version="containerd://1.7.2"))
+    e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, node=NodeInfo("n", runtime_version="containerd://1.7.2"))
     text = " ".join(f.text + " ".join(f.commands) for f in fixes(decide(e), e))
     assert "image_pull_progress_timeout" in text and "systemctl restart containerd" in text
     assert "pull_progress_timeout" not in text.replace("image_pull_progress_timeout", "")  # no CRI-O advice
@@ -216,7 +214,7 @@ def _deadline_text(e: Evidence) -> tuple[str, str]:
 
 def test_slow_but_moving_pull_gets_rate_estimate_and_the_runtime_setting() -> None:
     e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=_sampled(100 * 1024),
-           node=NodeView("n", runtime_version="containerd://1.7.2"))
+           node=NodeInfo("n", runtime_version="containerd://1.7.2"))
     said, fix = _deadline_text(e)
     assert "slow but moving" in said and "about 34m" in said  # 200 MiB at 100 KiB/s
     assert "200.0 MiB compressed" in said and "100.0 KiB/s" in said
@@ -227,19 +225,19 @@ def test_slow_but_moving_pull_gets_rate_estimate_and_the_runtime_setting() -> No
 
 def test_stall_is_named_and_raising_the_deadline_is_not_the_fix() -> None:
     stalled = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=_sampled(None, ttfb=None),
-                 node=NodeView("n", runtime_version="cri-o://1.32.3"))
+                 node=NodeInfo("n", runtime_version="cri-o://1.32.3"))
     said, fix = _deadline_text(stalled)
     assert "stalls" in said and "no byte" in said
     assert fix.index("only waits longer") < fix.index("pull_progress_timeout")
     assert 'default "10s"' in fix and "[crio.image]" in fix and "containerd" not in fix
     timed_out = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE,
-                   probe=probe(Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE), node=NodeView("n"))
+                   probe=probe(Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE), node=NodeInfo("n"))
     assert "stalls" in decide(timed_out).summary
 
 
 def test_fast_from_here_points_at_the_node_path() -> None:
     e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=_sampled(50 * 1024 * 1024),
-           node=NodeView("n", runtime_version="docker://24.0.7"))
+           node=NodeInfo("n", runtime_version="docker://24.0.7"))
     v = decide(e)
     said, fix = _deadline_text(e)
     assert "fast from here" in said and v.contradictions
@@ -255,7 +253,7 @@ def test_fast_from_here_points_at_the_node_path() -> None:
 ])
 def test_deadline_advice_follows_the_runtime_version(version: str, words: str) -> None:
     e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=_sampled(10 * 1024),
-           node=NodeView("n", runtime_version=version))
+           node=NodeInfo("n", runtime_version=version))
     said, fix = _deadline_text(e)
     assert words in fix
     assert said.count("deadline") >= 1
@@ -305,11 +303,11 @@ def test_probe_requests_are_deduplicated_per_image_credentials_platform(monkeypa
         return [probe(Cause.TAG_NOT_FOUND, status=404) for _ in requests]
 
     monkeypatch.setattr("pulldoctor.registry.probe_many", fake_probe_many)
-    node = NodeView("n1", "linux", "arm64")
+    node = NodeInfo("n1", "linux", "arm64")
     evs = [ev(pod=f"p{i}") for i in range(5)] + [ev(pod="arm", node=node),
                                                  ev("Nginx", reason="InvalidImageName", ref=None,
                                                     ref_error=InvalidReference("x"))]
-    notes = probing.attach(evs, probing.options())
+    notes = probing.attach(evs, probing.live(probing.options()))
     assert len(seen) == 1 and len(seen[0]) == 2   # one batch: amd64 default and the arm64 node
     assert sorted(r.platform for r in seen[0]) == ["linux/amd64", "linux/arm64"]
     assert all(e.probe is not None for e in evs[:6]) and evs[6].probe is None and evs[6].probe_note
@@ -318,25 +316,25 @@ def test_probe_requests_are_deduplicated_per_image_credentials_platform(monkeypa
 
 def test_anonymous_success_does_not_clear_credentials_it_could_not_test() -> None:
     # A bundle: the kubelet sends a secret whose values pulldoctor never saw; the image is public.
-    e = ev(cause=Cause.AUTH_INVALID, lookup=lookup(HOST), secrets=SecretsView(names=["regcred"], source="pod"),
+    e = ev(cause=Cause.AUTH_INVALID, lookup=lookup(HOST), secrets=PullSecrets(names=["regcred"], source="pod"),
            probe=probe(None, status=200, sent=False))
     v = decide(e)
     assert not v.transient and v.cause == Cause.AUTH_INVALID and v.confidence == Confidence.LIKELY
 
 
-def _fc(**kw):
-    base = {"namespace": "shop", "pod": "web-1", "container": "app", "container_type": "regular",
-                "image": f"{HOST}/shop/web:1.4", "waiting_reason": "ImagePullBackOff", "waiting_message": "",
-                "pull_policy": "IfNotPresent", "node": "", "timeline": None, "pull_secrets": None, "keyring_entries": [],
-                "owner": ("ReplicaSet", "web-7d9c8b"), "node_info": None}
+def _fc(**kw: object) -> FailingContainer:
+    base: dict = {"namespace": "shop", "pod": "web-1", "pod_uid": "", "container": "app", "container_type": "regular",
+                  "image": f"{HOST}/shop/web:1.4", "waiting_reason": "ImagePullBackOff", "waiting_message": "",
+                  "pull_policy": "IfNotPresent", "node": "", "timeline": Timeline(), "pull_secrets": PullSecrets(),
+                  "keyring_entries": [], "owner": ("ReplicaSet", "web-7d9c8b"), "node_info": None}
     base.update(kw)
-    return SimpleNamespace(**base)
+    return FailingContainer(**base)
 
 
 def test_old_kubelet_backoff_message_falls_back_to_the_newest_failed_event() -> None:
     from pulldoctor.diagnosis.gather import evidence_for
 
-    t = TimelineView(failed=3, last_failure_message=f'{HOST}/shop/web:1.4: not found',
+    t = Timeline(failed=3, last_failure_message=f'{HOST}/shop/web:1.4: not found',
                      last_failure_at=NOW - timedelta(minutes=2))
     e = evidence_for(_fc(waiting_message=f'Back-off pulling image "{HOST}/shop/web:1.4"', timeline=t), now=NOW)
     assert e.message.endswith(": not found") and e.message_source == "event Failed x3 (last 2m ago)"
@@ -347,7 +345,7 @@ def test_expired_events_are_said_and_the_waiting_message_is_used() -> None:
     from pulldoctor.diagnosis.gather import evidence_for
 
     msg = "pulling from host registry.acme.invalid failed with status code [manifests 1.4]: 401 Unauthorized"
-    e = evidence_for(_fc(waiting_message=msg, timeline=TimelineView(events_expired=True)), now=NOW)
+    e = evidence_for(_fc(waiting_message=msg, timeline=Timeline(events_expired=True)), now=NOW)
     v = decide(e)
     assert e.message_source == "waiting message"
     assert any("expired" in x.text for x in v.evidence)
@@ -376,3 +374,32 @@ def test_every_cause_with_every_probe_outcome_gives_a_verdict(cause: Cause, stat
     if state in ("none", "dns") and cause not in (Cause.DNS_FAILURE,):
         assert v.confidence != Confidence.CERTAIN or cause in (Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT,
                                                               Cause.DISK_FULL, Cause.PLATFORM_MISMATCH)
+
+
+def test_run_is_the_pipeline_and_a_prober_only_answers() -> None:
+    """`diagnosis.run` asks the prober about each container a probe can settle (with its request) and puts
+    the answers, or the prober's reason for none, on the findings; node-side failures are never asked."""
+    from pathlib import Path
+
+    from pulldoctor.cluster import find_failing, load_snapshot
+    from pulldoctor.diagnosis import ProbeAnswers, run
+
+    snapshot = load_snapshot(str(Path(__file__).resolve().parents[1] / "examples" / "cluster"))
+    report = find_failing(snapshot)
+    asked: list[str] = []
+
+    def prober(wanted):  # answers the first request only
+        asked.extend(ev.pod for ev, _ in wanted)
+        found = probe(Cause.TAG_NOT_FOUND, status=404)
+        return ProbeAnswers([found] + [None] * (len(wanted) - 1), "held by a test", notes=["a test's note"])
+
+    d = run(report, snapshot, probe=prober)
+    by_pod = {f.pod: f for f in d.findings}
+    assert asked and len(asked) < len(d.findings)          # the example has node-side failures too
+    assert by_pod[asked[0]].probe is not None and by_pod[asked[0]].probe["cause"] == "tag_not_found"
+    assert all(by_pod[p].probe == {"skipped": "held by a test"} for p in asked[1:])
+    assert {by_pod[f.pod].probe["skipped"] for f in d.findings if f.pod not in asked} == {  # type: ignore[index]
+        "not probed (a node-side failure)"}
+    assert d.notes[-1] == "a test's note" and d.notes[:len(report.notes)] == report.notes
+    assert {f.pod: f.probe for f in run(report, snapshot).findings} == {
+        f.pod: {"skipped": "not probed (--no-probe)"} for f in d.findings}

@@ -71,7 +71,7 @@ def test_importing_the_registry_does_not_import_aiohttp() -> None:
 
 
 # Which pulldoctor packages each part may not import (docs/architecture.md: the arrows of the pipeline).
-_LATER = {"pulldoctor.diagnosis", "pulldoctor.advice", "pulldoctor.render", "pulldoctor.exporter",
+_LATER = {"pulldoctor.diagnosis", "pulldoctor.render", "pulldoctor.exporter",
           "pulldoctor.commands", "pulldoctor.cli"}
 #: Only the readers of a cluster (cluster/ for diagnose and collect, exporter/ for serve) use the API client.
 _API = {"pulldoctor.kubeapi"}
@@ -86,7 +86,6 @@ FORBIDDEN: dict[str, set[str]] = {
                                      "pulldoctor.keyring"},
     "keyring.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
     "diagnosis": _API | {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
-    "advice.py": _API | {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "render": _API | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "exporter": {"pulldoctor.commands", "pulldoctor.cli"},
 }
@@ -130,3 +129,89 @@ def test_one_kubernetes_api_client() -> None:
 def test_importing_the_api_client_loads_neither_kubernetes_nor_urllib3() -> None:
     """They load when a cluster is reached (``connect``), not when a module that may reach one is imported."""
     assert _imported_after("import pulldoctor.kubeapi") & set(HEAVY) == set()
+
+
+# Inside diagnosis (docs/architecture.md, "Rule families"): the vocabulary knows no rule; the shared wording
+# (lines) and command builders (kubectl) know no family; a family never imports the table that registers it,
+# the package (which imports the table) or the pipeline's other steps.
+_D = "pulldoctor.diagnosis"
+_STEPS = {f"{_D}.gather", f"{_D}.probing", f"{_D}.groups", f"{_D}.rules"}
+INSIDE: dict[str, set[str]] = {
+    "diagnosis/model.py": _STEPS | {f"{_D}.evidence", f"{_D}.families", f"{_D}.lines", f"{_D}.kubectl"},
+    "diagnosis/evidence.py": _STEPS | {f"{_D}.families", f"{_D}.lines", f"{_D}.kubectl"},
+    "diagnosis/lines.py": _STEPS | {f"{_D}.families", f"{_D}.kubectl"},
+    "diagnosis/kubectl.py": _STEPS | {f"{_D}.families", f"{_D}.lines"},
+    "diagnosis/families": _STEPS,
+}
+
+
+@pytest.mark.parametrize("part", sorted(INSIDE))
+def test_rule_families_import_only_what_is_below_them(part: str) -> None:
+    files = sorted((SRC / part).rglob("*.py")) if (SRC / part).is_dir() else [SRC / part]
+    assert files and all(f.exists() for f in files)
+    bad = {f"{f.relative_to(SRC)} imports {name}"
+           for f in files for name in _imports(f)
+           if name == _D  # the package itself: it imports the table, so a family importing it is a cycle
+           or any(name == banned or name.startswith(banned + ".") for banned in INSIDE[part])}
+    assert bad == set()
+
+
+def _graph(depth: int) -> dict[str, set[str]]:
+    """pulldoctor's import graph (lazy imports too), cut to ``depth`` name parts: 2 for the parts
+    (``pulldoctor.diagnosis``), more for modules. ``python tests/test_layering.py [DEPTH]`` prints it."""
+    modules = {}
+    for f in SRC.rglob("*.py"):
+        parts = list(f.relative_to(SRC.parent).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    graph: dict[str, set[str]] = {}
+    for name, f in modules.items():
+        for target in _imports(f):
+            if not target.startswith("pulldoctor"):
+                continue
+            while target not in modules and "." in target:
+                target = target.rsplit(".", 1)[0]
+            a, b = ".".join(name.split(".")[:depth]), ".".join(target.split(".")[:depth])
+            if a != b:
+                graph.setdefault(a, set()).add(b)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]], within: str = "") -> list[list[str]]:
+    """Every edge a -> b of ``graph`` (both ends under ``within``) from which a path leads back to a."""
+    out = []
+    for a, targets in sorted(graph.items()):
+        for b in sorted(targets):
+            if not (a.startswith(within) and b.startswith(within)):
+                continue
+            seen, todo = {b}, [b]
+            while todo:  # bounded: each module is visited once
+                n = todo.pop()
+                if n == a:
+                    out.append([a, b])
+                    break
+                for m in graph.get(n, set()) - seen:
+                    seen.add(m)
+                    todo.append(m)
+    return out
+
+
+def test_no_part_and_no_diagnosis_module_is_on_an_import_cycle() -> None:
+    """A cycle hidden in a function (the old ``finding`` -> ``advice`` -> ``rules``) counts too."""
+    assert _cycles(_graph(2)) == []
+    assert _cycles(_graph(9), within=_D) == []
+
+
+@pytest.mark.parametrize("front", ["commands/diagnose.py", "exporter/diagnoser.py"])
+def test_front_ends_call_the_one_pipeline(front: str) -> None:
+    """Both front ends call ``diagnosis.run``; neither wires gather -> probe -> conclude nor writes evidence."""
+    text = (SRC / front).read_text(encoding="utf-8")
+    names = _imports(SRC / front)
+    assert "pulldoctor.diagnosis.run" in names
+    assert not names & {"pulldoctor.diagnosis.gather", "pulldoctor.diagnosis.conclude", "pulldoctor.diagnosis.attach"}
+    assert "probe_note" not in text and ".probe =" not in text
+
+
+if __name__ == "__main__":
+    for a, bs in sorted(_graph(int(sys.argv[1]) if len(sys.argv) > 1 else 2).items()):
+        for b in sorted(bs):
+            print(f"{a} -> {b}")

@@ -140,11 +140,11 @@ def library_causes(objs: list[dict[str, Any]]) -> dict[str, str]:
 
     from pulldoctor.cluster import Snapshot, find_failing
     from pulldoctor.cluster.model import KubeObject
-    from pulldoctor.diagnosis import diagnose
+    from pulldoctor.diagnosis import run
 
     snapshot = Snapshot()
     snapshot.add([msgspec.convert(obj, KubeObject) for obj in objs])
-    diagnosis = diagnose(find_failing(snapshot), None, snapshot=snapshot)
+    diagnosis = run(find_failing(snapshot), snapshot)
     return {f.pod: f.cause.value for f in diagnosis.findings}
 
 

@@ -1,7 +1,7 @@
 """pulldoctor: find why a Kubernetes pod cannot get its image, prove it, and print the fix.
 
 The package is a pipeline: sources (``cluster``) → evidence (``reference``, ``keyring``,
-``messages``, ``registry``) → ``diagnosis`` → ``advice`` → ``render``. The CLI in ``cli`` only
+``messages``, ``registry``) → ``diagnosis`` → ``render``. The CLI in ``cli`` only
 parses arguments and calls into it.
 """
 

@@ -25,7 +25,7 @@ PULL_SECRET_TYPES: dict[str, str] = {
 
 @dataclass(slots=True)
 class PullSecrets:
-    """The pull secrets the kubelet would use for a pod. Field names match diagnosis' ``SecretsView``."""
+    """The pull secrets the kubelet would use for a pod; diagnosis reads it as it is (``Evidence.secrets``)."""
 
     names: list[str] = field(default_factory=list)        # in effect, in order
     source: str = "none"                                  # "pod", "service account NAME" or "none"
@@ -42,7 +42,7 @@ class PullSecrets:
 
 @dataclass(slots=True)
 class NodeInfo:
-    """The node a pod runs on, as image pulls care; diagnosis' ``NodeView`` is this class."""
+    """The node a pod runs on, as image pulls care; diagnosis reads it as it is (``Evidence.node``)."""
 
     name: str
     os: str | None = None

@@ -18,6 +18,7 @@ from pulldoctor.cluster.context import NodeInfo, PullSecrets, node_info, pull_se
 from pulldoctor.cluster.model import Container, ContainerStatus, Pod
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import EventIndex, Timeline, build
+from pulldoctor.keyring import Entry
 from pulldoctor.reference import default_pull_policy
 
 
@@ -37,7 +38,7 @@ class FailingContainer:
     node: str                              # "" when not scheduled
     timeline: Timeline
     pull_secrets: PullSecrets
-    keyring_entries: list[Any] = field(default_factory=list)   # pulldoctor.keyring.Entry
+    keyring_entries: list[Entry] = field(default_factory=list)
     status_image: str = ""                 # the image the status reports (may be normalised)
     pull_policy_defaulted: bool = False    # the spec had none (manifests); the default was applied
     owner: tuple[str, str] | None = None   # (kind, name) of the controlling owner, e.g. ReplicaSet

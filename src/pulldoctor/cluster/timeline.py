@@ -98,7 +98,7 @@ class ReasonStats:
 
 @dataclass(slots=True)
 class Timeline:
-    """What the events say about one container's image. Field names match diagnosis' ``TimelineView``."""
+    """What the events say about one container's image; diagnosis reads it as it is (``Evidence.timeline``)."""
 
     reasons: dict[str, ReasonStats] = field(default_factory=dict)  # per event reason: count, first, last
     failed: int = 0                        # Failed events carrying a runtime error (not "Error: ErrImagePull")

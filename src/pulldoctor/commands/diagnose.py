@@ -9,6 +9,12 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pulldoctor.diagnosis import Evidence, Prober
+    from pulldoctor.registry.models import ProbeRequest
 
 
 def _want_color() -> bool:
@@ -16,9 +22,24 @@ def _want_color() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
+def _live(args: argparse.Namespace) -> Prober:
+    """Probe the registries now. The options (a malformed --hosts-dir is bad input) are read only when there
+    is something to probe; an install without the registry part diagnoses from the cluster's evidence."""
+    from pulldoctor.diagnosis import ProbeAnswers, probing
+
+    def probe(wanted: Sequence[tuple[Evidence, ProbeRequest]]) -> ProbeAnswers:
+        try:
+            opts = probing.options(args.insecure_registry, args.ca_file, getattr(args, "hosts_dir", None))
+            return probing.live(opts)(wanted)
+        except ImportError as err:  # the registry part is missing from this install
+            return ProbeAnswers([None] * len(wanted), "not probed (the registry client is not available)",
+                                notes=[f"registries not probed: {err}"])
+    return probe
+
+
 def run(args: argparse.Namespace) -> int:
     from pulldoctor.cluster import SourceSpec, find_failing, load_snapshot
-    from pulldoctor.diagnosis import conclude, gather
+    from pulldoctor.diagnosis import run as diagnose
     from pulldoctor.errors import InputError
 
     snapshot = load_snapshot(SourceSpec.from_args(args))
@@ -28,24 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pod and not report.pods_seen:
         where = f"namespace {namespace}" if namespace else ("the input" if args.from_path else "the cluster")
         raise InputError(f"no pod named {args.pod} in {where}")
-    evidences = gather(report, snapshot)
-    notes = list(report.notes)
-    probed = False
-    if args.no_probe:
-        for ev in evidences:
-            ev.probe_note = "not probed (--no-probe)"
-    elif evidences:
-        from pulldoctor.diagnosis import probing
-
-        try:
-            opts = probing.options(args.insecure_registry, args.ca_file, getattr(args, "hosts_dir", None))
-            notes += probing.attach(evidences, opts)
-            probed = True
-        except ImportError as err:  # the registry part is missing from this install
-            notes.append(f"registries not probed: {err}")
-            for ev in evidences:
-                ev.probe_note = "not probed (the registry client is not available)"
-    diagnosis = conclude(evidences, not_image=report.not_image, notes=notes, probed=probed)
+    diagnosis = diagnose(report, snapshot, probe=None if args.no_probe else _live(args))
 
     from pulldoctor import render
 

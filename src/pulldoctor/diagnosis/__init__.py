@@ -1,17 +1,18 @@
 """Diagnosis: one root cause per failing container, with confidence, evidence and the fix; then groups.
 
-``diagnose(report, probes)`` is the contract (architecture.md). The CLI uses the two halves:
-``gather`` (evidence from the cluster report) and ``conclude`` (rules, advice and groups), with the
-registry probes attached in between by ``probing.attach``.
+``run(report, snapshot, probe=…)`` is the contract (architecture.md) and the one pipeline both front ends
+call: ``diagnose`` with ``probing.live`` (probe now), ``serve`` with a prober that answers from its cache.
+Inside it: ``gather`` (evidence from the cluster report), ``probing.attach`` (the probe's answers),
+``conclude`` (each rule family's verdict and fixes, then groups).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.diagnosis.evidence import Evidence, secrets_json, timeline_json
 from pulldoctor.diagnosis.gather import evidence_for, image_nodes, secret_namespaces
 from pulldoctor.diagnosis.groups import group
 from pulldoctor.diagnosis.model import (
@@ -23,15 +24,34 @@ from pulldoctor.diagnosis.model import (
     Group,
     Verdict,
 )
-from pulldoctor.diagnosis.rules import RULES, decide
+from pulldoctor.diagnosis.probing import ProbeAnswers, Prober, attach
+from pulldoctor.diagnosis.rules import RULES, decide, fixes
+
+if TYPE_CHECKING:
+    from pulldoctor.cluster import FailingReport, Snapshot
 
 __all__ = [
-    "RULES", "Confidence", "Diagnosis", "Evidence", "EvidenceLine", "Finding", "Fix", "Group", "Verdict",
-    "conclude", "decide", "diagnose", "gather", "group",
+    "RULES",
+    "Confidence",
+    "Diagnosis",
+    "Evidence",
+    "EvidenceLine",
+    "Finding",
+    "Fix",
+    "Group",
+    "ProbeAnswers",
+    "Prober",
+    "Verdict",
+    "conclude",
+    "decide",
+    "fixes",
+    "gather",
+    "group",
+    "run",
 ]
 
 
-def gather(report: Any, snapshot: Any = None, now: datetime | None = None) -> list[Evidence]:
+def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetime | None = None) -> list[Evidence]:
     """Evidence for every failing container of a ``cluster.FailingReport``."""
     by_name = secret_namespaces(snapshot) if snapshot is not None else {}
     by_image = image_nodes(snapshot) if snapshot is not None else {}
@@ -40,18 +60,16 @@ def gather(report: Any, snapshot: Any = None, now: datetime | None = None) -> li
 
 def finding(ev: Evidence) -> Finding:
     """Decide one container: the rule's verdict and the fix for it."""
-    from pulldoctor.advice import fixes
-
     verdict = decide(ev)
-    probe = ev.probe.to_json() if ev.probe is not None and hasattr(ev.probe, "to_json") else None
+    probe = ev.probe.to_json() if ev.probe is not None else None
     if probe is None and ev.probe_note:
         probe = {"skipped": ev.probe_note}
     return Finding(
         namespace=ev.namespace, pod=ev.pod, container=ev.container, container_type=ev.container_type,
         image=ev.image, waiting_reason=ev.waiting_reason, verdict=verdict, fixes=fixes(verdict, ev),
         message=ev.message, node=ev.node.name if ev.node else None, registry=ev.registry,
-        timeline=ev.timeline.to_json() if ev.timeline else None, probe=probe,
-        credentials=ev.secrets.to_json(),
+        timeline=timeline_json(ev.timeline) if ev.timeline else None, probe=probe,
+        credentials=secrets_json(ev.secrets),
     )
 
 
@@ -61,17 +79,17 @@ def conclude(evidences: Sequence[Evidence], *, not_image: Mapping[str, int] | No
     return Diagnosis(findings, group(findings), dict(not_image or {}), list(notes), probed)
 
 
-def diagnose(report: Any, probes: Mapping[int, Any] | Sequence[Any] | None = None, *,
-             snapshot: Any = None, now: datetime | None = None) -> Diagnosis:
-    """Diagnose a ``FailingReport``; ``probes`` gives a ``ProbeResult`` per failing container (by index),
-    or None for a diagnosis from the cluster's evidence alone."""
-    evs = gather(report, snapshot, now)
-    if probes is not None:
-        items = probes.items() if isinstance(probes, Mapping) else enumerate(probes)
-        for i, p in items:
-            evs[i].probe = p
+def run(report: FailingReport, snapshot: Snapshot | None = None, *, probe: Prober | None = None,
+        skipped: str = "not probed (--no-probe)", notes: Sequence[str] = (), now: datetime | None = None) -> Diagnosis:
+    """The pipeline every front end calls: gather the evidence of ``report``'s failing containers, ask
+    ``probe`` about those a probe can settle (None: nothing is probed, ``skipped`` says why), let each
+    container's rule family decide and fix it, group the findings. ``notes`` are added to the report's."""
+    evidences = gather(report, snapshot, now)
+    extra = list(notes)
+    if probe is None:
+        for ev in evidences:
+            ev.probe_note = skipped
     else:
-        for ev in evs:
-            ev.probe_note = "not probed"
-    return conclude(evs, not_image=getattr(report, "not_image", {}), notes=getattr(report, "notes", []),
-                    probed=probes is not None)
+        extra += attach(evidences, probe)
+    return conclude(evidences, not_image=report.not_image, notes=[*report.notes, *extra],
+                    probed=probe is not None and bool(evidences))

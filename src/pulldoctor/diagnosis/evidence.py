@@ -1,7 +1,9 @@
 """Everything known about one failing container, in one place, in the shape the rules read.
 
-The rules never look at the cluster model, the keyring or the probe directly: ``build`` copies what they
-need into these small views, so a rule can be unit-tested with a hand-made ``Evidence``.
+Every field has its real type: the cluster's ``Timeline``, ``PullSecrets`` and ``NodeInfo``, the parsed
+``ImageRef``, the message's ``Classification``, the keyring's ``Lookup`` and the registry's ``ProbeResult``,
+so a renamed field fails the type check instead of making a rule fall back silently. A rule is unit-tested
+with an ``Evidence`` built from those real objects.
 """
 
 from __future__ import annotations
@@ -9,59 +11,43 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulldoctor.causes import Cause
-from pulldoctor.cluster.context import NodeInfo
+from pulldoctor.cluster.context import NodeInfo, PullSecrets
+from pulldoctor.cluster.timeline import Timeline
+from pulldoctor.errors import InvalidReference
+
+if TYPE_CHECKING:  # the registry part is imported only where a probe runs
+    from pulldoctor.keyring import Lookup
+    from pulldoctor.messages.classifier import Classification
+    from pulldoctor.reference import ImageRef
+    from pulldoctor.registry.models import ProbeResult
 
 
-@dataclass(slots=True)
-class TimelineView:
-    """The kubelet's events about this container's image, reduced to what a verdict cites."""
-
-    failed: int = 0                       # Warning Failed "Failed to pull image" (sum of event counts)
-    backoff: int = 0                      # Normal BackOff "Back-off pulling image"
-    last_failure_message: str | None = None
-    last_failure_at: datetime | None = None
-    attempts: int | None = None           # pulls the kubelet really made
-    backoff_seconds: int | None = None    # current back-off step (10, 20, … 300)
-    next_attempt: datetime | None = None  # when the kubelet pulls again
-    events_expired: bool = False          # the pod is old but its events are gone (default TTL 1h)
-    secret_warnings: list[str] = field(default_factory=list)  # FailedToRetrieveImagePullSecret messages
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "failed": self.failed,
-            "backoff": self.backoff,
-            "attempts": self.attempts,
-            "backoff_seconds": self.backoff_seconds,
-            "last_failure_at": _iso(self.last_failure_at),
-            "next_attempt": _iso(self.next_attempt),
-            "events_expired": self.events_expired,
-        }
+def timeline_json(t: Timeline) -> dict[str, Any]:
+    """The timeline as a finding's JSON shows it (the documented ``timeline`` field)."""
+    return {
+        "failed": t.failed,
+        "backoff": t.backoff,
+        "attempts": t.attempts,
+        "backoff_seconds": t.backoff_seconds,
+        "last_failure_at": _iso(t.last_failure_at),
+        "next_attempt": _iso(t.next_attempt),
+        "events_expired": t.events_expired,
+    }
 
 
-@dataclass(slots=True)
-class SecretsView:
-    """The pull secrets the kubelet would use for this pod, and what is wrong with them."""
-
-    names: list[str] = field(default_factory=list)     # in effect, in order
-    source: str = "none"                               # "pod", "service account NAME" or "none"
-    service_account: str = "default"
-    missing: list[str] = field(default_factory=list)   # named but not found in the namespace
-    wrong_type: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
-    problems: list[str] = field(default_factory=list)  # one line each, no values
-    elsewhere: dict[str, list[str]] = field(default_factory=dict)  # missing name -> namespaces that have it
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "secrets": list(self.names),
-            "source": self.source,
-            "service_account": self.service_account,
-            "missing": list(self.missing),
-            "wrong_type": [{"name": n, "type": t} for n, t in self.wrong_type],
-            "problems": list(self.problems),
-        }
+def secrets_json(s: PullSecrets) -> dict[str, Any]:
+    """The pull secrets as a finding's JSON shows them (the documented ``credentials`` field); names only."""
+    return {
+        "secrets": list(s.names),
+        "source": s.source,
+        "service_account": s.service_account,
+        "missing": list(s.missing),
+        "wrong_type": [{"name": n, "type": t} for n, t in s.wrong_type],
+        "problems": list(s.problems),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +109,6 @@ def runtime_deadline(runtime_version: str | None) -> RuntimeDeadline | None:
     return None
 
 
-#: The node the pod is on, as far as image pulls care: the cluster's own ``NodeInfo``, not a copy of it.
-NodeView = NodeInfo
-
-
 @dataclass(slots=True)
 class Evidence:
     """One failing container and every fact gathered about it."""
@@ -140,34 +122,34 @@ class Evidence:
     waiting_message: str | None = None
     pull_policy: str | None = None
     owner: tuple[str, str] | None = None            # (kind, name) of the controller to patch, e.g. Deployment
-    ref: Any = None                                 # pulldoctor.reference.ImageRef
-    ref_error: Exception | None = None              # InvalidReference from reference.parse
+    ref: ImageRef | None = None                     # reference.parse(image); None when it is invalid
+    ref_error: InvalidReference | None = None       # why reference.parse refused it
     message: str | None = None                      # the best failure text (waiting message or newest event)
     message_source: str = "waiting message"
-    classification: Any = None                      # pulldoctor.messages.Classification
-    timeline: TimelineView | None = None
-    secrets: SecretsView = field(default_factory=SecretsView)
-    lookup: Any = None                              # pulldoctor.keyring.Lookup
+    classification: Classification | None = None    # messages.classify(message)
+    timeline: Timeline | None = None                # the cluster's timeline of this container's image events
+    secrets: PullSecrets = field(default_factory=PullSecrets)
+    secrets_elsewhere: dict[str, list[str]] = field(default_factory=dict)  # missing name -> namespaces having it
+    lookup: Lookup | None = None                    # what the kubelet's keyring sends for this image
     entry_keys: list[tuple[str, str]] = field(default_factory=list)  # (registry key, source) of every entry
-    node: NodeView | None = None
+    node: NodeInfo | None = None
     nodes_with_image: list[str] = field(default_factory=list)  # other nodes whose image list has it
-    probe: Any = None                               # pulldoctor.registry.ProbeResult
+    probe: ProbeResult | None = None                # the registry probe of the node's pull
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def message_cause(self) -> Cause | None:
-        c = getattr(self.classification, "cause", None)
-        return Cause(c) if c else None
+        return self.classification.cause if self.classification is not None else None
 
     @property
     def registry(self) -> str | None:
-        return getattr(self.ref, "registry", None)
+        return self.ref.registry if self.ref is not None else None
 
     @property
     def kubelet_sends_credentials(self) -> bool:
         """Whether the kubelet's keyring has at least one entry for this image."""
-        return bool(getattr(self.lookup, "matches", None))
+        return self.lookup is not None and bool(self.lookup.matches)
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -1,5 +1,6 @@
 """Build each failing container's ``Evidence`` from the cluster's report: parse the reference, pick the
-best failure text, classify it, look up the keyring, copy the node and secrets views.
+best failure text, classify it, look up the keyring; the cluster's own timeline, secrets and node go in as
+they are.
 """
 
 from __future__ import annotations
@@ -7,37 +8,33 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
-from pulldoctor.diagnosis.evidence import (
-    Evidence,
-    NodeView,
-    SecretsView,
-    TimelineView,
-    ago,
-)
+from pulldoctor.cluster.context import NodeInfo
+from pulldoctor.cluster.failing import FailingContainer
+from pulldoctor.cluster.snapshot import Snapshot
+from pulldoctor.diagnosis.evidence import Evidence, ago
 from pulldoctor.errors import InvalidReference
-from pulldoctor.keyring import Keyring
-from pulldoctor.messages import classify
-from pulldoctor.reference import parse
+from pulldoctor.keyring import Entry, Keyring, Lookup
+from pulldoctor.messages import Classification, classify
+from pulldoctor.reference import ImageRef, parse
 
 # "Back-off pulling image "x"" alone (kubelets before 1.32, and the BackOff event) carries no reason;
 # 1.32+ appends ": <Reason>: <message>" (kubernetes PR #127918).
 _BARE_BACKOFF = re.compile(r'^Back-off pulling image "[^"]*"\s*$')
 
 
-def _parse(image: str) -> tuple[Any, Exception | None]:
+def _parse(image: str) -> tuple[ImageRef | None, InvalidReference | None]:
     try:
         return parse(image), None
     except InvalidReference as err:
         return None, err
 
 
-_CLASSIFIED: dict[str, Any] = {}
+_CLASSIFIED: dict[str, Classification] = {}
 _CACHE_MAX = 4096
 
 
-def _classify(message: str) -> Any:
+def _classify(message: str) -> Classification:
     """``messages.classify``, once per distinct text: a Deployment's replicas share their message."""
     hit = _CLASSIFIED.get(message)
     if hit is not None:
@@ -48,8 +45,8 @@ def _classify(message: str) -> Any:
     return result
 
 
-def _lookup(entries: list[Any], ref: Any, image: str) -> Any:
-    return Keyring(entries).lookup(ref if ref is not None else image)
+def _lookup(entries: list[Entry], ref: ImageRef) -> Lookup:
+    return Keyring(entries).lookup(ref)
 
 
 # The pod-template hash a Deployment appends to its ReplicaSets' names: rand.SafeEncodeString of a
@@ -67,91 +64,63 @@ def _owner(owner: tuple[str, str] | None) -> tuple[str, str] | None:
     return owner
 
 
-def _timeline(t: Any) -> TimelineView | None:
-    if t is None:
-        return None
-    return TimelineView(
-        failed=getattr(t, "failed", 0), backoff=getattr(t, "backoff", 0),
-        last_failure_message=getattr(t, "last_failure_message", None),
-        last_failure_at=getattr(t, "last_failure_at", None), attempts=getattr(t, "attempts", None),
-        backoff_seconds=getattr(t, "backoff_seconds", None), next_attempt=getattr(t, "next_attempt", None),
-        events_expired=getattr(t, "events_expired", False),
-        secret_warnings=list(getattr(t, "secret_warnings", []) or []),
-    )
+def _elsewhere_secrets(missing: list[str], namespace: str, others: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Missing secret name -> the other namespaces that hold a secret of that name."""
+    return {n: [ns for ns in others.get(n, []) if ns != namespace] for n in missing if others.get(n)}
 
 
-def _secrets(ps: Any, namespace: str, others: Mapping[str, list[str]]) -> SecretsView:
-    if ps is None:
-        return SecretsView()
-    missing = list(getattr(ps, "missing", []) or [])
-    return SecretsView(
-        names=list(getattr(ps, "names", []) or []), source=getattr(ps, "source", "none"),
-        service_account=getattr(ps, "service_account", "default") or "default", missing=missing,
-        wrong_type=list(getattr(ps, "wrong_type", []) or []), problems=list(getattr(ps, "problems", []) or []),
-        elsewhere={n: [ns for ns in others.get(n, []) if ns != namespace] for n in missing if others.get(n)},
-    )
-
-
-def _node(n: Any) -> NodeView | None:
-    if n is None:
-        return None
-    return NodeView(name=n.name, os=n.os, arch=n.arch, variant=getattr(n, "variant", None), images=n.images,
-                    disk_pressure=n.disk_pressure, runtime_version=n.runtime_version)
-
-
-def secret_namespaces(snapshot: Any) -> dict[str, list[str]]:
+def secret_namespaces(snapshot: Snapshot) -> dict[str, list[str]]:
     """Secret name -> namespaces holding a secret of that name (to say "it is in namespace X")."""
     out: dict[str, list[str]] = {}
-    for ns, name in getattr(snapshot, "secrets", {}) or {}:
+    for ns, name in snapshot.secrets:
         out.setdefault(name, []).append(ns)
     return out
 
 
-def image_nodes(snapshot: Any) -> dict[str, list[str]]:
+def image_nodes(snapshot: Snapshot) -> dict[str, list[str]]:
     """Image name -> the nodes listing it (node status; the kubelet lists at most 50 images per node)."""
     out: dict[str, list[str]] = {}
-    for name, node in sorted((getattr(snapshot, "nodes", None) or {}).items()):
-        for img in getattr(getattr(node, "status", None), "images", None) or []:
-            for n in getattr(img, "names", None) or []:
+    for name, node in sorted(snapshot.nodes.items()):
+        for img in node.status.images:
+            for n in img.names:
                 out.setdefault(n, []).append(name)
     return out
 
 
-def evidence_for(fc: Any, *, secrets_by_name: Mapping[str, list[str]] | None = None,
+def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str]] | None = None,
                  now: datetime | None = None, nodes_by_image: Mapping[str, list[str]] | None = None) -> Evidence:
     """The evidence of one ``cluster.FailingContainer``."""
     now = now or datetime.now(UTC)
     ref, ref_error = _parse(fc.image)
-    timeline = _timeline(getattr(fc, "timeline", None))
+    timeline = fc.timeline
     message: str | None = (fc.waiting_message or "").strip() or None
     source = "waiting message"
-    newest = timeline.last_failure_message if timeline else None
+    newest = timeline.last_failure_message
     if (message is None or _BARE_BACKOFF.match(message)) and newest:
         message = newest
         source = f"event Failed x{timeline.failed} (last {ago(timeline.last_failure_at, now)})" \
-            if timeline and timeline.failed else "newest event"
-    node = _node(getattr(fc, "node_info", None))
-    node_name: str = getattr(fc, "node", "")
-    if node is None and node_name:
-        node = NodeView(name=node_name)
+            if timeline.failed else "newest event"
+    node = fc.node_info
+    if node is None and fc.node:
+        node = NodeInfo(name=fc.node)
     return Evidence(
         namespace=fc.namespace, pod=fc.pod, container=fc.container, image=fc.image,
         waiting_reason=fc.waiting_reason, container_type=fc.container_type,
         waiting_message=fc.waiting_message or None, pull_policy=fc.pull_policy or None,
-        owner=_owner(getattr(fc, "owner", None)), ref=ref, ref_error=ref_error,
+        owner=_owner(fc.owner), ref=ref, ref_error=ref_error,
         message=message, message_source=source,
         classification=_classify(message) if message else None,
         timeline=timeline,
-        secrets=_secrets(getattr(fc, "pull_secrets", None), fc.namespace, secrets_by_name or {}),
-        lookup=_lookup(list(getattr(fc, "keyring_entries", []) or []), ref, fc.image) if ref_error is None else None,
-        entry_keys=[(getattr(e, "key", ""), getattr(e, "source", ""))
-                    for e in getattr(fc, "keyring_entries", []) or []],
+        secrets=fc.pull_secrets,
+        secrets_elsewhere=_elsewhere_secrets(fc.pull_secrets.missing, fc.namespace, secrets_by_name or {}),
+        lookup=_lookup(list(fc.keyring_entries), ref) if ref is not None else None,
+        entry_keys=[(e.key, e.source) for e in fc.keyring_entries],
         node=node, now=now,
-        nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, getattr(fc, "node", "")),
+        nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, fc.node),
     )
 
 
-def _elsewhere(nodes_by_image: Mapping[str, list[str]], image: str, ref: Any, node: str) -> list[str]:
+def _elsewhere(nodes_by_image: Mapping[str, list[str]], image: str, ref: ImageRef | None, node: str) -> list[str]:
     """Other nodes that list the image (as written or normalised): where a Never-pull pod could run."""
-    names = {image, getattr(ref, "normalized", image)}
+    names = {image, ref.normalized if ref else image}
     return sorted({n for name in names for n in nodes_by_image.get(name, []) if n != node})

@@ -1,6 +1,6 @@
 """The diagnosis's own vocabulary: confidence, evidence lines, verdicts, findings and groups.
 
-Kept apart from the rules so that advice and the renderers depend on these small types only.
+Kept apart from the rule families so that the renderers depend on these small types only.
 """
 
 from __future__ import annotations

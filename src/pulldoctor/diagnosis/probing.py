@@ -1,32 +1,30 @@
-"""Probe each distinct (image, credentials, platform) once, the way the node would pull it.
+"""Which containers a registry probe can settle, with which request, and where the answers come from.
 
-Requests are deduplicated so that forty pods of one Deployment cost one probe; ``probe_many`` runs them
+``request_for`` is the node's pull as a probe request; ``attach`` hands the requests to a ``Prober`` and
+puts its answers (or the reason there is none) on the evidence. ``live`` probes each distinct (image,
+credentials, platform) once, so that forty pods of one Deployment cost one probe; ``probe_many`` runs them
 concurrently under the registry part's own per-request timeouts, and the whole batch has a deadline too.
+The exporter's prober answers from its cache instead.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.keyring import Credential
+
+if TYPE_CHECKING:  # the registry part loads only when a probe runs (``--no-probe`` never pays for it)
+    from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult
 
 #: Failures a probe of the registry cannot tell anything about.
 _NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID})
 #: Short timeouts: a diagnosis should answer in seconds, even when registries are unreachable.
-DIAGNOSE_TIMEOUTS: dict[str, Any] = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
+DIAGNOSE_TIMEOUTS: dict[str, float] = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
 BATCH_DEADLINE = 30.0
-
-
-def _key(ev: Evidence) -> tuple[str, tuple[str, ...], str, bool] | None:
-    if ev.ref is None or ev.ref_error is not None:
-        return None
-    if ev.message_cause in _NODE_ONLY or ev.waiting_reason in ("ErrImageNeverPull", "InvalidImageName"):
-        return None
-    fps = tuple(getattr(c, "fingerprint", "") for c in _credentials(ev))
-    return (ev.ref.normalized, fps, _platform(ev), wants_throughput(ev))
 
 
 def wants_throughput(ev: Evidence) -> bool:
@@ -35,76 +33,120 @@ def wants_throughput(ev: Evidence) -> bool:
     return ev.message_cause is Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE
 
 
-def _credentials(ev: Evidence) -> list[Any]:
-    return [m.credential for m in (getattr(ev.lookup, "matches", None) or []) if m.credential is not None]
+def _credentials(ev: Evidence) -> list[Credential]:
+    matches = ev.lookup.matches if ev.lookup is not None else []
+    return [m.credential for m in matches if m.credential is not None]
 
 
 def _platform(ev: Evidence) -> str:
     return (ev.node.platform if ev.node else None) or "linux/amd64"
 
 
-def request_for(ev: Evidence) -> Any:
+def request_for(ev: Evidence) -> ProbeRequest | None:
     """The ``ProbeRequest`` a node's pull of this container amounts to, or None when a probe cannot tell
-    anything (node-side failures, invalid references). ``serve`` uses it too, so both probe alike."""
-    k = _key(ev)
-    if k is None:
+    anything (node-side failures, invalid references). ``serve`` and ``diagnose`` both go through it."""
+    if ev.ref is None or ev.ref_error is not None:
+        return None
+    if ev.message_cause in _NODE_ONLY or ev.waiting_reason in ("ErrImageNeverPull", "InvalidImageName"):
         return None
     from pulldoctor.registry.models import ProbeRequest
 
-    return ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=k[2], sample_throughput=k[3])
+    return ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=_platform(ev),
+                        sample_throughput=wants_throughput(ev))
 
 
-def options(insecure: Sequence[str] = (), ca_file: str | None = None, hosts_dir: str | None = None) -> Any:
+def options(insecure: Sequence[str] = (), ca_file: str | None = None,
+            hosts_dir: str | None = None) -> ProbeOptions:
     """Probe options for a diagnosis; ``hosts_dir`` is the nodes' containerd certs.d (malformed → InputError)."""
     from pulldoctor.registry.models import ProbeOptions
 
-    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, **DIAGNOSE_TIMEOUTS)
+    t = DIAGNOSE_TIMEOUTS
+    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, dns_timeout=t["dns_timeout"],
+                              connect_timeout=t["connect_timeout"], request_timeout=t["request_timeout"])
 
 
-def attach(evidences: Sequence[Evidence], opts: Any, deadline: float = BATCH_DEADLINE) -> list[str]:
-    """Probe every distinct request once and set ``ev.probe`` (or ``ev.probe_note``). Returns notes."""
-    from pulldoctor.registry import probe_many
+@dataclass(slots=True)
+class ProbeAnswers:
+    """What a prober found for the requests it was given, in their order."""
 
-    keys: dict[tuple[str, tuple[str, ...], str, bool], int] = {}
-    requests: list[Any] = []
+    results: list[ProbeResult | None]   # None: no result for that request (``missing`` says why)
+    missing: str = "probe pending"      # the probe note of a container without a result
+    distinct: int | None = None         # how many distinct probes ran now (None: answered from a cache)
+    notes: list[str] = field(default_factory=list)
+
+
+#: Where the probe results come from: ``live`` (probe now, ``diagnose``) or the exporter's cache (``serve``).
+#: It gets each container that a probe can settle with its request, and answers in the same order.
+Prober = Callable[[Sequence[tuple[Evidence, "ProbeRequest"]]], ProbeAnswers]
+
+
+def attach(evidences: Sequence[Evidence], probe: Prober) -> list[str]:
+    """Ask ``probe`` about every container a probe can settle and set ``ev.probe`` (or ``ev.probe_note``).
+    Returns the notes for the diagnosis."""
+    wanted: list[tuple[Evidence, ProbeRequest]] = []
     for ev in evidences:
-        k = _key(ev)
-        if k is None:
+        request = request_for(ev)
+        if request is None:
             ev.probe_note = "not probed (a node-side failure)"
-            continue
-        if k not in keys:
-            keys[k] = len(requests)
-            requests.append(request_for(ev))
-    if not requests:
+        else:
+            wanted.append((ev, request))
+    if not wanted:
         return []
-
-    async def run() -> list[Any]:
-        return list(await asyncio.wait_for(probe_many(requests, opts), deadline))
-
-    try:
-        results = asyncio.run(run())
-    except TimeoutError:
-        for ev in evidences:
-            if _key(ev) is not None:
-                ev.probe_note = f"the probes did not finish within {deadline:.0f}s"
-        return [f"registry probes stopped after {deadline:.0f}s; verdicts rest on the messages"]
-    for ev in evidences:
-        k = _key(ev)
-        if k is not None:
-            ev.probe = results[keys[k]]
-    notes = [f"probed {len(requests)} distinct image/credential pair(s) for {len(evidences)} container(s)"]
-    unreachable = sorted({_host(r) for r, res in zip(requests, results, strict=False) if _unreachable(res)})
-    if unreachable:
-        notes.append(f"could not probe {len(unreachable)} registr{'y' if len(unreachable) == 1 else 'ies'} from "
-                     f"here ({', '.join(unreachable[:8])}{', …' if len(unreachable) > 8 else ''}): DNS or the "
-                     "connection failed, so verdicts about them rest on the node's messages (a node failing "
-                     "the same way off loopback is confirmed)")
-    return notes
+    answers = probe(wanted)
+    for (ev, _), result in zip(wanted, answers.results, strict=True):
+        if result is None:
+            ev.probe_note = answers.missing
+        else:
+            ev.probe = result
+    if answers.distinct is None:
+        return list(answers.notes)
+    return [f"probed {answers.distinct} distinct image/credential pair(s) for {len(evidences)} container(s)",
+            *answers.notes]
 
 
-def _host(request: Any) -> str:
-    return str(getattr(request.image, "registry", request.image))
+def _request_key(r: ProbeRequest) -> tuple[str, tuple[str, ...], str, bool]:
+    image = r.image if isinstance(r.image, str) else r.image.normalized
+    return (image, tuple(c.fingerprint for c in r.credentials), r.platform, r.sample_throughput)
 
 
-def _unreachable(result: Any) -> bool:
-    return getattr(result, "cause", None) in (Cause.DNS_FAILURE, Cause.NETWORK_UNREACHABLE)
+def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE) -> Prober:
+    """A prober that probes every distinct request once, now, concurrently, within ``deadline`` seconds."""
+    def probe(wanted: Sequence[tuple[Evidence, ProbeRequest]]) -> ProbeAnswers:
+        import asyncio  # here, not at the top: a diagnosis without probes never loads it
+
+        from pulldoctor.registry import probe_many
+
+        keys: dict[tuple[str, tuple[str, ...], str, bool], int] = {}
+        requests: list[ProbeRequest] = []
+        for _, request in wanted:
+            k = _request_key(request)
+            if k not in keys:
+                keys[k] = len(requests)
+                requests.append(request)
+
+        async def run() -> list[ProbeResult]:
+            return list(await asyncio.wait_for(probe_many(requests, opts), deadline))
+
+        try:
+            results = asyncio.run(run())
+        except TimeoutError:
+            return ProbeAnswers([None] * len(wanted), f"the probes did not finish within {deadline:.0f}s",
+                                notes=[f"registry probes stopped after {deadline:.0f}s; verdicts rest on the messages"])
+        notes = []
+        unreachable = sorted({_host(r) for r, res in zip(requests, results, strict=False) if _unreachable(res)})
+        if unreachable:
+            notes.append(f"could not probe {len(unreachable)} registr{'y' if len(unreachable) == 1 else 'ies'} "
+                         f"from here ({', '.join(unreachable[:8])}{', …' if len(unreachable) > 8 else ''}): DNS or "
+                         "the connection failed, so verdicts about them rest on the node's messages (a node "
+                         "failing the same way off loopback is confirmed)")
+        return ProbeAnswers([results[keys[_request_key(r)]] for _, r in wanted], distinct=len(requests),
+                            notes=notes)
+    return probe
+
+
+def _host(request: ProbeRequest) -> str:
+    return request.image if isinstance(request.image, str) else request.image.registry
+
+
+def _unreachable(result: ProbeResult) -> bool:
+    return result.cause in (Cause.DNS_FAILURE, Cause.NETWORK_UNREACHABLE)

@@ -1,6 +1,6 @@
 """Turn a few failing pods into findings: the same pipeline as ``pulldoctor diagnose``, per batch.
 
-cluster.find_failing → diagnosis.gather → probe results from the scheduler's cache → diagnosis.conclude.
+cluster.find_failing → diagnosis.run, whose prober answers from the scheduler's cache.
 Probes never block here: a container whose image has not been probed yet is diagnosed from the cluster's
 evidence now, and again when its probe result arrives (the scheduler marks the pod dirty).
 """
@@ -8,7 +8,7 @@ evidence now, and again when its probe result arrives (the scheduler marks the p
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pulldoctor.cluster import find_failing
 from pulldoctor.cluster.model import Event, Pod
@@ -16,6 +16,10 @@ from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.exporter.context import ContextCache
 from pulldoctor.exporter.probes import ProbeKey, ProbeScheduler, probe_key
 from pulldoctor.exporter.store import PodKey
+
+if TYPE_CHECKING:
+    from pulldoctor.diagnosis import Evidence, Finding, Prober
+    from pulldoctor.registry.models import ProbeRequest
 
 
 class Diagnoser:
@@ -29,9 +33,9 @@ class Diagnoser:
         self.events_listed = events_listed
 
     def diagnose(self, pods: Sequence[Pod],
-                 events: Sequence[Event]) -> tuple[dict[PodKey, list[Any]], dict[PodKey, set[ProbeKey]]]:
+                 events: Sequence[Event]) -> tuple[dict[PodKey, list[Finding]], dict[PodKey, set[ProbeKey]]]:
         """Findings per pod, and the probe keys each pod depends on (to re-diagnose when they land)."""
-        from pulldoctor.diagnosis import conclude, gather
+        from pulldoctor.diagnosis import run
 
         snapshot = Snapshot(pods=list(pods), events=list(events))
         events_listed = self.events_listed()
@@ -41,41 +45,29 @@ class Diagnoser:
             if events_listed:
                 snapshot.mark_listed("Event", ns)
         self.context.fill(snapshot, pods)
-        report = find_failing(snapshot)
-        evidences = gather(report, snapshot)
         depends: dict[PodKey, set[ProbeKey]] = {}
-        if self.probes is None:
-            for ev in evidences:
-                ev.probe_note = "not probed (--no-probe)"
-        else:
-            depends = self._attach_probes(evidences)
-        diagnosis = conclude(evidences, notes=report.notes, probed=self.probes is not None)
-        out: dict[PodKey, list[Any]] = {(p.metadata.namespace, p.metadata.name): [] for p in pods}
+        diagnosis = run(find_failing(snapshot), snapshot,
+                        probe=self._cached(depends) if self.probes is not None else None)
+        out: dict[PodKey, list[Finding]] = {(p.metadata.namespace, p.metadata.name): [] for p in pods}
         for f in diagnosis.findings:
             out.setdefault((f.namespace, f.pod), []).append(f)
         return out, depends
 
-    def _attach_probes(self, evidences: Sequence[Any]) -> dict[PodKey, set[ProbeKey]]:
-        # The diagnosis part decides which containers a probe can tell anything about, and with which
-        # credentials and platform (probing.request_for), so that `serve` and `diagnose` probe alike.
-        from pulldoctor.diagnosis.probing import request_for
+    def _cached(self, depends: dict[PodKey, set[ProbeKey]]) -> Prober:
+        """A prober that answers from the scheduler's cache (scheduling what is due) and records, per pod,
+        the probe keys it depends on. The requests come from the diagnosis (``probing.request_for``), so
+        that `serve` and `diagnose` probe alike."""
+        from pulldoctor.diagnosis import ProbeAnswers
 
-        assert self.probes is not None
-        wanted: list[tuple[Any, Any]] = []
-        for ev in evidences:
-            request = request_for(ev)
-            if request is None:
-                ev.probe_note = "not probed (a node-side failure)"
-                continue
-            wanted.append((ev, request))
-        results = self.probes.lookup([req for _, req in wanted])
-        depends: dict[PodKey, set[ProbeKey]] = {}
-        for ev, req in wanted:
-            key = probe_key(req)
-            depends.setdefault((ev.namespace, ev.pod), set()).add(key)
-            result = results.get(key)
-            if result is not None:
-                ev.probe = result
-            else:
-                ev.probe_note = "probe pending"
-        return depends
+        probes = self.probes
+        assert probes is not None
+
+        def probe(wanted: Sequence[tuple[Evidence, ProbeRequest]]) -> ProbeAnswers:
+            results = probes.lookup([req for _, req in wanted])
+            found = []
+            for ev, req in wanted:
+                key = probe_key(req)
+                depends.setdefault((ev.namespace, ev.pod), set()).add(key)
+                found.append(results.get(key))
+            return ProbeAnswers(found, missing="probe pending")
+        return probe

@@ -1,5 +1,5 @@
 """Render a ``Diagnosis``: ``text`` for a terminal, ``json`` for machines (schema in the README), ``markdown``
-for a ticket. Renderers only format; every word of substance comes from the diagnosis and advice."""
+for a ticket. Renderers only format; every word of substance comes from the diagnosis."""
 
 from __future__ import annotations
 

@@ -1,0 +1,125 @@
+"""Node-side refusals a registry probe cannot judge: an invalid reference, ``imagePullPolicy: Never`` without
+the image on the node, and a signature policy.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pulldoctor.causes import Cause
+from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.diagnosis.families.base import CERTAIN, LIKELY, POSSIBLE, C, Family
+from pulldoctor.diagnosis.kubectl import job_edit, ns, owner, q, recreate_pod, set_image
+from pulldoctor.diagnosis.lines import base_lines
+from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
+
+
+def invalid_name(ev: Evidence, claimed: Cause) -> Verdict:
+    """InvalidImageName: the reference breaks the grammar; ``reference.parse`` names the rule."""
+    lines = base_lines(ev)
+    err = ev.ref_error
+    if err is not None:
+        rule = err.rule or "grammar"
+        part = err.part
+        lines.append(EvidenceLine("reference", f"{err} (rule: {rule}{', at ' + repr(part) if part else ''})"))
+        return Verdict(C.INVALID_IMAGE_NAME, CERTAIN,
+                       f"The image reference {ev.image!r} is not valid: {err}.", lines, rule="invalid_name")
+    contradictions = ["pulldoctor parses the reference without error"] if ev.ref else []
+    return Verdict(C.INVALID_IMAGE_NAME, POSSIBLE if contradictions else LIKELY,
+                   f"The kubelet rejected the image reference {ev.image!r}.", lines, contradictions,
+                   rule="invalid_name")
+
+
+def _invalid_name(ev: Evidence, v: Verdict) -> list[Fix]:
+    err = ev.ref_error
+    text = f"Fix the image reference {ev.image!r}" + (f": {err}" if err else "") + "."
+    candidate = _lowercased(ev.image) if err is not None and err.rule == "lowercase" else None
+    if candidate:
+        return [Fix(text + f" Repository paths are lowercase: {candidate}?", (set_image(ev, candidate),))]
+    return [Fix(text + " A repository is lowercase; a tag follows one ':', a digest follows '@'.",
+                (set_image(ev, "REGISTRY/REPOSITORY:TAG"),))]
+
+
+def _lowercased(image: str) -> str | None:
+    """The reference with its repository path lowercased (the registry host keeps its case), if valid."""
+    first, _, rest = image.partition("/")
+    is_host = rest and ("." in first or ":" in first or first == "localhost")
+    head, tail = (first + "/", rest) if is_host else ("", image)
+    name, sep, tag = tail.partition(":") if "@" not in tail else (tail, "", "")
+    candidate = head + name.lower() + sep + tag
+    try:
+        from pulldoctor.reference import parse
+
+        parse(candidate)
+    except Exception:
+        return None
+    return candidate if candidate != image else None
+
+
+def never_pull(ev: Evidence, claimed: Cause) -> Verdict:
+    """ErrImageNeverPull: policy Never and the image is not on the node (node image list settles it)."""
+    lines = [*base_lines(ev), EvidenceLine("pod spec", f"imagePullPolicy: {ev.pull_policy or 'unknown'}")]
+    node = ev.node
+    normalized = ev.ref.normalized if ev.ref else ev.image
+    if node is not None and node.images is not None:
+        present = ev.image in node.images or normalized in node.images
+        if not present:
+            lines.append(EvidenceLine("node", f"{node.name} lists {len(node.images)} images; {normalized} "
+                                              "is not among them"))
+            if ev.nodes_with_image:
+                lines.append(EvidenceLine("node", f"{', '.join(ev.nodes_with_image[:5])} "
+                                                  f"list{'s' if len(ev.nodes_with_image) == 1 else ''} it"))
+            conf = CERTAIN if ev.pull_policy == "Never" else LIKELY
+            return Verdict(C.NEVER_PULL_ABSENT, conf,
+                           f"imagePullPolicy is Never and {normalized} is not on node {node.name}.",
+                           lines, rule="never_pull")
+        lines.append(EvidenceLine("node", f"{node.name} lists {normalized}"))
+        return Verdict(C.NEVER_PULL_ABSENT, POSSIBLE,
+                       f"imagePullPolicy is Never; node {node.name} lists the image now.", lines,
+                       ["the node lists the image now (pre-pulled since, or the kubelet's credential "
+                        "verification for pre-pulled images refused it)"], rule="never_pull")
+    return Verdict(C.NEVER_PULL_ABSENT, LIKELY,
+                   f"imagePullPolicy is Never and the kubelet did not find {normalized} on the node.",
+                   lines, settle=["the node's image list (kubectl get node -o json) would settle it"],
+                   rule="never_pull")
+
+
+def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
+    node = ev.node.name if ev.node else "NODE"
+    field = "initContainers" if ev.container_type == "init" else "containers"
+    where = (f" It is on {', '.join(ev.nodes_with_image[:5])}: export it there (ctr -n k8s.io images export) "
+             "or schedule the pod onto such a node." if ev.nodes_with_image else "")
+    load = Fix(f"Load {ev.image} onto node {node} before the pod starts (pre-pull it, e.g. "
+               f"ctr -n k8s.io images import on the node), or let the kubelet pull it (next step).{where}")
+    o = owner(ev)
+    if o and o[0] == "job":
+        return [load, job_edit(ev, f"set imagePullPolicy: IfNotPresent for {ev.container}")]
+    if o is None:  # a pod's imagePullPolicy cannot be changed: edit the manifest and recreate it
+        return [load, Fix(f"Set imagePullPolicy: IfNotPresent for {ev.container} in the manifest and recreate:",
+                          recreate_pod(ev))]
+    # A strategic merge patch matches containers by name.
+    patch = {"spec": {"template": {"spec": {field: [{"name": ev.container, "imagePullPolicy": "IfNotPresent"}]}}}}
+    body = q(json.dumps(patch, separators=(",", ":")))
+    return [load, Fix(f"Let {o[0]} {o[1]} pull it (imagePullPolicy: IfNotPresent):",
+                      (f"kubectl patch {o[0]} {q(o[1])} {ns(ev)} -p {body}",))]
+
+
+def signature(ev: Evidence, claimed: Cause) -> Verdict:
+    """SignatureValidationFailed: a signature policy on the node rejected the image."""
+    return Verdict(C.SIGNATURE_INVALID, LIKELY if ev.message else POSSIBLE,
+                   "A signature policy on the node rejected the image.", base_lines(ev),
+                   settle=["the runtime's signature policy (e.g. /etc/containers/policy.json) names the rule"],
+                   rule="signature")
+
+
+def _signature(ev: Evidence, v: Verdict) -> list[Fix]:
+    return [Fix("Sign the image with a key the node's policy accepts, or check the policy "
+                "(/etc/containers/policy.json on CRI-O nodes).")]
+
+
+INVALID_NAME = Family("invalid_name", frozenset({C.INVALID_IMAGE_NAME}),
+                      "the reference breaks the grammar; reference.parse names the rule", invalid_name, _invalid_name)
+NEVER_PULL = Family("never_pull", frozenset({C.NEVER_PULL_ABSENT}), "pull policy Never + the node's image list",
+                    never_pull, _never_pull)
+SIGNATURE = Family("signature", frozenset({C.SIGNATURE_INVALID}), "a signature policy rejected the image",
+                   signature, _signature)
