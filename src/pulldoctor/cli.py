@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="image reference, e.g. ghcr.io/org/app:1.2")
     p.add_argument("--docker-config", metavar="FILE", help="docker config.json with credentials to use")
     p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform the node runs (default: linux/amd64)")
+    p.add_argument("--runtime", metavar="RUNTIME://VERSION", default="containerd://2.1.0",
+                   help="the node's runtime, whose scheme and manifest rules the probe follows, as in the node's "
+                        "containerRuntimeVersion: containerd://1.6.20, containerd://2.1.4, cri-o://1.33.0 "
+                        "(default: containerd://2.1.0, the newest behaviour)")
     _add_registry_access(p)
     _add_output(p, ("text", "json"))
     p.set_defaults(handler="probe")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulldoctor.causes import Cause
 from pulldoctor.errors import UsageError
+from pulldoctor.runtime import NEWEST, Runtime, runtime_option
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -49,6 +50,8 @@ class ProbeOptions:
     sample_seconds: float = 3.0
     #: The node's containerd registry config (``--hosts-dir``), parsed; None = containerd's defaults.
     hosts: HostsDir | None = None
+    #: The node's runtime, whose scheme and manifest rules the probe follows (default: the newest).
+    runtime: Runtime = NEWEST
 
     @staticmethod
     def build(
@@ -56,6 +59,7 @@ class ProbeOptions:
         ca_file: str | None = None,
         https_registries: Iterable[str] = (),
         hosts_dir: str | None = None,
+        runtime: str | Runtime | None = None,
         **kwargs: Any,
     ) -> ProbeOptions:
         """Options from CLI-style values; host names are compared case-insensitively. ``hosts_dir`` is read
@@ -70,6 +74,7 @@ class ProbeOptions:
             https_registries=_hosts(https_registries, "https registry"),
             ca_file=ca_file,
             hosts=hosts,
+            runtime=runtime_option(runtime) if isinstance(runtime, str) else (runtime or NEWEST),
             **kwargs,
         )
 

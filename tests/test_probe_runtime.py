@@ -1,0 +1,106 @@
+"""The probe follows the node's runtime: containerd 1.6 vs 1.7+/2.x vs CRI-O scheme rules, on the real lab.
+
+containerd 1.7+ tries HTTPS first for a plain-HTTP (loopback) host once TLS is configured for it and its port is
+not 80, and falls back to HTTP only when the server answers in plain HTTP (hosts.go, resolver.go isTLSError);
+1.6 stays on HTTP. CRI-O (containers/image) gives loopback no special treatment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import assert_one_line_error, cli
+
+from lab import Lab
+from pulldoctor.causes import Cause
+from pulldoctor.errors import UsageError
+from pulldoctor.registry import ProbeOptions, probe_sync
+from pulldoctor.runtime import NEWEST, Runtime, parse_runtime, runtime_option
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("containerd://1.6.20", Runtime("containerd", (1, 6, 20))),
+    ("containerd://v2.1.4", Runtime("containerd", (2, 1, 4))),
+    ("cri-o://1.33.0", Runtime("cri-o", (1, 33, 0))),
+    ("CRI-O://1.32", Runtime("cri-o", (1, 32, 0))),
+    ("docker://24.0.7", Runtime("docker", (24, 0, 7))),
+    ("rkt://1.0.0", None), ("containerd", None), ("", None), (None, None),
+])
+def test_parse_runtime(text: str | None, expected: Runtime | None) -> None:
+    assert parse_runtime(text) == expected
+
+
+def test_semantics_per_version() -> None:
+    old, new, crio = (parse_runtime(t) for t in ("containerd://1.6.20", "containerd://1.7.0", "cri-o://1.33.0"))
+    assert old and new and crio
+    assert not old.https_first_when_tls_configured and new.https_first_when_tls_configured
+    assert old.loopback_is_plain_http and not crio.loopback_is_plain_http and crio.insecure_tries_https_first
+    assert NEWEST.rejects_schema1 and not new.rejects_schema1
+
+
+def test_bad_runtime_is_a_usage_error_and_one_line() -> None:
+    with pytest.raises(UsageError, match="containerd://VERSION"):
+        runtime_option("gvisor")
+    assert_one_line_error(cli("probe", "localhost:5000/a:b", "--runtime", "nonsense\x1b[2J"), "--runtime")
+
+
+pytestmark_lab = pytest.mark.lab
+
+
+def _probe(image: str, **kw: object) -> object:
+    return probe_sync(image, options=ProbeOptions.build(request_timeout=5.0, connect_timeout=3.0, **kw))  # type: ignore[arg-type]
+
+
+@pytestmark_lab
+def test_loopback_tls_port_with_a_ca_answers_by_runtime(lab: Lab) -> None:
+    """The issue's case: a TLS registry on localhost, --ca-file of a CA that did not sign its certificate."""
+    pushed = lab.push(lab.nginx_tls, lab.fresh_repo("rt"), "v1")
+    image = pushed.ref.replace("127.0.0.1", "localhost")
+    other_ca = str(lab.expired_ca_cert)
+    newest = _probe(image, ca_file=other_ca)
+    assert newest.cause is Cause.TLS_ERROR  # type: ignore[attr-defined]
+    assert any(s.name == "scheme" and "HTTPS first" in s.detail for s in newest.steps)  # type: ignore[attr-defined]
+    assert _probe(image, ca_file=other_ca, runtime="containerd://1.6.20").cause is Cause.HTTP_VS_HTTPS  # type: ignore[attr-defined]
+    assert _probe(image, ca_file=str(lab.ca_cert)).cause is None  # type: ignore[attr-defined]  # the right CA
+
+
+@pytestmark_lab
+def test_plain_http_loopback_with_a_ca_falls_back_to_http(lab: Lab) -> None:
+    pushed = lab.push(lab.open_registry, lab.fresh_repo("rt"), "v1")
+    res = _probe(pushed.ref, ca_file=str(lab.ca_cert))
+    assert res.cause is None, res  # type: ignore[attr-defined]
+    details = [s.detail for s in res.steps if s.name == "scheme"]  # type: ignore[attr-defined]
+    assert any("falls back to HTTP" in d for d in details), details
+
+
+@pytestmark_lab
+def test_crio_gives_loopback_no_plain_http(lab: Lab) -> None:
+    pushed = lab.push(lab.open_registry, lab.fresh_repo("rt"), "v1")
+    assert _probe(pushed.ref).cause is None  # type: ignore[attr-defined]  # containerd: loopback is HTTP
+    assert _probe(pushed.ref, runtime="cri-o://1.33.0").cause is Cause.HTTP_VS_HTTPS  # type: ignore[attr-defined]
+    insecure = _probe(pushed.ref, runtime="cri-o://1.33.0", insecure_registries=[pushed.registry])
+    assert insecure.cause is None  # type: ignore[attr-defined]  # insecure: HTTPS unverified, then HTTP
+
+
+@pytestmark_lab
+def test_hosts_toml_http_server_with_tls_config_is_tried_over_https(lab: Lab, tmp_path: Path) -> None:
+    repo = lab.fresh_repo("rt")
+    lab.push(lab.open_registry, repo, "v1")
+    tls_host = f"localhost:{lab.nginx_tls.rpartition(':')[2]}"
+    d = tmp_path / "certs.d" / tls_host
+    d.mkdir(parents=True)
+    (d / "hosts.toml").write_text(f'server = "http://{tls_host}"\n\n[host."http://{tls_host}"]\n'
+                                  f'  capabilities = ["pull", "resolve"]\n  ca = "{lab.expired_ca_cert}"\n')
+    image = f"{tls_host}/{repo}:v1"
+    newest = _probe(image, hosts_dir=str(tmp_path / "certs.d"))
+    assert newest.cause is Cause.TLS_ERROR, newest  # type: ignore[attr-defined]
+    old = _probe(image, hosts_dir=str(tmp_path / "certs.d"), runtime="containerd://1.6.20")
+    assert old.cause is Cause.HTTP_VS_HTTPS, old  # type: ignore[attr-defined]
+
+
+@pytestmark_lab
+def test_probe_cli_takes_runtime(lab: Lab) -> None:
+    pushed = lab.push(lab.open_registry, lab.fresh_repo("rt"), "v1")
+    r = cli("probe", pushed.ref, "--runtime", "cri-o://1.33.0", "-o", "json")
+    assert r.returncode == 1 and '"http_vs_https"' in r.stdout, (r.returncode, r.stdout[-500:], r.stderr[-500:])
