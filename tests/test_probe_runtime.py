@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import assert_one_line_error, cli
 
+from helpers import assert_one_line_error, cli
 from lab import Lab
 from pulldoctor.causes import Cause
 from pulldoctor.errors import UsageError
