@@ -104,3 +104,31 @@ def test_probe_cli_takes_runtime(lab: Lab) -> None:
     pushed = lab.push(lab.open_registry, lab.fresh_repo("rt"), "v1")
     r = cli("probe", pushed.ref, "--runtime", "cri-o://1.33.0", "-o", "json")
     assert r.returncode == 1 and '"http_vs_https"' in r.stdout, (r.returncode, r.stdout[-500:], r.stderr[-500:])
+
+
+@pytestmark_lab
+def test_diagnose_probes_with_each_nodes_runtime(lab: Lab, tmp_path: Path) -> None:
+    """One loopback plain-HTTP image, failing on a containerd node and on a CRI-O node: each finding's probe
+    follows its node's runtime (containerd pulls it over HTTP; CRI-O would use HTTPS and fail)."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    import kubelet_objects as k
+
+    pushed = lab.push(lab.open_registry, lab.fresh_repo("rt"), "v1")
+    msg = f'Failed to pull image "{pushed.ref}": http: server gave HTTP response to HTTPS client'
+    objects = [
+        k.node("node-containerd", runtime="containerd://2.1.4"), k.node("node-crio", runtime="cri-o://1.33.0"),
+        k.pod("shop", "a-1", "app", pushed.ref, reason="ErrImagePull", message=msg, node="node-containerd"),
+        k.pod("shop", "b-1", "app", pushed.ref, reason="ErrImagePull", message=msg, node="node-crio"),
+    ]
+    (tmp_path / "c.json").write_text(json.dumps(k.as_list(objects)))
+    r = cli("diagnose", "--from", str(tmp_path / "c.json"), "-A", "-o", "json", timeout=120)
+    assert r.returncode == 1, r.stderr[-2000:]
+    by_pod = {f["pod"]: f for f in json.loads(r.stdout)["findings"]}
+    assert set(by_pod) == {"a-1", "b-1"}
+    probe_lines = {p: [e for e in f["evidence"] if e.get("source") == "probe"] for p, f in by_pod.items()}
+    assert by_pod["b-1"]["cause"] == "http_vs_https"
+    assert "resolves now" in probe_lines["a-1"][0]["text"], probe_lines  # containerd: loopback over HTTP
+    assert "speaks plain HTTP" in probe_lines["b-1"][0]["text"], probe_lines  # CRI-O: HTTPS, refused

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.keyring import Credential
+from pulldoctor.runtime import Runtime, parse_runtime
 
 if TYPE_CHECKING:  # the registry part loads only when a probe runs (``--no-probe`` never pays for it)
     from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult
@@ -52,7 +53,13 @@ def request_for(ev: Evidence) -> ProbeRequest | None:
     from pulldoctor.registry.models import ProbeRequest
 
     return ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=_platform(ev),
-                        sample_throughput=wants_throughput(ev))
+                        sample_throughput=wants_throughput(ev), runtime=node_runtime(ev))
+
+
+def node_runtime(ev: Evidence) -> Runtime | None:
+    """The container's node's runtime (``containerRuntimeVersion``), whose scheme rules its probe follows; None
+    when unknown (the probe's default, the newest behaviour)."""
+    return parse_runtime(ev.node.runtime_version if ev.node else None)
 
 
 def options(insecure: Sequence[str] = (), ca_file: str | None = None,
@@ -104,9 +111,9 @@ def attach(evidences: Sequence[Evidence], probe: Prober) -> list[str]:
             *answers.notes]
 
 
-def _request_key(r: ProbeRequest) -> tuple[str, tuple[str, ...], str, bool]:
+def _request_key(r: ProbeRequest) -> tuple[str, tuple[str, ...], str, bool, str]:
     image = r.image if isinstance(r.image, str) else r.image.normalized
-    return (image, tuple(c.fingerprint for c in r.credentials), r.platform, r.sample_throughput)
+    return (image, tuple(c.fingerprint for c in r.credentials), r.platform, r.sample_throughput, str(r.runtime))
 
 
 def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE) -> Prober:
@@ -116,7 +123,7 @@ def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE) -> Prober:
 
         from pulldoctor.registry import probe_many
 
-        keys: dict[tuple[str, tuple[str, ...], str, bool], int] = {}
+        keys: dict[tuple[str, tuple[str, ...], str, bool, str], int] = {}
         requests: list[ProbeRequest] = []
         for _, request in wanted:
             k = _request_key(request)

@@ -115,6 +115,8 @@ class ProbeRequest:
     #: Also time a bounded download of the largest layer (for slow/cancelled pulls; costs up to
     #: ``sample_bytes``/``sample_seconds``; blob GETs are not Docker Hub pulls).
     sample_throughput: bool = False
+    #: The node's runtime, when it differs from ``ProbeOptions.runtime`` (``diagnose``: each node's own).
+    runtime: Runtime | None = None
 
 
 @dataclass
