@@ -7,6 +7,9 @@ not 80, and falls back to HTTP only when the server answers in plain HTTP (hosts
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ from helpers import assert_one_line_error, cli
 from lab import Lab
 from pulldoctor.causes import Cause
 from pulldoctor.errors import UsageError
-from pulldoctor.registry import ProbeOptions, probe_sync
+from pulldoctor.registry import ProbeOptions, probe, probe_sync
 from pulldoctor.runtime import NEWEST, Runtime, parse_runtime, runtime_option
 
 
@@ -110,7 +113,6 @@ def test_probe_cli_takes_runtime(lab: Lab) -> None:
 def test_diagnose_probes_with_each_nodes_runtime(lab: Lab, tmp_path: Path) -> None:
     """One loopback plain-HTTP image, failing on a containerd node and on a CRI-O node: each finding's probe
     follows its node's runtime (containerd pulls it over HTTP; CRI-O would use HTTPS and fail)."""
-    import json
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
@@ -132,3 +134,63 @@ def test_diagnose_probes_with_each_nodes_runtime(lab: Lab, tmp_path: Path) -> No
     assert by_pod["b-1"]["cause"] == "http_vs_https"
     assert "resolves now" in probe_lines["a-1"][0]["text"], probe_lines  # containerd: loopback over HTTP
     assert "speaks plain HTTP" in probe_lines["b-1"][0]["text"], probe_lines  # CRI-O: HTTPS, refused
+
+
+def _schema1_registry() -> object:
+    """A registry whose only manifest for the tag is Docker schema 1 (an image never re-pushed since ~2017).
+    docker-registry 2.8 refuses schema 1 pushes, so a small aiohttp registry serves it over the real wire."""
+    from aiohttp import web
+
+    body = json.dumps({"schemaVersion": 1, "name": "old/app", "tag": "v1", "architecture": "amd64",
+                       "fsLayers": [], "history": []}).encode()
+
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.path == "/v2/":
+            return web.Response(status=200)
+        if request.path in ("/v2/old/app/manifests/v1", f"/v2/old/app/manifests/{digest}"):
+            headers = {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws",
+                       "Docker-Content-Digest": digest}
+            return web.Response(body=None if request.method == "HEAD" else body, headers=headers)
+        return web.Response(status=404)
+
+    return handler
+
+
+def test_schema1_manifest_is_refused_from_containerd_2() -> None:
+    async def main() -> tuple[object, object]:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", _schema1_registry())  # type: ignore[arg-type]
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            image = f"127.0.0.1:{port}/old/app:v1"
+            new = await probe(image, options=ProbeOptions.build(request_timeout=5.0))
+            old = await probe(image, options=ProbeOptions.build(request_timeout=5.0, runtime="containerd://1.7.24"))
+            return new, old
+        finally:
+            await runner.cleanup()
+
+    new, old = asyncio.run(main())
+    assert new.cause is Cause.SCHEMA1_UNSUPPORTED, new  # type: ignore[attr-defined]
+    assert "schema 1" in new.failed_step.detail  # type: ignore[attr-defined]
+    assert old.cause is None, old  # type: ignore[attr-defined]
+
+
+def test_classifier_knows_containerd_2s_schema1_refusal() -> None:
+    from pulldoctor.messages import classify
+
+    img = "registry.example.com/old/app:v1"
+    # containerd v2.0 core/remotes/docker resolver's wording (schema 1 support removed in v2.0)
+    msg = (f'Failed to pull image "{img}": failed to pull and unpack image "{img}": failed to resolve reference '
+           f'"{img}": not implemented: media type "application/vnd.docker.distribution.manifest.v1+prettyjws" '
+           'is no longer supported since containerd v2.0, please rebuild the image as '
+           '"application/vnd.docker.distribution.manifest.v2+json" or "application/vnd.oci.image.manifest.v1+json"')
+    got = classify(msg)
+    assert got.cause is Cause.SCHEMA1_UNSUPPORTED and got.fields["runtime"] == "containerd"

@@ -25,6 +25,11 @@ MANIFEST_ACCEPT = ", ".join(
 INDEX_TYPES = frozenset(
     {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
 )
+#: Docker schema 1 (signed and unsigned): served only when an image was never re-pushed with a current tool.
+SCHEMA1_TYPES = frozenset(
+    {"application/vnd.docker.distribution.manifest.v1+json",
+     "application/vnd.docker.distribution.manifest.v1+prettyjws"}
+)
 USER_AGENT = "pulldoctor (registry probe)"
 _UNSET = object()
 
