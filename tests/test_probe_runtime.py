@@ -178,7 +178,7 @@ def test_schema1_manifest_is_refused_from_containerd_2() -> None:
             await runner.cleanup()
 
     new, old = asyncio.run(main())
-    assert new.cause is Cause.SCHEMA1_UNSUPPORTED, new  # type: ignore[attr-defined]
+    assert new.cause is Cause.UNSUPPORTED_MANIFEST, new  # type: ignore[attr-defined]
     assert "schema 1" in new.failed_step.detail  # type: ignore[attr-defined]
     assert old.cause is None, old  # type: ignore[attr-defined]
 
@@ -193,4 +193,4 @@ def test_classifier_knows_containerd_2s_schema1_refusal() -> None:
            'is no longer supported since containerd v2.0, please rebuild the image as '
            '"application/vnd.docker.distribution.manifest.v2+json" or "application/vnd.oci.image.manifest.v1+json"')
     got = classify(msg)
-    assert got.cause is Cause.SCHEMA1_UNSUPPORTED and got.fields["runtime"] == "containerd"
+    assert got.cause is Cause.UNSUPPORTED_MANIFEST and got.fields["runtime"] == "containerd"

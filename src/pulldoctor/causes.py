@@ -30,8 +30,9 @@ class Cause(StrEnum):
     DISK_FULL = "disk_full"
     REGISTRY_SERVER_ERROR = "registry_server_error"
     SIGNATURE_INVALID = "signature_invalid"
-    #: A Docker schema 1 manifest, which containerd 2.0 and later refuse ("no longer supported since v2.0").
-    SCHEMA1_UNSUPPORTED = "schema1_unsupported"
+    #: A manifest format the node's runtime refuses: Docker schema 1 on containerd 2.0 and later ("no longer
+    #: supported since containerd v2.0").
+    UNSUPPORTED_MANIFEST = "unsupported_manifest"
     OTHER = "other"
 
 

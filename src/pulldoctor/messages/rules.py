@@ -99,7 +99,7 @@ RULES: tuple[Rule, ...] = (
     # containerd 2.0 dropped schema 1 (core/remotes/docker/schema1 removed; the resolver's error reads
     # 'media type "application/vnd.docker.distribution.manifest.v1+prettyjws" is no longer supported since
     # containerd v2.0, please rebuild the image as …')
-    _r("schema1", C.SCHEMA1_UNSUPPORTED, DEFINITIVE, "no longer supported since containerd v2",
+    _r("schema1", C.UNSUPPORTED_MANIFEST, DEFINITIVE, "no longer supported since containerd v2",
        r"manifest\.v1\+(?:prettyjws|json).{0,40}no longer supported since containerd v2"),
     _r("signature", C.SIGNATURE_INVALID, DEFINITIVE,
        ("signaturevalidationfailed", "signature validation failed", "source image rejected",

@@ -251,7 +251,7 @@ class Prober:
             if self.a.media_type in SCHEMA1_TYPES and runtime.rejects_schema1:
                 self.step("manifest", False, f"{what}, {shown}: a Docker schema 1 manifest ({self.a.media_type}), "
                           f"which {runtime} refuses (schema 1 support ended in containerd 2.0)", start)
-                return self.fail(Cause.SCHEMA1_UNSUPPORTED)
+                return self.fail(Cause.UNSUPPORTED_MANIFEST)
             self.step("manifest", True, f"{what}, {shown}, {self.a.media_type or '-'}", start)
             return await self._platform()
         if status == 404:
