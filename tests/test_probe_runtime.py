@@ -194,3 +194,26 @@ def test_classifier_knows_containerd_2s_schema1_refusal() -> None:
            '"application/vnd.docker.distribution.manifest.v2+json" or "application/vnd.oci.image.manifest.v1+json"')
     got = classify(msg)
     assert got.cause is Cause.UNSUPPORTED_MANIFEST and got.fields["runtime"] == "containerd"
+
+
+def test_diagnose_names_schema1_with_a_fix_that_keeps_the_old_tag(tmp_path: Path) -> None:
+    """A containerd 2.1 node's message, offline: the manifest family's verdict and a paste-safe fix."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    import kubelet_objects as k
+
+    img = "registry.example.invalid/old/app:v1"
+    msg = (f'Failed to pull image "{img}": failed to pull and unpack image "{img}": failed to resolve reference '
+           f'"{img}": not implemented: media type "application/vnd.docker.distribution.manifest.v1+prettyjws" '
+           "is no longer supported since containerd v2.0")
+    objects = [k.node("n1", runtime="containerd://2.1.4"),
+               k.pod("shop", "old-1", "app", img, reason="ErrImagePull", message=msg, node="n1")]
+    (tmp_path / "c.json").write_text(json.dumps(k.as_list(objects)))
+    r = cli("diagnose", "--from", str(tmp_path / "c.json"), "-A", "--no-probe", "-o", "json")
+    assert r.returncode == 1, r.stderr[-1000:]
+    f = json.loads(r.stdout)["findings"][0]
+    assert f["cause"] == "unsupported_manifest" and f["confidence"] == "likely"
+    commands = [c for step in f["fixes"] for c in step["commands"]]
+    assert any(c.startswith("skopeo copy --format oci") and ":NEW_TAG" in c for c in commands), commands
+    assert not any(c.endswith(f"docker://{img}") for c in commands)  # never overwrites the tag it read

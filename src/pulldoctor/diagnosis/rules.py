@@ -14,6 +14,7 @@ from pulldoctor.diagnosis.families.access import ACCESS_FAMILY, FORBIDDEN
 from pulldoctor.diagnosis.families.base import REGISTRY_SIDE, UNREACHABLE, Family
 from pulldoctor.diagnosis.families.deadline import PROGRESS_DEADLINE
 from pulldoctor.diagnosis.families.disk import DISK
+from pulldoctor.diagnosis.families.manifest import MANIFEST
 from pulldoctor.diagnosis.families.network import NETWORK_FAMILY
 from pulldoctor.diagnosis.families.node import INVALID_NAME, NEVER_PULL, SIGNATURE
 from pulldoctor.diagnosis.families.notfound import NOT_FOUND_FAMILY
@@ -31,7 +32,7 @@ Rule = Family
 
 RULES: tuple[Family, ...] = (
     INVALID_NAME, NEVER_PULL, SIGNATURE, ACCESS_FAMILY, NOT_FOUND_FAMILY, FORBIDDEN, RATE_LIMIT, NETWORK_FAMILY,
-    PLATFORM, PROGRESS_DEADLINE, DISK, SERVER_ERROR, FALLBACK,
+    PLATFORM, MANIFEST, PROGRESS_DEADLINE, DISK, SERVER_ERROR, FALLBACK,
 )
 
 _BY_CAUSE: dict[Cause, Family] = {c: r for r in RULES for c in r.causes}
