@@ -157,6 +157,23 @@ def test_never_pull_with_node_image_list_is_certain() -> None:
     assert (v.cause, v.confidence) == (Cause.NEVER_PULL_ABSENT, Confidence.CERTAIN)
 
 
+@pytest.mark.parametrize(("kubelet", "confidence", "verify"), [
+    ("v1.35.0", Confidence.LIKELY, True), ("v1.36.2", Confidence.LIKELY, True), ("v1.34.3", Confidence.POSSIBLE, False),
+])
+def test_never_pull_with_the_image_on_a_verifying_kubelet_names_credential_verification(
+        kubelet: str, confidence: Confidence, verify: bool) -> None:
+    """KEP-2535 (beta, on by default in 1.35): a cached image whose pull credentials the pod cannot show is
+    reported as "not present" under policy Never. The node listing it points at verification, not absence."""
+    image = f"{HOST}/shop/web:1.4"
+    node = NodeInfo("node-a", "linux", "amd64", images=frozenset({image}), kubelet_version=kubelet)
+    e = ev(image, reason="ErrImageNeverPull", pull_policy="Never", node=node, message=None)
+    v = decide(e)
+    assert (v.cause, v.confidence) == (Cause.NEVER_PULL_ABSENT, confidence)
+    assert ("KubeletEnsureSecretPulledImages" in v.summary) is verify
+    first = fixes(v, e)[0].text
+    assert ("pull secret that can pull it" in first) is verify and ("Load " in first) is not verify
+
+
 def test_invalid_name_names_the_rule() -> None:
     err = InvalidReference("invalid reference format: repository name must be lowercase: Nginx",
                            rule="lowercase", part="Nginx")

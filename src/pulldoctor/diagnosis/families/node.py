@@ -5,6 +5,7 @@ the image on the node, and a signature policy.
 from __future__ import annotations
 
 import json
+import re
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
@@ -56,6 +57,13 @@ def _lowercased(image: str) -> str | None:
     return candidate if candidate != image else None
 
 
+def verifies_pulled_image_credentials(kubelet_version: str | None) -> bool:
+    """Kubelet 1.35+ (KEP-2535 beta, on by default): a cached image pulled with credentials is offered to a pod
+    only if the pod's own credentials verify; under policy Never the refusal reads "not present"."""
+    m = re.match(r"v?(\d+)\.(\d+)", kubelet_version or "")
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (1, 35)
+
+
 def never_pull(ev: Evidence, claimed: Cause) -> Verdict:
     """ErrImageNeverPull: policy Never and the image is not on the node (node image list settles it)."""
     lines = [*base_lines(ev), EvidenceLine("pod spec", f"imagePullPolicy: {ev.pull_policy or 'unknown'}")]
@@ -74,6 +82,16 @@ def never_pull(ev: Evidence, claimed: Cause) -> Verdict:
                            f"imagePullPolicy is Never and {normalized} is not on node {node.name}.",
                            lines, rule="never_pull")
         lines.append(EvidenceLine("node", f"{node.name} lists {normalized}"))
+        if verifies_pulled_image_credentials(node.kubelet_version):
+            lines.append(EvidenceLine("node", f"kubelet {node.kubelet_version}: KubeletEnsureSecretPulledImages is on "
+                                              "by default (beta in 1.35)"))
+            return Verdict(C.NEVER_PULL_ABSENT, LIKELY,
+                           f"Node {node.name} has {normalized}, but its kubelet would not let this pod use it: with "
+                           "imagePullPolicy Never, an image whose pull credentials the pod cannot show is reported "
+                           "as not present (KubeletEnsureSecretPulledImages).", lines,
+                           settle=["the kubelet's imagePullCredentialsVerificationPolicy (NeverVerifyPreloadedImages "
+                                   "by default: only images pulled by the kubelet with credentials are checked)",
+                                   "whether the pod's pull secrets can pull the image"], rule="never_pull")
         return Verdict(C.NEVER_PULL_ABSENT, POSSIBLE,
                        f"imagePullPolicy is Never; node {node.name} lists the image now.", lines,
                        ["the node lists the image now (pre-pulled since, or the kubelet's credential "
@@ -84,6 +102,13 @@ def never_pull(ev: Evidence, claimed: Cause) -> Verdict:
                    rule="never_pull")
 
 
+def _present_but_unverified(ev: Evidence) -> bool:
+    node = ev.node
+    if node is None or node.images is None or not verifies_pulled_image_credentials(node.kubelet_version):
+        return False
+    return ev.image in node.images or (ev.ref is not None and ev.ref.normalized in node.images)
+
+
 def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
     node = ev.node.name if ev.node else "NODE"
     field = "initContainers" if ev.container_type == "init" else "containers"
@@ -91,6 +116,13 @@ def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
              "or schedule the pod onto such a node." if ev.nodes_with_image else "")
     load = Fix(f"Load {ev.image} onto node {node} before the pod starts (pre-pull it, e.g. "
                f"ctr -n k8s.io images import on the node), or let the kubelet pull it (next step).{where}")
+    if _present_but_unverified(ev):
+        load = Fix(f"{ev.image} is on node {node}, but the pod's credentials must verify against the registry before "
+                   "the kubelet lends it a cached image pulled with credentials. Give the pod (or its service "
+                   "account) a pull secret that can pull it, or let the kubelet pull it (next step). Sharing "
+                   "pre-loaded images without checks is the kubelet's imagePullCredentialsVerificationPolicy "
+                   "(NeverVerifyPreloadedImages, the default, or NeverVerify) in its config file, a node-wide "
+                   "security choice.")
     o = owner(ev)
     if o and o[0] == "job":
         return [load, job_edit(ev, f"set imagePullPolicy: IfNotPresent for {ev.container}")]
