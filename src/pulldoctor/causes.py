@@ -78,6 +78,8 @@ class ContainerType(StrEnum):
     INIT = "init"
     REGULAR = "regular"
     EPHEMERAL = "ephemeral"
+    #: An image volume (``spec.volumes[].image``, beta in 1.34): pulled by the kubelet like a container image.
+    IMAGE_VOLUME = "image_volume"
 
 
 # Kubelet constants (pkg/kubelet/kubelet.go, client-go flowcontrol): the image back-off.

@@ -15,7 +15,7 @@ from typing import Any
 
 from pulldoctor.causes import IMAGE_WAITING_REASONS, ContainerType
 from pulldoctor.cluster.context import NodeInfo, PullSecrets, node_info, pull_secrets
-from pulldoctor.cluster.model import Container, ContainerStatus, Pod
+from pulldoctor.cluster.model import Container, ContainerStatus, Pod, Volume
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import EventIndex, Timeline, build
 from pulldoctor.keyring import Entry
@@ -90,6 +90,18 @@ def _pod_pending_reason(pod: Pod) -> str | None:
     return None
 
 
+def _failing_image_volume(p: Pod, message: str, container_image: str) -> Volume | None:
+    """The image volume a container's waiting message names, when it is not the container's own image: the
+    kubelet pulls image volumes before the containers and reports their pull failure on the container."""
+    if not message or not p.spec.volumes:
+        return None
+    for v in p.spec.volumes:
+        ref = v.image.reference if v.image is not None else ""
+        if ref and ref != container_image and f'"{ref}"' in message:
+            return v
+    return None
+
+
 def find_failing(snapshot: Snapshot, pod: str | None = None, *, namespace: str | None = None) -> FailingReport:
     """Every container of the snapshot (or of pod ``pod``) that cannot get its image, with its timeline,
     pull secrets and node; other stuck pods/containers counted in ``not_image``."""
@@ -156,6 +168,11 @@ def _find_failing(snapshot: Snapshot, pod: str | None, namespace: str | None) ->
         assert waiting is not None
         image = spec.image if spec and spec.image else cs.image
         policy = spec.image_pull_policy if spec else ""
+        name, volume = cs.name, _failing_image_volume(p, waiting.message, image)
+        if volume is not None:  # the container waits because one of the pod's image volumes cannot be pulled
+            assert volume.image is not None
+            ctype, name, image, policy = ContainerType.IMAGE_VOLUME.value, volume.name, volume.image.reference, \
+                volume.image.pull_policy
         defaulted = not policy
         if defaulted:
             policy = default_pull_policy(image).value  # SetDefaults_Container's rule
@@ -170,7 +187,7 @@ def _find_failing(snapshot: Snapshot, pod: str | None, namespace: str | None) ->
         if node not in nodes_cache:
             nodes_cache[node] = node_info(snapshot, node)
         report.failing.append(FailingContainer(
-            namespace=meta.namespace, pod=meta.name, pod_uid=meta.uid, container=cs.name,
+            namespace=meta.namespace, pod=meta.name, pod_uid=meta.uid, container=name,
             container_type=ctype, image=image, waiting_reason=waiting.reason,
             waiting_message=waiting.message, pull_policy=policy, node=node, timeline=timeline,
             pull_secrets=ps, keyring_entries=list(entries), status_image=cs.image,

@@ -56,6 +56,18 @@ class Container(Struct, **_OPTS):
     image_pull_policy: str = ""
 
 
+class ImageVolumeSource(Struct, **_OPTS):
+    reference: str = ""
+    pull_policy: str = ""
+
+
+class Volume(Struct, **_OPTS):
+    """Only image volumes matter (``spec.volumes[].image``, KEP-4639): the kubelet pulls them like images."""
+
+    name: str = ""
+    image: ImageVolumeSource | None = None
+
+
 class PodSpec(Struct, **_OPTS):
     node_name: str = ""
     service_account_name: str = ""
@@ -63,6 +75,7 @@ class PodSpec(Struct, **_OPTS):
     containers: list[Container] = []
     init_containers: list[Container] = []
     ephemeral_containers: list[Container] = []
+    volumes: list[Volume] = []
 
 
 class PodCondition(Struct, **_OPTS):

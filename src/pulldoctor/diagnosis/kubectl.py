@@ -126,6 +126,14 @@ def set_image(ev: Evidence, image: str) -> str:
     another with ``kubectl debug``); a Job's template is immutable; a CronJob's Job: fix the CronJob."""
     if ev.container_type == "ephemeral":
         return f"kubectl debug -it {q(ev.pod)} {ns(ev)} --image={q(image)}"
+    if ev.container_type == "image_volume":
+        # Volumes merge by name (strategic merge patch); `kubectl set image` knows only containers.
+        patch = {"spec": {"template": {"spec": {"volumes": [{"name": ev.container, "image": {"reference": image}}]}}}}
+        target = owner_ref(ev) if owner(ev) else f"pod/{ev.pod}"
+        if target.startswith(("pod/", "job/")):  # a pod's and a Job's template are immutable: edit and recreate
+            return (f"kubectl get {target} {ns(ev)} -o yaml > {q(ev.pod + '.yaml')}  # set volume {ev.container}'s "
+                    f"image.reference to {image}, then: kubectl replace --force -f {q(ev.pod + '.yaml')}")
+        return f"kubectl patch {target} {ns(ev)} -p {q(json.dumps(patch, separators=(',', ':')))}"
     o = owner(ev)
     if o and o[0] == "job":
         cron = CRON_JOB.match(o[1])
