@@ -151,8 +151,9 @@ def _fixes(p: Planned, res: ProbeResult) -> list[Fix]:
         return [Fix(f"Check the repository name ({ref.repository}) and the registry ({ref.registry}): they are "
                     "what the kubelet pulls, normalised.", (f"pulldoctor ref {shlex.quote(p.use.image)}",))]
     if cause is Cause.AUTH_MISSING or (cause is Cause.REPO_NOT_FOUND_OR_NO_ACCESS and not p.credentials):
-        return [Fix(f"Give the pods credentials for {server}: a kubernetes.io/dockerconfigjson Secret named in "
-                    "the template's imagePullSecrets (or its service account's), e.g.:", (create,))]
+        return [Fix(f"Give the pods credentials for {server}: create a kubernetes.io/dockerconfigjson Secret and "
+                    "list it under imagePullSecrets in this template (or in its service account), e.g.:",
+                    (create,))]
     if cause is Cause.AUTH_INVALID:
         return [Fix(f"The credentials the kubelet would send were rejected by {ref.registry}: renew them in the "
                     "secret named above (or --docker-config).")]
