@@ -63,13 +63,11 @@ def run(args: argparse.Namespace) -> int:
 
     plats = platforms(args.platform)
     entries = node_entries(args.docker_config) if args.docker_config else []
-    opts = None
-    if not args.no_probe:
-        from pulldoctor.preflight.probes import options
+    from pulldoctor.preflight.probes import options
 
-        opts = options(args.insecure_registry, args.ca_file, args.hosts_dir)
+    opts = options(args.insecure_registry, args.ca_file, args.hosts_dir)  # checked even with --no-probe
     paths = [*args.paths, *(args.filename or [])]
-    report = preflight(paths, platforms=plats, node_entries=entries, probe_options=opts,
+    report = preflight(paths, platforms=plats, node_entries=entries, probe_options=None if args.no_probe else opts,
                        namespace=args.namespace or "default")
     render = {"json": render_json, "sarif": render_sarif}.get(args.output, render_text)
     sys.stdout.write(render(report))
