@@ -191,3 +191,34 @@ def test_what_the_runner_cannot_reach_is_a_warning(tmp_path: Path) -> None:
     (f,) = judge(p, ProbeResult("x.io/a:1", Cause.DNS_FAILURE, steps=[Step("dns", False, "no such host")]),
                  AMD64)  # type: ignore[arg-type]
     assert f.severity is Severity.WARNING and "could not check" in f.summary
+
+
+def test_pods_per_workload_follow_the_controllers_defaults(tmp_path: Path) -> None:
+    text = (deployment("three", "{name: c, image: 'x.io/a:1'}").replace("spec:\n  template:", "spec:\n  replicas: 3\n  template:")
+            + deployment("one", "{name: c, image: 'x.io/a:1'}")
+            + "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: ds}\n"
+              "spec: {template: {spec: {containers: [{name: c, image: 'x.io/a:1'}]}}}\n"
+            + "---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: cj}\nspec: {jobTemplate: {spec: "
+              "{parallelism: 4, template: {spec: {containers: [{name: c, image: 'x.io/a:1'}]}}}}}\n")
+    f = tmp_path / "m.yaml"
+    f.write_text(text)
+    inv = inventory(read_inputs([str(f)]).documents)
+    assert [(w.name, w.pods) for w in inv.workloads] == [("three", 3), ("one", 1), ("ds", None), ("cj", 4)]
+
+
+def test_the_docker_hub_budget_against_the_rollouts_pulls(tmp_path: Path) -> None:
+    from pulldoctor.preflight.probes import budget
+    from pulldoctor.registry.models import RateLimit
+
+    text = "".join(deployment(f"w{i}", "{name: c, image: 'nginx:1.25'}").replace(
+        "spec:\n  template:", "spec:\n  replicas: 20\n  template:") for i in range(3))
+    f = tmp_path / "m.yaml"
+    f.write_text(text)
+    planned = run_checks(inventory(read_inputs([str(f)]).documents)).planned
+    low = ProbeResult("nginx:1.25", None, ratelimit=RateLimit(limit=100, remaining=42, window=21600))
+    (w,) = budget(planned, [low] * 3)
+    assert (w.cause, w.severity) == (Cause.RATE_LIMITED, Severity.WARNING)
+    assert "up to 60 times" in w.summary and "42 of 100 left per 21600 s" in w.summary
+    plenty = ProbeResult("nginx:1.25", None, ratelimit=RateLimit(limit=200, remaining=150, window=21600))
+    assert budget(planned, [plenty] * 3) == []
+    assert budget(planned, [ProbeResult("nginx:1.25", None)] * 3) == []  # no headers: nothing claimed

@@ -82,7 +82,37 @@ def probe_planned(planned: Sequence[Planned], platforms: Sequence[Platform], opt
     out: list[Finding] = []
     for p in planned:
         out += judge(p, results[keys[_key(p, primary)]], platforms)
+    out += budget(planned, [results[keys[_key(p, primary)]] for p in planned])
     return Probed(out, len(requests), [])
+
+
+def budget(planned: Sequence[Planned], results: Sequence[ProbeResult]) -> list[Finding]:
+    """The rollout's pulls against the pull budget the registry reports (Docker Hub's ``ratelimit-remaining``,
+    read from the HEADs, which do not count as pulls): one warning per registry and credentials when the
+    pods would pull more images than are left. As seen from here: an anonymous budget is per IP address."""
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[Planned, ProbeResult]]] = {}
+    for p, res in zip(planned, results, strict=True):
+        if res.cause is None and res.ratelimit is not None and res.ratelimit.remaining is not None:
+            groups.setdefault((p.ref.endpoint, tuple(c.fingerprint for c in p.credentials)), []).append((p, res))
+    out: list[Finding] = []
+    for (_endpoint, fps), members in groups.items():
+        remaining = min(r.ratelimit.remaining for _p, r in members if r.ratelimit and r.ratelimit.remaining is not None)
+        pulls = sum(p.workload.pulls for p, _r in members)
+        if pulls <= remaining:
+            continue
+        first, res = members[0]
+        rl = res.ratelimit
+        per_node = any(p.workload.pods is None for p, _r in members)
+        who = "these credentials" if fps else "anonymous pulls from here (the nodes' addresses may differ)"
+        summary = (f"the rollout may pull from {first.ref.registry} up to {pulls} times (one per pod and image, "
+                   f"fewer where pods share a node{'; plus one per node for each DaemonSet' if per_node else ''}), "
+                   f"but {first.ref.registry} reports {rl.describe() if rl else ''} for {who}: pods past the "
+                   "budget fail with rate_limited")
+        fixes = (Fix(f"Pull with an authenticated (paid) account or through a mirror of {first.ref.registry}, or "
+                     "roll out in smaller steps (maxSurge) so the budget refills."),)
+        out.append(finding(first.workload, first.use, Cause.RATE_LIMITED, Severity.WARNING, Check.REGISTRY,
+                           summary, fixes))
+    return out
 
 
 def judge(p: Planned, res: ProbeResult, platforms: Sequence[Platform]) -> list[Finding]:

@@ -52,6 +52,12 @@ class Workload:
     pull_secrets: list[tuple[str, Location]]  # the template's imagePullSecrets, in order
     service_account: str
     service_account_set: bool  # written in the template (else "default")
+    pods: int | None = 1  # pods the object starts at once (replicas, parallelism); None = one per node
+
+    @property
+    def pulls(self) -> int:
+        """Pulls per image when every pod lands on a node without it (a DaemonSet counts 1: nodes unknown)."""
+        return self.pods if self.pods is not None else 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +136,24 @@ def _read_object(inv: Inventory, doc: Document, obj: Any, path: Path, default_ns
         return
     spec = _get(obj, spec_path)
     full = (*path, *spec_path)
-    inv.workloads.append(_workload(doc, kind, name, namespace, spec, full, doc.location((*path, "kind"))))
+    w = _workload(doc, kind, name, namespace, spec, full, doc.location((*path, "kind")))
+    w.pods = _pods(obj)
+    inv.workloads.append(w)
+
+
+def _pods(obj: dict[str, Any]) -> int | None:
+    """How many pods the object runs at once, as its controller defaults it (a DaemonSet: one per node)."""
+    kind, spec = obj["kind"], obj.get("spec")
+    if kind == "DaemonSet":
+        return None
+    if not isinstance(spec, dict):
+        return 1
+    if kind == "CronJob":
+        job = _get(obj, ("spec", "jobTemplate", "spec"))
+        spec = job if isinstance(job, dict) else {}
+        kind = "Job"
+    value = spec.get("parallelism" if kind == "Job" else "replicas", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1_000_000 else 1
 
 
 def _pod_spec_path(obj: dict[str, Any]) -> Path | None:
