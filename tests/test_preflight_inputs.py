@@ -240,3 +240,28 @@ def test_a_directory_of_too_many_files_is_refused(tmp_path: Path) -> None:
         (tmp_path / f"{i}.yaml").touch()
     with pytest.raises(InputError, match=f"more than {MAX_FILES} manifest files"):
         read_inputs([str(tmp_path)])
+
+
+def test_json_pyyaml_cannot_read_is_read_by_json_with_its_lines(tmp_path: Path) -> None:
+    """Python's json.dumps writes an emoji as a surrogate pair (\\ud83d\\ude00), which PyYAML refuses."""
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"mood": "\U0001F600"}},
+           "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}, {"name": "d", "image": "alpine:3"}]}}
+    text = json.dumps(doc, indent=2)
+    assert "\\ud83d" in text
+    f = tmp_path / "pod.json"
+    f.write_text(text)
+    inv = inventory(read_inputs([str(f)]).documents)
+    lines = text.splitlines()
+    got = {u.image: lines[u.location.line - 1].strip() for _w, u in inv.images}  # type: ignore[operator]
+    assert got == {"nginx:1.25": '"image": "nginx:1.25"', "alpine:3": '"image": "alpine:3"'}
+    f.write_text(text[:-1])
+    with pytest.raises(InputError, match="pod.json: not valid JSON"):
+        read_inputs([str(f)])
+
+
+def test_a_manifest_larger_than_the_yaml_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    f = tmp_path / "huge.json"
+    with f.open("wb") as fh:
+        fh.write(b'{"a": "' + b"x" * (33 << 20) + b'"}')
+    with pytest.raises(InputError, match="larger than 32 MiB .* not a set of manifests"):
+        read_inputs([str(f)])

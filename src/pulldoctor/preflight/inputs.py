@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pulldoctor.cluster.files import check_preamble, read_bytes, yaml_error, yaml_loader, yaml_text
+from pulldoctor.cluster.files import (
+    MAX_YAML_BYTES,
+    check_preamble,
+    read_bytes,
+    yaml_error,
+    yaml_loader,
+    yaml_text,
+)
 from pulldoctor.errors import InputError
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -54,12 +61,15 @@ class Document:
     file: str
     index: int  # 1-based, in its file
     value: Any
-    node: Any
+    node: Any  # None for JSON that PyYAML cannot read: then ``text`` is searched
     source: str | None
+    text: str = ""
 
     def line(self, path: Sequence[str | int]) -> int | None:
         """The 1-based line of the value at ``path`` (for a mapping key, the key's line); the nearest
         ancestor's line when the path cannot be followed (a merge key, say)."""
+        if self.node is None:
+            return _json_line(self.text, self.value, path)
         node = self.node
         line: int = node.start_mark.line + 1
         for step in path:
@@ -72,6 +82,26 @@ class Document:
 
     def location(self, path: Sequence[str | int]) -> Location:
         return Location(self.file, self.line(path), self.source)
+
+
+def _json_line(text: str, value: Any, path: Sequence[str | int]) -> int | None:
+    """For JSON read by ``json`` (no marks): the first line holding ``"KEY": VALUE`` of the path's last key
+    and value, or None. A fallback: the same image twice in one document points at its first line."""
+    import json
+
+    for step in path:
+        if isinstance(step, str) and isinstance(value, dict):
+            value = value.get(step)
+        elif isinstance(step, int) and isinstance(value, list) and 0 <= step < len(value):
+            value = value[step]
+        else:
+            return None
+    key = next((s for s in reversed(path) if isinstance(s, str)), None)
+    if key is None or not isinstance(value, str):
+        return None
+    pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:\s*" + re.escape(json.dumps(value)))
+    m = pattern.search(text) or re.compile(re.escape(json.dumps(key)) + r"\s*:").search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
 
 
 def _child(node: Any, step: str | int) -> tuple[Any, int | None]:
@@ -177,6 +207,9 @@ def parse_documents(data: bytes, name: str) -> list[Document | None]:
     from yaml.constructor import SafeConstructor
 
     data = check_preamble(data, name)
+    if len(data) > MAX_YAML_BYTES:  # YAML's limit, said for manifests (kubectl dumps are read by diagnose)
+        raise InputError(f"{name}: larger than {MAX_YAML_BYTES >> 20} MiB ({len(data)} bytes); not a set of "
+                         "manifests to check before a deploy")
     try:
         text = yaml_text(data, name)
         sources = [(m.start(), m.group(1).strip()) for m in _SOURCE_RE.finditer(text)]
@@ -195,6 +228,8 @@ def parse_documents(data: bytes, name: str) -> list[Document | None]:
             out.append(Document(name, n, value, node, source))
         return out
     except yaml.YAMLError as err:
+        if data.lstrip()[:1] in (b"{", b"["):
+            return _json_documents(data, name)
         if b"{{" in data:
             line = data[: data.index(b"{{")].count(b"\n") + 1
             raise InputError(f"{name}:{line}: an unrendered Helm/Go template ('{{{{'); render it first "
@@ -202,6 +237,22 @@ def parse_documents(data: bytes, name: str) -> list[Document | None]:
         raise yaml_error(err, name) from None
     except RecursionError:  # the depth check runs first; this only guards the constructor
         raise InputError(f"{name}: YAML nested too deep; not a Kubernetes object") from None
+
+
+def _json_documents(data: bytes, name: str) -> list[Document | None]:
+    """JSON that PyYAML refuses (``\\ud83d\\ude00`` surrogate escapes, say), read by ``json`` itself."""
+    import json
+
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(text, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise InputError(f"{name}: not valid JSON ({str(err)[:200]})") from None
+    return [Document(name, 1, value, None, None, text)] if value is not None else [None]
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _source_lines(text: str, sources: list[tuple[int, str]]) -> list[tuple[int, str]]:
