@@ -228,12 +228,12 @@ def parse_documents(data: bytes, name: str) -> list[Document | None]:
             out.append(Document(name, n, value, node, source))
         return out
     except yaml.YAMLError as err:
-        if data.lstrip()[:1] in (b"{", b"["):
-            return _json_documents(data, name)
         if b"{{" in data:
             line = data[: data.index(b"{{")].count(b"\n") + 1
             raise InputError(f"{name}:{line}: an unrendered Helm/Go template ('{{{{'); render it first "
                              "(helm template … | pulldoctor preflight -f -)") from None
+        if data.lstrip()[:1] in (b"{", b"[") and "nesting depth" not in str(getattr(err, "problem", "")):
+            return _json_documents(data, name)
         raise yaml_error(err, name) from None
     except RecursionError:  # the depth check runs first; this only guards the constructor
         raise InputError(f"{name}: YAML nested too deep; not a Kubernetes object") from None
@@ -246,7 +246,9 @@ def _json_documents(data: bytes, name: str) -> list[Document | None]:
     try:
         text = data.decode("utf-8")
         value = json.loads(text, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+    except RecursionError:
+        raise InputError(f"{name}: JSON nested too deep; not a Kubernetes object") from None
+    except (UnicodeDecodeError, ValueError) as err:
         raise InputError(f"{name}: not valid JSON ({str(err)[:200]})") from None
     return [Document(name, 1, value, None, None, text)] if value is not None else [None]
 
