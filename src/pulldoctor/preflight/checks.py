@@ -38,7 +38,6 @@ class Planned:
     ref: ImageRef
     credentials: tuple[Credential, ...]
     explanation: str  # which credentials, in one sentence (no values)
-    secrets_source: str  # "pod" | "service account NAME" | "none"
 
 
 @dataclass
@@ -86,7 +85,7 @@ def run_checks(inv: Inventory, node_entries: Sequence[Entry] = ()) -> Checked:
                 continue  # pull policy Never: the kubelet does not pull, so nothing to probe
             lookup = keyring.lookup(ref)
             creds = tuple(e.credential for e in lookup.matches if e.credential is not None)
-            out.planned.append(Planned(w, use, ref, creds, lookup.explanation, source))
+            out.planned.append(Planned(w, use, ref, creds, lookup.explanation))
     for ns, sa in sorted(unknown_sas):
         out.notes.append(f"service account {ns}/{sa} is not in the inputs: pods that list no imagePullSecrets "
                          "would use its pull secrets, which were not checked")

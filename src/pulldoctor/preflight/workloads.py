@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,7 +247,3 @@ def _secret_data(obj: dict[str, Any]) -> dict[str, str]:
             if isinstance(k, str) and isinstance(v, str):
                 data[k] = base64.b64encode(v.encode("utf-8")).decode("ascii")
     return data
-
-
-def used_secret_names(workloads: Sequence[Workload]) -> set[tuple[str, str]]:
-    return {(w.namespace, n) for w in workloads for n, _loc in w.pull_secrets}
