@@ -75,11 +75,22 @@ def test_exit_codes_clean_error_and_fail_on_warning(tmp_path: Path) -> None:
     ("", ("no Kubernetes objects",)),
     ("\x00\x01binary", ("binary data",)),
     ("key: [unclosed\n", ("not JSON or YAML (line 2",)),
+    (DEPLOY.replace("IMAGE", "nginx:1") + "        ports: [{containerPort: !!int abc}]\n",
+     ("deploy.yaml: line 10, column 33: a value its tag (int) cannot build",)),
+    (DEPLOY.replace("IMAGE", "nginx:1") + "        x: !!bool maybe\n", ("its tag (bool) cannot build",)),
+    (DEPLOY.replace("IMAGE", "nginx:1") + "        x: " + "1" * 5000 + "\n", ("its tag (int) cannot build",)),
+    (DEPLOY.replace("IMAGE", "nginx:1") + "        x: !!python/object:os.system ls\n", ("could not determine",)),
 ])
 def test_bad_manifests_are_one_line_and_exit_2(tmp_path: Path, content: str, needles: tuple[str, ...]) -> None:
     f = tmp_path / "deploy.yaml"
     f.write_text(content)
     one_line_error(cli(str(f), "--no-probe"), *needles)
+
+
+def test_timestamps_stay_text_as_kubectl_reads_them(tmp_path: Path) -> None:
+    f = manifest(tmp_path, "nginx:1.25")
+    f.write_text(f.read_text().replace("metadata: {name: web}", "metadata: {name: web, labels: {at: 2026-13-45}}"))
+    assert cli(str(f), "--no-probe").returncode == 0
 
 
 def test_a_raw_chart_directory_says_render_it_first(tmp_path: Path) -> None:

@@ -201,10 +201,39 @@ def _directory_files(root: Path) -> list[Path]:
     return found
 
 
+class _BadValue(Exception):
+    """A scalar PyYAML parsed but its tag cannot build (``!!int abc``, ``!!bool maybe``, 5,000 digits)."""
+
+    def __init__(self, node: Any, err: Exception) -> None:
+        super().__init__(type(err).__name__)
+        self.line, self.column = node.start_mark.line + 1, node.start_mark.column + 1
+        self.tag = str(node.tag).rpartition(":")[2]
+
+
+def _constructor() -> Any:
+    """PyYAML's safe constructor, made total: a value its tag cannot build is a ``_BadValue`` naming its line
+    (PyYAML raises ValueError, KeyError… from deep inside), and timestamps stay text, as kubectl reads them."""
+    from yaml.constructor import SafeConstructor
+
+    class Constructor(SafeConstructor):
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep)
+            except _BadValue:
+                raise
+            except (ValueError, KeyError, IndexError, AttributeError, TypeError, ArithmeticError) as err:
+                raise _BadValue(node, err) from None
+
+    def text(c: Any, node: Any) -> Any:
+        return c.construct_scalar(node)
+
+    Constructor.add_constructor("tag:yaml.org,2002:timestamp", text)
+    return Constructor()
+
+
 def parse_documents(data: bytes, name: str) -> list[Document | None]:
     """Every document of one input (None for an empty one), values built from nodes that keep their lines."""
     import yaml
-    from yaml.constructor import SafeConstructor
 
     data = check_preamble(data, name)
     if len(data) > MAX_YAML_BYTES:  # YAML's limit, said for manifests (kubectl dumps are read by diagnose)
@@ -215,7 +244,7 @@ def parse_documents(data: bytes, name: str) -> list[Document | None]:
         sources = [(m.start(), m.group(1).strip()) for m in _SOURCE_RE.finditer(text)]
         line_starts = _source_lines(text, sources)
         out: list[Document | None] = []
-        constructor = SafeConstructor()
+        constructor = _constructor()
         previous_end = -1
         for n, node in enumerate(yaml.compose_all(text, Loader=yaml_loader()), start=1):
             value = constructor.construct_document(node) if node is not None else None
@@ -235,6 +264,9 @@ def parse_documents(data: bytes, name: str) -> list[Document | None]:
         if data.lstrip()[:1] in (b"{", b"[") and "nesting depth" not in str(getattr(err, "problem", "")):
             return _json_documents(data, name)
         raise yaml_error(err, name) from None
+    except _BadValue as err:
+        raise InputError(f"{name}: line {err.line}, column {err.column}: a value its tag ({err.tag}) cannot "
+                         "build") from None
     except RecursionError:  # the depth check runs first; this only guards the constructor
         raise InputError(f"{name}: YAML nested too deep; not a Kubernetes object") from None
 
