@@ -108,6 +108,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(p, ("text", "json"))
     p.set_defaults(handler="probe")
 
+    p = sub.add_parser("preflight", help="check manifests before a deploy: will their pods get their images?")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="manifest files (YAML, multi-document, or JSON) or directories of them")
+    p.add_argument("-f", "--filename", action="append", metavar="FILE",
+                   help="a manifest file, or - for stdin (helm template … | pulldoctor preflight -f -)")
+    p.add_argument("-n", "--namespace", metavar="NS", help="namespace of objects that name none (default: default)")
+    p.add_argument("--platform", default="linux/amd64", metavar="OS/ARCH[,OS/ARCH…]",
+                   help="platforms of the nodes that will run the pods (default: linux/amd64)")
+    p.add_argument("--docker-config", metavar="FILE",
+                   help="the nodes' own docker config.json credentials, tried after the pods' pull secrets")
+    p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
+    _add_registry_access(p)
+    _add_output(p, ("text", "json", "sarif"))
+    p.add_argument("--fail-on", choices=("error", "warning"), default="error",
+                   help="exit 1 on errors only (default) or on warnings too")
+    p.set_defaults(handler="preflight")
+
     p = sub.add_parser("ref", help="parse and normalise an image reference as the kubelet and containerd do")
     p.add_argument("image", help="image reference")
     _add_output(p, ("text", "json"))
