@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from helpers import cli
+from parts import need_binary
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import kubelet_objects as k
@@ -45,7 +46,7 @@ def test_a_failing_image_volume_is_diagnosed_as_itself(tmp_path: Path) -> None:
     assert patches and all("kubectl set image" not in c for c in commands), commands
     body = json.loads(shlex.split(patches[0])[-1])
     assert body["spec"]["template"]["spec"]["volumes"][0]["name"] == "model"
-    kubectl = subprocess.run(["kubectl", "patch", "--help"], capture_output=True, timeout=30, check=False)
+    kubectl = subprocess.run([need_binary("kubectl"), "patch", "--help"], capture_output=True, timeout=30, check=False)
     assert kubectl.returncode == 0  # the printed verb exists in the kubectl on this machine
 
 
