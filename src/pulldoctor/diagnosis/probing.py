@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # the registry part loads only when a probe runs (``--no-prob
     from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult
 
 #: Failures a probe of the registry cannot tell anything about.
-_NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID})
+_NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID,
+                        Cause.AMBIGUOUS_SHORT_NAME})
 #: Short timeouts: a diagnosis should answer in seconds, even when registries are unreachable.
 DIAGNOSE_TIMEOUTS: dict[str, float] = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
 BATCH_DEADLINE = 30.0

@@ -16,7 +16,7 @@ from pulldoctor.diagnosis.families.deadline import PROGRESS_DEADLINE
 from pulldoctor.diagnosis.families.disk import DISK
 from pulldoctor.diagnosis.families.manifest import MANIFEST
 from pulldoctor.diagnosis.families.network import NETWORK_FAMILY
-from pulldoctor.diagnosis.families.node import INVALID_NAME, NEVER_PULL, SIGNATURE
+from pulldoctor.diagnosis.families.node import INVALID_NAME, NEVER_PULL, SHORT_NAME, SIGNATURE
 from pulldoctor.diagnosis.families.notfound import NOT_FOUND_FAMILY
 from pulldoctor.diagnosis.families.other import FALLBACK, SERVER_ERROR
 from pulldoctor.diagnosis.families.platform import PLATFORM
@@ -31,8 +31,8 @@ C = Cause
 Rule = Family
 
 RULES: tuple[Family, ...] = (
-    INVALID_NAME, NEVER_PULL, SIGNATURE, ACCESS_FAMILY, NOT_FOUND_FAMILY, FORBIDDEN, RATE_LIMIT, NETWORK_FAMILY,
-    PLATFORM, MANIFEST, PROGRESS_DEADLINE, DISK, SERVER_ERROR, FALLBACK,
+    INVALID_NAME, NEVER_PULL, SIGNATURE, SHORT_NAME, ACCESS_FAMILY, NOT_FOUND_FAMILY, FORBIDDEN, RATE_LIMIT,
+    NETWORK_FAMILY, PLATFORM, MANIFEST, PROGRESS_DEADLINE, DISK, SERVER_ERROR, FALLBACK,
 )
 
 _BY_CAUSE: dict[Cause, Family] = {c: r for r in RULES for c in r.causes}
