@@ -55,7 +55,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _add_registry_access(p: argparse.ArgumentParser) -> None:
+def _add_registry_access(p: argparse.ArgumentParser, *, registries_conf: bool = False) -> None:
     p.add_argument(
         "--insecure-registry",
         action="append",
@@ -69,6 +69,12 @@ def _add_registry_access(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="containerd registry config (certs.d: DIR/HOST/hosts.toml) to probe with, as the node's runtime would",
     )
+    if registries_conf:
+        p.add_argument(
+            "--registries-conf",
+            metavar="FILE",
+            help="a CRI-O node's /etc/containers/registries.conf (mirrors, insecure, blocked) to probe with",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read kubectl JSON/YAML files, a directory of them, or a bundle instead of a live cluster")
     _add_request_timeout(p)
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
-    _add_registry_access(p)
+    _add_registry_access(p, registries_conf=True)
     _add_output(p)
     p.set_defaults(handler="diagnose")
 
@@ -100,11 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="image reference, e.g. ghcr.io/org/app:1.2")
     p.add_argument("--docker-config", metavar="FILE", help="docker config.json with credentials to use")
     p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform the node runs (default: linux/amd64)")
-    p.add_argument("--runtime", metavar="RUNTIME://VERSION", default="containerd://2.1.0",
+    p.add_argument("--runtime", metavar="RUNTIME://VERSION",
                    help="the node's runtime, whose scheme and manifest rules the probe follows, as in the node's "
                         "containerRuntimeVersion: containerd://1.6.20, containerd://2.1.4, cri-o://1.33.0 "
-                        "(default: containerd://2.1.0, the newest behaviour)")
-    _add_registry_access(p)
+                        "(default: the newest containerd; the newest CRI-O with --registries-conf)")
+    _add_registry_access(p, registries_conf=True)
     _add_output(p, ("text", "json"))
     p.set_defaults(handler="probe")
 

@@ -29,7 +29,8 @@ def _live(args: argparse.Namespace) -> Prober:
 
     def probe(wanted: Sequence[tuple[Evidence, ProbeRequest]]) -> ProbeAnswers:
         try:
-            opts = probing.options(args.insecure_registry, args.ca_file, getattr(args, "hosts_dir", None))
+            opts = probing.options(args.insecure_registry, args.ca_file, getattr(args, "hosts_dir", None),
+                                   getattr(args, "registries_conf", None))
             return probing.live(opts)(wanted)
         except ImportError as err:  # the registry part is missing from this install
             return ProbeAnswers([None] * len(wanted), "not probed (the registry client is not available)",

@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if args.docker_config:
         creds, note = credentials_from_docker_config(args.docker_config, args.image)
     options = ProbeOptions.build(insecure_registries=args.insecure_registry, ca_file=args.ca_file,
-                                 hosts_dir=getattr(args, "hosts_dir", None), runtime=args.runtime)
+                                 hosts_dir=getattr(args, "hosts_dir", None), runtime=args.runtime,
+                                 registries_conf=args.registries_conf)
     result = probe_sync(ref, credentials=creds, platform=platform, options=options)
     if args.output == "json":
         doc = result.to_json()
