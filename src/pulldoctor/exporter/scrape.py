@@ -59,7 +59,8 @@ def negotiated(accept: str) -> tuple[str, str]:
 
 
 class ScrapeCache:
-    """Thread-safe; meant to be called from one render thread, so renders never overlap."""
+    """Thread-safe. ``fresh`` is cheap (the server calls it on its event loop); ``get`` may render, and the
+    server calls it from its one render thread only, so renders never overlap."""
 
     def __init__(self, version: Callable[[], int], ttl: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -73,12 +74,19 @@ class ScrapeCache:
     def now(self) -> float:
         return self._clock()
 
-    def get(self, key: tuple[str, bool], asked_at: float, render: Callable[[], tuple[bytes, str]]) -> Rendered:
-        """The cached rendering for ``key`` if it is current for a request made at ``asked_at``, else a new one."""
+    def fresh(self, key: tuple[str, bool], asked_at: float) -> Rendered | None:
+        """The cached rendering for ``key`` if it is current for a request made at ``asked_at``."""
         with self._lock:
             entry = self._entries.get(key)
         if entry is not None and (entry.started >= asked_at or (
                 entry.version == self._version() and self._clock() - entry.started < self._ttl)):
+            return entry
+        return None
+
+    def get(self, key: tuple[str, bool], asked_at: float, render: Callable[[], tuple[bytes, str]]) -> Rendered:
+        """``fresh``, or a new rendering (made now, on the caller's thread)."""
+        entry = self.fresh(key, asked_at)
+        if entry is not None:
             return entry
         version, started = self._version(), self._clock()  # read before rendering: a change during it shows next
         body, content_type = render()
