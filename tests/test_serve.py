@@ -131,7 +131,7 @@ def test_failure_appears_within_2s_and_leaves_when_the_pod_recovers(api: FakeKub
     api.delete("Pod", "old", "default")
     wait_for(lambda: pods_in(ex.port) == set(), 2.0)
     _, text = http_get(ex.port, "/metrics")
-    assert 'pulldoctor_image_pull_failing_total{cause="tag_not_found"} 0.0' in text
+    assert 'pulldoctor_image_pull_failing_containers{cause="tag_not_found"} 0.0' in text
 
 
 def library_causes(objs: list[dict[str, Any]]) -> dict[str, str]:
@@ -163,7 +163,7 @@ def test_cause_follows_the_events_and_matches_diagnose(api: FakeKubeAPI, start_e
     wait_for(lambda: {s["pod"]: s["cause"] for s in failing_series(ex.port)} == expected, 3)
     _, text = http_get(ex.port, "/metrics")
     totals = {s.labels["cause"]: s.value for fam in text_string_to_metric_families(text)
-              if fam.name == "pulldoctor_image_pull_failing_total" for s in fam.samples}
+              if fam.name == "pulldoctor_image_pull_failing_containers" for s in fam.samples}
     assert set(totals) == {c.value for c in Cause}
     assert {c: n for c, n in totals.items() if n} == {
         cause: float(list(expected.values()).count(cause)) for cause in set(expected.values())}
