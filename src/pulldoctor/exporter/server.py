@@ -138,12 +138,27 @@ class _Guard(asyncio.Protocol):
 
 
 class _Busy(asyncio.Protocol):
-    """Over the connection cap: a canned 503, then close."""
+    """Over the connection cap: a canned 503 once the request head is read (closing on unread bytes would
+    reset the connection and lose the answer), or after one second, then close."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._seen = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(_BUSY)
-        transport.close()
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        asyncio.get_running_loop().call_later(1.0, self._answer)
+
+    def data_received(self, data: bytes) -> None:
+        self._seen = (self._seen + data)[-4:]
+        if b"\r\n\r\n" in self._seen or b"\r\n\r\n" in data:
+            self._answer()
+
+    def _answer(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(_BUSY)
+            self._transport.close()
 
 
 class HttpServer:
@@ -212,7 +227,8 @@ class HttpServer:
         self._slots = asyncio.Semaphore(self.limits.max_inflight)
         # access_log=None: Prometheus scrapes every 15–30 s for ever; a client's bytes never reach a log line.
         web_server = web.Server(self._handle, access_log=None, max_line_size=self.limits.max_line,
-                                max_field_size=self.limits.max_line, keepalive_timeout=self.limits.header_timeout)
+                                max_field_size=self.limits.max_line, keepalive_timeout=self.limits.header_timeout,
+                                logger=_http_log())
 
         def factory() -> asyncio.Protocol:
             if len(self._conns) >= self.limits.max_connections:
@@ -309,6 +325,29 @@ def _plain(web: Any, status: int, text: str) -> Any:
                         headers={"Cache-Control": "no-store"})
     resp.force_close()
     return resp
+
+
+class _OneLine(logging.Filter):
+    """aiohttp logs a malformed request with a traceback quoting the client's bytes, at ERROR for some: any
+    client could fill the log with them. A request the parser refused is the client's problem and is not
+    logged; anything else becomes one line naming the exception type, with no text from the request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        err = record.exc_info[1] if record.exc_info else None
+        if isinstance(err, HttpProcessingError | ConnectionError):
+            return False
+        record.msg, record.args = "HTTP request failed: %s", (type(err).__name__ if err else "error",)
+        record.exc_info = record.exc_text = None
+        return record.levelno >= logging.WARNING
+
+
+def _http_log() -> logging.Logger:
+    logger = logging.getLogger("pulldoctor.exporter.http")
+    if not any(isinstance(f, _OneLine) for f in logger.filters):
+        logger.addFilter(_OneLine())
+    return logger
 
 
 def _fd_room() -> int:
