@@ -296,3 +296,5 @@ def test_protocol_edges(static_server: Callable[..., HttpServer], caplog: pytest
     with urllib.request.urlopen(req, timeout=5) as r:
         assert r.headers["Content-Encoding"] == "gzip" and gzip.decompress(r.read()) == b"x" * 1000
     assert http_get(port, "/findings")[0] == 404
+    odd = raw(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: application/openmetrics-text; version=abc\r\n\r\n")
+    assert odd.startswith(b"HTTP/1.1 200") and b"Content-Type: text/plain; version=0.0.4" in odd

@@ -51,8 +51,12 @@ def negotiated(accept: str) -> tuple[str, str]:
     """
     from prometheus_client.exposition import choose_encoder
 
-    _, content_type = choose_encoder(accept)
-    if len(content_type) > MAX_CONTENT_TYPE or not content_type.isascii() or not content_type.isprintable():
+    try:
+        _, content_type = choose_encoder(accept)
+    except (TypeError, ValueError):  # prometheus_client compares an odd version= string with ints
+        content_type = ""
+    if not content_type or len(content_type) > MAX_CONTENT_TYPE or not content_type.isascii() \
+            or not content_type.isprintable():
         accept = ""
         _, content_type = choose_encoder(accept)
     return accept, content_type
