@@ -55,7 +55,7 @@ class Limits:
     header_timeout: float = 5.0      # connect → complete request head
     response_timeout: float = 30.0   # complete head → last byte written (Prometheus' scrape_timeout is 10 s)
     max_connections: int = 1024
-    max_inflight: int = 16           # /metrics and /findings bodies being written at once
+    max_inflight: int = 8            # /metrics and /findings bodies being written at once
     queue_timeout: float = 5.0       # how long one more waits for a slot before 503
     max_line: int = 8190             # request line and each header line, in bytes
     backlog: int = 512
