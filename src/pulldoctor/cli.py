@@ -144,7 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="collect")
 
     p = sub.add_parser("serve", help="run the Prometheus exporter")
-    p.add_argument("--listen", default="0.0.0.0:9754", metavar="ADDR:PORT", help="address to serve metrics on")
+    p.add_argument("--listen", default="0.0.0.0:9754", metavar="ADDR:PORT",
+                   help="address to serve metrics on (default 0.0.0.0:9754: every interface, as in a pod)")
+    p.add_argument("--findings-endpoint", action="store_true",
+                   help="also serve /findings, the diagnose JSON (it quotes the cluster's messages; off by default)")
     _add_cluster_scope(p)
     p.add_argument("--probe-interval", default="5m", metavar="DURATION",
                    help="re-probe a registry at most this often per credential (e.g. 30s, 5m)")
