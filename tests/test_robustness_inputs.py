@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from kubeapi import objects as o
 
@@ -76,7 +79,7 @@ CASES: dict[str, tuple[bytes, str]] = {
     "truncated.json": (b'{"kind": "Pod", "metadata": {', "not valid JSON"),
     "number.json": (b"42", "not a Kubernetes object"),
     "string.json": (b'"pod"', "not a Kubernetes object"),
-    "numbers.json": (b"[1, 2, 3]", "not valid JSON"),
+    "numbers.json": (b"[1, 2, 3]", "a list, not a Kubernetes object"),  # valid JSON: the shape is wrong
     "garbage.json": (bytes(range(256)) * 8, "binary data"),
     "nul-later.json": (b'{"kind": "Pod"}' + b" " * 100 + b"\x00" * 10, "binary data"),
     "utf16.json": ('{"kind": "Pod"}'.encode("utf-16"), "UTF-16"),
@@ -381,3 +384,220 @@ def test_many_files_together_are_bounded(tmp_path: Path, monkeypatch: pytest.Mon
         write_json(tmp_path / f"pods{n}.json", o.as_list([failing_pod(f"p{n}-{i}") for i in range(3)]))
     with pytest.raises(InputError, match=r"pods1\.json: more than 5 objects in all"):
         load_snapshot(tmp_path)
+
+
+# --- generated: YAML that parses but whose values or shapes are wrong --------------------------------
+#
+# PyYAML's constructors raise ValueError, KeyError, AttributeError, IndexError or TypeError for values it
+# parses (``!!int abc``, ``!!bool maybe``, ``!!timestamp nope``, 2026-13-45, an int of 5,000 digits), and
+# a scalar where a list is due reached ``convert_python`` as a TypeError. Each class is generated here and
+# run through the CLI's entry point (in-process for speed; ``test_generated_classes_through_the_process``
+# runs one of each as a real process).
+
+_YAML_HOLE = "__HOLE__"
+
+
+def _run_main(*args: str) -> tuple[int, str, str]:
+    """``pulldoctor ARGS`` in this process: the real entry point and its error mapping, without a fork."""
+    from contextlib import redirect_stderr, redirect_stdout
+    from unittest import mock
+
+    from pulldoctor.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ), redirect_stdout(out), redirect_stderr(err):
+        os.environ.pop("PULLDOCTOR_DEBUG", None)
+        rc = main(list(args))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def _diagnose_text(text: str, suffix: str = ".yaml") -> subprocess.CompletedProcess[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d, f"gen{suffix}")
+        path.write_text(text)
+        rc, out, err = _run_main("diagnose", "--from", str(path), "--no-probe")
+    return subprocess.CompletedProcess([], rc, out, err)
+
+
+def _never_internal(r: subprocess.CompletedProcess[str]) -> None:
+    """Any outcome but a crash: 0/1 with a report, or 2 with one line."""
+    assert r.returncode in (0, 1, 2), (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr[-2000:]
+    if r.returncode == 2:
+        assert_one_line_error(r)
+
+
+def _yaml_with(value_text: str, where: str) -> str:
+    """A failing pod (and its event) as YAML, with raw YAML ``value_text`` at ``where``."""
+    import yaml
+
+    pod = failing_pod()
+    ev = o.event(pod, "Failed", f'Failed to pull image "{IMG}": not found', container="app")
+    target: dict[str, Any] = ev if where.startswith("event.") else pod
+    keys = where.removeprefix("event.").split(".")
+    node: Any = target
+    for k in keys[:-1]:
+        node = node[int(k)] if k.isdigit() else node.setdefault(k, {})
+    node[keys[-1]] = _YAML_HOLE
+    text = yaml.safe_dump(o.as_list([pod, ev]), default_flow_style=False, width=1 << 20)
+    assert text.count(_YAML_HOLE) == 1
+    return text.replace(_YAML_HOLE, value_text)
+
+
+_SCALAR_PLACES = ["x", "metadata.name", "metadata.annotations.note", "metadata.labels.app", "spec.nodeName",
+                  "spec.containers.0.image", "status.containerStatuses.0.restartCount",
+                  "status.containerStatuses.0.ready", "event.count", "event.lastTimestamp", "event.message"]
+_TIME_PLACES = ["event.lastTimestamp", "event.firstTimestamp", "event.eventTime"]
+
+
+def _constructs(tag: str, value: str) -> bool:
+    """Whether PyYAML's own SafeLoader builds ``tag value`` (True: not a bad value)."""
+    import yaml
+
+    try:
+        yaml.safe_load(f"x: {tag} {value}")
+    except yaml.YAMLError:
+        return True  # refused cleanly by the parser or a constructor: not the class tested here
+    except Exception:
+        return False
+    return True
+
+
+_TAG_VALUE_ALPHABET = st.sampled_from("abcxyz0123456789-+._: eEoOxXnN")
+
+
+@st.composite
+def _bad_tagged_scalars(draw: st.DrawFn) -> tuple[str, str]:
+    tag = draw(st.sampled_from(["!!int", "!!float", "!!bool", "!!timestamp"]))
+    value = json.dumps(draw(st.text(_TAG_VALUE_ALPHABET, max_size=12)))
+    assume(not _constructs(tag, value))
+    return f"{tag} {value}", draw(st.sampled_from(_SCALAR_PLACES))
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(_bad_tagged_scalars())
+def test_generated_explicit_tags_with_bad_values(case: tuple[str, str]) -> None:
+    value, where = case
+    r = _diagnose_text(_yaml_with(value, where))
+    assert_one_line_error(r, "gen.yaml")
+
+
+@st.composite
+def _timestamps(draw: st.DrawFn) -> str:
+    """Text YAML 1.1 resolves as a timestamp: date, or date and time (valid or not)."""
+    n = st.integers
+    y, mo, d = draw(n(0, 9999)), draw(n(0, 99)), draw(n(0, 99))
+    if draw(st.booleans()):
+        return f"{y:04d}-{mo:02d}-{d:02d}"
+    sep = draw(st.sampled_from(["T", "t", " ", "  "]))
+    h, mi, s = draw(n(0, 99)), draw(n(0, 99)), draw(n(0, 99))
+    frac = draw(st.sampled_from(["", ".", ".5", ".123456789"]))
+    tz = draw(st.sampled_from(["", "Z", "+00:00", "-05:30", "+99:99", " +1", "-23"]))
+    return f"{y:04d}-{mo}-{d}{sep}{h}:{mi:02d}:{s:02d}{frac}{tz}"
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(_timestamps(), st.sampled_from(_SCALAR_PLACES + _TIME_PLACES))
+def test_generated_dates_and_times_never_crash(value: str, where: str) -> None:
+    """A timestamp-looking scalar is text, as kubectl reads it; a time field parses it (RFC 3339) or names
+    the field in one line."""
+    r = _diagnose_text(_yaml_with(value, where))
+    _never_internal(r)
+    impossible = any(not 1 <= int(part) <= lim for part, lim in zip(re.split(r"[-Tt ]", value)[1:3], (12, 31),
+                                                                     strict=True))
+    if where in _TIME_PLACES and impossible:
+        assert_one_line_error(r, where.rsplit(".", 1)[-1])
+
+
+@st.composite
+def _huge_ints(draw: st.DrawFn) -> str:
+    digits = draw(st.integers(4301, 6000))
+    form = draw(st.sampled_from(["plain", "signed", "underscores", "hex", "octal", "sexagesimal", "tagged"]))
+    body = "9" * digits
+    return {"plain": body, "signed": "-" + body, "underscores": "1_" + body, "hex": "0x" + "f" * digits,
+            "octal": "07" + "7" * digits, "sexagesimal": "1" + ":59" * (digits // 2),
+            "tagged": f'!!int "{body}"'}[form]
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(_huge_ints(), st.sampled_from(_SCALAR_PLACES))
+def test_generated_huge_integers(value: str, where: str) -> None:
+    r = _diagnose_text(_yaml_with(value, where))
+    assert_one_line_error(r, "gen.yaml", "digits")
+
+
+# Every list pulldoctor reads, by kind: (document kind, path to the list).
+_LIST_PLACES = [("Pod", "spec.containers"), ("Pod", "spec.initContainers"), ("Pod", "spec.imagePullSecrets"),
+                ("Pod", "status.containerStatuses"), ("Pod", "status.conditions"),
+                ("Pod", "metadata.ownerReferences"), ("Node", "status.images"), ("Node", "status.conditions"),
+                ("ServiceAccount", "imagePullSecrets"), ("List", "items"), ("PodList", "items"),
+                ("EventList", "items"), ("NodeList", "items"), ("SecretList", "items"),
+                ("ServiceAccountList", "items")]
+# Every object pulldoctor reads inside them.
+_MAP_PLACES = [("Pod", "metadata"), ("Pod", "spec"), ("Pod", "status"), ("Pod", "status.containerStatuses.0"),
+               ("Pod", "status.containerStatuses.0.state"), ("Pod", "status.containerStatuses.0.state.waiting"),
+               ("Pod", "spec.containers.0"), ("Node", "status.nodeInfo"), ("List", "items.0"),
+               ("List", "items.0.metadata")]
+_NOT_A_LIST = st.one_of(st.integers(-10, 10**6), st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
+                        st.text(max_size=8), st.just({"a": 1}), st.just({"kind": "Pod"}))
+_NOT_A_MAP = st.one_of(st.integers(-10, 10**6), st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
+                       st.text(max_size=8), st.just([1]), st.just(["a", "b"]))
+
+
+def _doc(kind: str) -> dict[str, Any]:
+    pod = failing_pod()
+    if kind == "Pod":
+        return pod
+    if kind == "Node":
+        return o.node("node-1", images=["nginx:1.25"])
+    if kind == "ServiceAccount":
+        return o.service_account("default", pull_secrets=["regcred"])
+    item = {"List": pod, "PodList": pod, "NodeList": o.node("node-1"),
+            "EventList": o.event(pod, "Pulling", "x", container="app"), "SecretList": o.secret("regcred"),
+            "ServiceAccountList": o.service_account("default")}[kind]
+    return o.as_list([item], kind)
+
+
+def _put(doc: dict[str, Any], where: str, value: object) -> dict[str, Any]:
+    node: Any = doc
+    keys = where.split(".")
+    for k in keys[:-1]:
+        node = node[int(k)] if k.isdigit() else node.setdefault(k, {})
+    if keys[-1].isdigit():
+        node[int(keys[-1])] = value
+    else:
+        node[keys[-1]] = value
+    return doc
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.one_of(st.tuples(st.sampled_from(_LIST_PLACES), _NOT_A_LIST),
+                 st.tuples(st.sampled_from(_MAP_PLACES), _NOT_A_MAP)),
+       st.sampled_from([".yaml", ".json"]))
+def test_generated_wrong_shapes(case: tuple[tuple[str, str], object], suffix: str) -> None:
+    """A scalar where a list or an object is due: one line naming the document, in YAML and in JSON (which
+    is valid JSON, so the line must not say it is not)."""
+    import yaml
+
+    (kind, where), value = case
+    doc = _put(_doc(kind), where, value)
+    text = json.dumps(doc) if suffix == ".json" else yaml.safe_dump(doc)
+    r = _diagnose_text(text, suffix)
+    assert_one_line_error(r, f"gen{suffix}")
+    assert "not valid JSON" not in r.stderr and "not JSON or YAML" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("kind: Pod\nmetadata:\n  name: !!int abc\n", "line 3"),
+    ("kind: Pod\nmetadata:\n  name: !!bool maybe\n", "line 3"),
+    ("kind: Pod\nmetadata:\n  name: !!timestamp nope\n", "line 3"),
+    ("kind: Event\nlastTimestamp: 2026-13-45\n", "lastTimestamp"),
+    ("kind: Pod\nx: " + "9" * 5000 + "\n", "digits"),
+    ("kind: List\nitems: 5\n", "items"),
+])  # fmt: skip
+def test_generated_classes_through_the_process(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "one.yaml"
+    path.write_text(text)
+    assert_one_line_error(cli("diagnose", "--from", str(path), "--no-probe"), "one.yaml", needle)
