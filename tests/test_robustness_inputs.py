@@ -601,3 +601,49 @@ def test_generated_classes_through_the_process(tmp_path: Path, text: str, needle
     path = tmp_path / "one.yaml"
     path.write_text(text)
     assert_one_line_error(cli("diagnose", "--from", str(path), "--no-probe"), "one.yaml", needle)
+
+
+# --- generated: bundle manifests of any shape and depth ----------------------------------------------
+
+_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=6),
+                            lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=4), kids,
+                                                                                      max_size=3),
+                            max_leaves=8)
+
+
+def _nested(depth: int, brackets: str, inner: str) -> str:
+    opening, closing = ("[" * depth, "]" * depth) if brackets == "[" else ('{"a":' * depth, "}" * depth)
+    return opening + inner + closing
+
+
+@st.composite
+def _manifests(draw: st.DrawFn) -> bytes:
+    """A manifest: the good one with any key replaced by any JSON value, or by one nested up to 200,000 deep."""
+    doc: dict[str, Any] = dict(MANIFEST)
+    for key in draw(st.lists(st.sampled_from(["pulldoctor_bundle", "listed", "notes", "created", "version"]),
+                             max_size=2)):
+        doc[key] = draw(_JSON_VALUES)
+    text = json.dumps(doc)
+    if draw(st.booleans()):
+        depth = draw(st.sampled_from([100, 1_000, 10_000, 100_000, 200_000]))
+        deep = _nested(depth, draw(st.sampled_from(["[", "{"])), "1")
+        where = draw(st.sampled_from(["top", "listed", "notes", "version"]))
+        text = deep if where == "top" else json.dumps({**doc, where: "HOLE"}).replace('"HOLE"', deep)
+    return text.encode()
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(_manifests())
+def test_generated_bundle_manifests(manifest: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = _bundle(Path(d, "gen.tar.gz"), [_member("manifest.json", manifest), _member("objects.json", _objects())])
+        rc, out, err = _run_main("diagnose", "--from", str(path), "--no-probe")
+    _never_internal(subprocess.CompletedProcess([], rc, out, err))
+
+
+def test_deep_manifest_through_the_process(tmp_path: Path) -> None:
+    path = _bundle(tmp_path / "deep.tar.gz", [_member("manifest.json", _nested(100_000, "[", "1").encode()),
+                                             _member("objects.json", _objects())])
+    assert_one_line_error(cli("diagnose", "--from", str(path), "--no-probe"), "manifest.json", "nested too deeply")

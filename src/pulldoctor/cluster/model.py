@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -378,8 +379,8 @@ def malformed_json(data: bytes | memoryview, err: BaseException) -> MalformedJSO
             return MalformedJSON(stdlib_err.msg, stdlib_err.pos)
         except RecursionError:
             return MalformedJSON("nested too deeply")
-        except ValueError:
-            pass
+        except ValueError:  # the one other ValueError of json's scanner: int()'s digit limit
+            return MalformedJSON(f"a number of more than {sys.get_int_max_str_digits()} digits")
         else:  # valid for Python but not strict JSON (NaN, Infinity) or deeper than the decoder reads
             return MalformedJSON("not strict JSON (NaN or Infinity), or nested too deeply")
     m = _DECODER_OFFSET_RE.search(str(err))  # an optional hint: without it the line has no position
