@@ -101,8 +101,10 @@ class LiveSession:
                 chosen = next((c for c in contexts if c.get("name") == spec.context), active) if spec.context \
                     else active
                 self.namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+                who = f"kubeconfig user {str(((chosen or {}).get('context') or {}).get('user') or '?')[:100]!r}"
             elif os.environ.get("KUBERNETES_SERVICE_HOST"):
                 config.load_incluster_config(client_configuration=cfg)
+                who = "the pod's service account token"
                 if _IN_CLUSTER_NS.exists():
                     self.namespace = _IN_CLUSTER_NS.read_text().strip() or "default"
             else:
@@ -117,6 +119,9 @@ class LiveSession:
         except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as err:
             raise ClusterAccessError(f"kubeconfig could not be read ({type(err).__name__}: "
                                      f"{' '.join(str(err).split())[:200]})") from None
+        problem = credential_problem(cfg)
+        if problem:
+            raise ClusterAccessError(f"{who}: {problem}")
         # One retry on connect; none after a read (a stalled server would double the wait).
         cfg.retries = Retry(total=1, connect=1, read=0, status=0, other=0)
         if not str(cfg.host).startswith(("https://", "http://")):  # urllib3 would warn, then guess
@@ -162,6 +167,11 @@ class LiveSession:
                                      f"{_status_message(err)}") from None
         except (Urllib3Error, OSError) as err:
             raise ClusterAccessError(f"cannot reach the Kubernetes API at {self.host} ({_short(err)})") from None
+        except ValueError:  # http.client refusing a header (its text quotes the token): a refreshed token?
+            problem = credential_problem(self.api_client.configuration)
+            if problem is None:
+                raise
+            raise ClusterAccessError(f"the kubeconfig's credentials: {problem}") from None
         try:
             body: bytes = resp.read(MAX_RESPONSE_BYTES + 1)
         except (Urllib3Error, OSError) as err:
@@ -260,6 +270,20 @@ def _deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def credential_problem(cfg: Any) -> str | None:
+    """Why the client's credentials cannot go into an HTTP header (http.client would raise a ValueError
+    quoting the token), in words that never quote it; None when they can. Token files written with
+    ``echo`` end in a newline, which client-go trims and the Python client keeps."""
+    for value in [*(cfg.api_key or {}).values(), *(cfg.api_key_prefix or {}).values()]:
+        text = str(value)
+        if "\r" in text or "\n" in text:
+            return ("the token contains a line break (CR or LF), which an HTTP header cannot carry; remove it "
+                    "(a token file that ends in a newline?)")
+        if any(not " " <= c <= "~" for c in text):
+            return "the token contains a control or non-ASCII character, which an HTTP header cannot carry"
+    return None
 
 
 def _short(err: BaseException) -> str:

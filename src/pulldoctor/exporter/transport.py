@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from pulldoctor.cluster.live import CONNECT_TIMEOUT
+from pulldoctor.cluster.live import CONNECT_TIMEOUT, credential_problem
 from pulldoctor.errors import ClusterAccessError
 
 ERROR_BODY_CAP = 64 * 1024
@@ -81,7 +81,11 @@ class ApiTransport:
             )
             rest = self._client.call_api(*request, _request_timeout=(CONNECT_TIMEOUT, read_timeout))
         except Exception as err:
-            # urllib3 connection errors, and the client's own ApiException(status=0) for TLS errors.
+            # urllib3 connection errors, and the client's own ApiException(status=0) for TLS errors; a
+            # ValueError from http.client quotes a token it refuses as a header, so it is named, not shown.
+            problem = credential_problem(self._client.configuration) if isinstance(err, ValueError) else None
+            if problem:
+                raise ConnectionError(f"the kubeconfig's credentials for {self.host}: {problem}") from None
             raise ConnectionError(f"cannot reach the API server at {self.host}: {type(err).__name__}") from None
         resp = rest.response
         if not 200 <= resp.status <= 299:
