@@ -647,3 +647,90 @@ def test_deep_manifest_through_the_process(tmp_path: Path) -> None:
     path = _bundle(tmp_path / "deep.tar.gz", [_member("manifest.json", _nested(100_000, "[", "1").encode()),
                                              _member("objects.json", _objects())])
     assert_one_line_error(cli("diagnose", "--from", str(path), "--no-probe"), "manifest.json", "nested too deeply")
+
+
+# --- duplicates: the same pod (uid) or event read more than once --------------------------------------
+#
+# Every copy of a pod got every copy's events (4,000 copies: 69 s, quadratic) and was reported once per copy.
+
+
+def _copies(n: int) -> dict[str, Any]:
+    pod = failing_pod()
+    evs = [o.event(pod, "Pulling", f'Pulling image "{IMG}"', container="app"),
+           o.event(pod, "Failed", f'Failed to pull image "{IMG}": not found', container="app")]
+    return o.as_list([pod, *evs] * n)  # a pod and its events, concatenated n times (same uids)
+
+
+def test_4000_duplicate_pods_are_one_finding_in_linear_time(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "dups.json", _copies(4000))
+    started = time.monotonic()
+    r = cli("diagnose", "--from", str(path), "--no-probe", "-o", "json", timeout=120)
+    took = time.monotonic() - started
+    assert r.returncode == 1, r.stderr
+    findings = json.loads(r.stdout)["findings"]
+    assert len(findings) == 1 and findings[0]["timeline"]["failed"] == 1 and findings[0]["timeline"]["attempts"] == 1
+    assert took < 15, f"{took:.1f} s: quadratic (the unfixed code took about 60 s)"
+
+
+def _pod_copy(uid: str, name: str, rv: int) -> dict[str, Any]:
+    pod = o.pod(name, containers=[o.container("app", IMG)], uid=uid,
+                statuses=[o.waiting("app", IMG, "ImagePullBackOff", f"copy rv={rv}")])
+    pod["metadata"]["resourceVersion"] = str(rv)
+    return pod
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.integers(1, 10**12)), min_size=1, max_size=30,
+                unique_by=lambda c: c[1]),
+       st.integers(1, 3), st.sampled_from([".json", ".yaml"]))
+def test_generated_duplicates_keep_the_newest_copy(copies: list[tuple[str, int]], files: int, suffix: str) -> None:
+    """Copies of pods (by uid) with distinct resourceVersions, in any order, in one list or spread over
+    several files: one finding per uid, from the copy with the highest resourceVersion."""
+    import tempfile
+
+    import yaml
+
+    docs = [_pod_copy(uid, f"pod-{uid}", rv) for uid, rv in copies]
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(files):
+            part = o.as_list(docs[i::files])
+            Path(d, f"part{i}{suffix}").write_text(json.dumps(part) if suffix == ".json" else yaml.safe_dump(part))
+        rc, out, err = _run_main("diagnose", "--from", d, "--no-probe", "-o", "json")
+    assert rc == 1, err
+    got = {f["pod"]: f["message"] for f in json.loads(out)["findings"]}
+    want = {f"pod-{uid}": f"copy rv={max(rv for u, rv in copies if u == uid)}" for uid, _ in copies}
+    assert got == want
+
+
+def test_same_name_different_uids_share_uidless_events_in_linear_time(tmp_path: Path) -> None:
+    """4,000 pods of one name (a pod deleted and created again, over and over) and 4,000 events naming it
+    without a uid: the events go to one pod (the newest), not to every one of them."""
+    pods = [_pod_copy(f"uid-{i}", "web", i + 1) for i in range(4000)]
+    evs = [o.event(pods[0], "Failed", f'Failed to pull image "{IMG}": not found {i}', container="app",
+                   with_uid=False) for i in range(4000)]
+    path = write_json(tmp_path / "same-name.json", o.as_list([*pods, *evs]))
+    started = time.monotonic()
+    r = cli("diagnose", "--from", str(path), "--no-probe", "-o", "json", timeout=120)
+    took = time.monotonic() - started
+    assert r.returncode == 1, r.stderr
+    failed = {f["message"]: f["timeline"]["failed"] for f in json.loads(r.stdout)["findings"]}
+    assert failed["copy rv=4000"] == 4000 and sum(failed.values()) == 4000
+    assert took < 20, f"{took:.1f} s"
+
+
+def test_many_containers_read_only_their_own_events(tmp_path: Path) -> None:
+    """One pod with 2,000 failing containers and 4,000 events: each container reads its own, not all."""
+    n = 2000
+    names = [f"c{i}" for i in range(n)]
+    pod = o.pod("big", containers=[o.container(c, IMG) for c in names],
+                statuses=[o.waiting(c, IMG, "ImagePullBackOff", "x") for c in names])
+    evs = [o.event(pod, "Failed", f'Failed to pull image "{IMG}": not found', container=c) for c in names * 2]
+    evs += [o.event(pod, "FailedToRetrieveImagePullSecret", f"secret s{i} not found") for i in range(n)]
+    path = write_json(tmp_path / "containers.json", o.as_list([pod, *evs]))
+    started = time.monotonic()
+    r = cli("diagnose", "--from", str(path), "--no-probe", "-o", "json", timeout=120)
+    took = time.monotonic() - started
+    assert r.returncode == 1, r.stderr
+    findings = json.loads(r.stdout)["findings"]
+    assert len(findings) == n and {f["timeline"]["failed"] for f in findings} == {2}
+    assert took < 20, f"{took:.1f} s"

@@ -35,6 +35,7 @@ class ObjectMeta(Struct, **_OPTS):
     name: str = ""
     namespace: str = ""
     uid: str = ""
+    resource_version: str = ""  # the same object read twice: the higher one is newer (Snapshot.dedupe)
     owner_references: list[OwnerReference] = []
 
 
