@@ -34,6 +34,7 @@ from pulldoctor.cluster.model import (
 )
 from pulldoctor.cluster.snapshot import Snapshot, SourceSpec
 from pulldoctor.errors import ClusterAccessError
+from pulldoctor.kubeapi.credentials import credential_problem
 
 CONNECT_TIMEOUT = 5.0              # seconds; the API server is one hop away
 MAX_RESPONSE_BYTES = 512 << 20     # one page or object; real pages of 500 pods are a few MB
@@ -270,20 +271,6 @@ def _deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def credential_problem(cfg: Any) -> str | None:
-    """Why the client's credentials cannot go into an HTTP header (http.client would raise a ValueError
-    quoting the token), in words that never quote it; None when they can. Token files written with
-    ``echo`` end in a newline, which client-go trims and the Python client keeps."""
-    for value in [*(cfg.api_key or {}).values(), *(cfg.api_key_prefix or {}).values()]:
-        text = str(value)
-        if "\r" in text or "\n" in text:
-            return ("the token contains a line break (CR or LF), which an HTTP header cannot carry; remove it "
-                    "(a token file that ends in a newline?)")
-        if any(not " " <= c <= "~" for c in text):
-            return "the token contains a control or non-ASCII character, which an HTTP header cannot carry"
-    return None
 
 
 def _short(err: BaseException) -> str:

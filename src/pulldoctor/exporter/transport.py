@@ -14,8 +14,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from pulldoctor.cluster.live import CONNECT_TIMEOUT, credential_problem
+from pulldoctor.cluster.live import CONNECT_TIMEOUT
 from pulldoctor.errors import ClusterAccessError
+from pulldoctor.kubeapi.credentials import credential_problem
 
 ERROR_BODY_CAP = 64 * 1024
 READ_CHUNK = 64 * 1024
