@@ -37,6 +37,7 @@ from pulldoctor.cluster.model import (
     Secret,
     decode_json,
     encode_json,
+    malformed_json,
 )
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import IMAGE_EVENT_REASONS
@@ -85,8 +86,10 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
                 if Path(member.name).name == MANIFEST:
                     try:
                         manifest = json.loads(body)
-                    except ValueError as err:
-                        raise InputError(f"{where}: not valid JSON ({err})") from None
+                    except (ValueError, RecursionError) as err:  # RecursionError: nested thousands deep
+                        bad = malformed_json(body, err)
+                        at = f"byte {bad.offset}: " if bad.offset is not None else ""
+                        raise InputError(f"{where}: not valid JSON ({at}{bad.what})") from None
                     continue
                 try:
                     decoded.append((where, decode_json(body)))

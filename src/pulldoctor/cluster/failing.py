@@ -158,8 +158,8 @@ def _find_failing(snapshot: Snapshot, pod: str | None, namespace: str | None) ->
     if not hits:
         return report
 
-    index = EventIndex(snapshot.events, {p.metadata.uid for p, *_ in hits if p.metadata.uid},
-                       {(p.metadata.namespace, p.metadata.name) for p, *_ in hits})
+    index = EventIndex(snapshot.events, {(p.metadata.uid, p.metadata.namespace, p.metadata.name,
+                                          p.metadata.resource_version): None for p, *_ in hits})
     secrets_cache: dict[str, tuple[PullSecrets, list[Any]]] = {}
     nodes_cache: dict[str, NodeInfo | None] = {}
     for p, ctype, spec, cs in hits:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ class ObjectMeta(Struct, **_OPTS):
     name: str = ""
     namespace: str = ""
     uid: str = ""
+    resource_version: str = ""  # the same object read twice: the higher one is newer (Snapshot.dedupe)
     owner_references: list[OwnerReference] = []
 
 
@@ -306,6 +308,9 @@ _DOC_DECODER = msgspec.json.Decoder(Document)
 _OBJ_DECODER = msgspec.json.Decoder(KubeObject)
 _PEEK_DECODER = msgspec.json.Decoder(_Peek)
 _PEEK_KIND_DECODER = msgspec.json.Decoder(_PeekKind)
+#: Only on an error path: the top level of a document (values left undecoded), to say what it is.
+_LOOSE_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+    dict[str, msgspec.Raw] | list[msgspec.Raw] | str | int | float | bool | None)
 _LIST_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "PodList": msgspec.json.Decoder(PodList),
     "EventList": msgspec.json.Decoder(EventList),
@@ -388,8 +393,8 @@ def malformed_json(data: bytes | memoryview, err: BaseException) -> MalformedJSO
             return MalformedJSON(stdlib_err.msg, stdlib_err.pos)
         except RecursionError:
             return MalformedJSON("nested too deeply")
-        except ValueError:
-            pass
+        except ValueError:  # the one other ValueError of json's scanner: int()'s digit limit
+            return MalformedJSON(f"a number of more than {sys.get_int_max_str_digits()} digits")
         else:  # valid for Python but not strict JSON (NaN, Infinity) or deeper than the decoder reads
             return MalformedJSON("not strict JSON (NaN or Infinity), or nested too deeply")
     m = _DECODER_OFFSET_RE.search(str(err))  # an optional hint: without it the line has no position
@@ -430,7 +435,12 @@ def _decode_json(data: bytes | memoryview) -> Decoded:
         _flatten(_DOC_DECODER.decode(data), out)
         return out
     except msgspec.ValidationError as fast_err:
-        peek = _PEEK_DECODER.decode(data)
+        try:
+            peek = _PEEK_DECODER.decode(data)
+        except msgspec.ValidationError:  # valid JSON of the wrong shape: say which, in our words
+            kind = _kind_of_misshapen(data, fast_err)
+            _ignore(kind, out)  # a kind pulldoctor does not read: its items are not ours to check
+            return out
         if not peek.kind:
             raise DocumentError("no 'kind': not a Kubernetes object") from None
         if peek.items is None:
@@ -441,7 +451,11 @@ def _decode_json(data: bytes | memoryview) -> Decoded:
         if peek.kind in _LIST_DECODERS or (peek.kind != "List" and not peek.kind.endswith("List")):
             raise DocumentError(f"bad {peek.kind or 'list'}: {fast_err}") from None
         for i, raw in enumerate(peek.items):
-            kind = _PEEK_KIND_DECODER.decode(raw).kind
+            try:
+                kind = _PEEK_KIND_DECODER.decode(raw).kind
+            except msgspec.ValidationError:
+                raise DocumentError(f"bad {peek.kind}: items[{i}] is {_a(_LOOSE_DECODER.decode(raw))}, "
+                                    "not an object") from None
             if kind not in KINDS:
                 _ignore(kind, out)
                 continue
@@ -450,6 +464,42 @@ def _decode_json(data: bytes | memoryview) -> Decoded:
             except msgspec.ValidationError as err:
                 raise DocumentError(f"bad {kind} at items[{i}]: {err}") from None
         return out
+
+
+def _a(value: object) -> str:
+    """What a misplaced value is, in JSON's words (a number, a string…), for an error line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _kind_of_misshapen(data: bytes | memoryview, fast_err: msgspec.ValidationError) -> str:
+    """A document that parses but does not fit ``_Peek`` ('kind' or 'items' of the wrong type, or not an
+    object): raise ``DocumentError`` saying which, unless it is a kind pulldoctor does not read (returned)."""
+    doc = _LOOSE_DECODER.decode(data)
+    if not isinstance(doc, dict):
+        raise DocumentError(f"{_a(doc)}, not a Kubernetes object")
+    kind = _LOOSE_DECODER.decode(doc["kind"]) if "kind" in doc else ""
+    if not isinstance(kind, str):
+        raise DocumentError(f"'kind' is {_a(kind)}, not a string: not a Kubernetes object")
+    if not kind:
+        raise DocumentError("no 'kind': not a Kubernetes object")
+    if kind in KINDS:
+        raise DocumentError(f"bad {kind}: {fast_err}")
+    if kind in _LIST_DECODERS or kind == "List":
+        raise DocumentError(f"bad {kind}: 'items' is {_a(_LOOSE_DECODER.decode(doc['items']))}, "
+                            "not a list")
+    return kind
 
 
 def convert_python(doc: object) -> Decoded:
@@ -468,8 +518,12 @@ def convert_python(doc: object) -> Decoded:
             raise DocumentError(f"bad {kind}: {err}") from None
         return out
     if kind == "List" or (kind.endswith("List") and isinstance(items, list)):
+        if items is not None and not isinstance(items, list):
+            raise DocumentError(f"bad {kind}: 'items' is {_a(items)}, not a list")
         for i, item in enumerate(items or []):
-            ikind = item.get("kind", "") if isinstance(item, dict) else ""
+            if not isinstance(item, dict):
+                raise DocumentError(f"bad {kind}: items[{i}] is {_a(item)}, not an object")
+            ikind = item.get("kind", "")
             if ikind not in KINDS:
                 _ignore(ikind, out)
                 continue
