@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import sys
 from typing import TYPE_CHECKING
 
@@ -86,10 +87,6 @@ def _decide(args: argparse.Namespace, snapshot: Snapshot, report: FailingReport)
     elif args.output == "markdown":
         sys.stdout.write(render.markdown(diagnosis))
     else:
-        width = 80
-        if sys.stdout.isatty():
-            import shutil  # only for a terminal: it imports bz2 and lzma
-
-            width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+        width = min(shutil.get_terminal_size((80, 24)).columns, 100) if sys.stdout.isatty() else 80
         sys.stdout.write(render.text(diagnosis, color=_want_color(), width=width))
     return 1 if diagnosis.findings else 0
