@@ -110,3 +110,31 @@ def test_wrapping_fills_words_to_the_width_and_leaves_long_words_whole() -> None
     assert lines[0].startswith("  same cause for 12 more: team-0/") and all(len(x) <= 80 for x in lines[:-1])
     assert lines[-1] == "    " + "z" * 95
     assert " ".join(x.strip() for x in lines) == text
+
+
+# The renderers mask and escape line by line (lines without "@" that are printable are skipped): the
+# result must be redact's over the whole text, whatever the text.
+_REDACT_TEXT = st.lists(st.sampled_from(["https://", "oci://", "user", ":", "pw", "s3cr3t", "@", "/", "host.example",
+                                         ":5000", "repo", " ", "\n", "\r", "\t", "\x1b[1m", "\x1b[0m", "\x1b]0;t\x07",
+                                         "\x9b", "\x7f", "é", "\xa0", "\"", "'", "-", ".", "_", "\\", "<", "x"]),
+                        max_size=60).map("".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(text=_REDACT_TEXT)
+def test_line_by_line_masking_is_redacts(text: str) -> None:
+    from pulldoctor.redact import mask_userinfo, printable
+    from pulldoctor.render.safe import masked_text, printable_text
+
+    keep = frozenset({"\x1b[1m", "\x1b[0m"})
+    assert masked_text(text) == mask_userinfo(text)
+    assert printable_text(text) == printable(text)
+    assert printable_text(text, keep) == printable(text, keep)
+
+
+def test_line_by_line_masking_masks_a_password_and_escapes_a_control() -> None:
+    from pulldoctor.render.safe import masked_text, printable_text
+
+    text = "ok line\nfailed to pull https://bob:canary-pw@reg.example/v2/: 401\n\x1b]0;pwned\x07 title\n"
+    assert "canary-pw" not in masked_text(text) and "canary-pw" not in printable_text(text)
+    assert "\x1b" not in printable_text(text) and printable_text(text).startswith("ok line\n")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 
 from pulldoctor.diagnosis.model import Confidence, Diagnosis, Finding
-from pulldoctor.redact import printable
+from pulldoctor.render.safe import printable_text
 
 _RESET = "\033[0m"
 _COLOURS = {Confidence.CERTAIN: "\033[1;31m", Confidence.LIKELY: "\033[1;33m", Confidence.POSSIBLE: "\033[1;36m"}
@@ -101,7 +101,7 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
             out.wrap(f"same cause for {len(others)} more: {names}", "  ", "    ")
     # Messages come from the cluster: no escape sequence but our colours reaches the terminal, and no
     # user:password@ a runtime echoed (lines wrap only at spaces, so none is split).
-    return printable("\n".join(out.lines) + "\n", keep=_OWN_CODES)
+    return printable_text("\n".join(out.lines) + "\n", keep=_OWN_CODES)
 
 
 def _details(out: _Out, f: Finding) -> None:
