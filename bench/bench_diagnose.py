@@ -13,6 +13,10 @@ Bytecode: a pip-installed pulldoctor has its ``.pyc`` files, an editable one run
 get a private ``PYTHONPYCACHEPREFIX`` and one untimed warm-up run each; ``--as-is`` keeps the environment.
 
     python bench/bench_diagnose.py [--pods N] [--events N] [--failing N] [--repeat N] [--output FORMAT]
+                                   [--keep DIR] [--as-is] [--baseline-src SRC]
+
+``--baseline-src`` times the same command with another checkout's ``src`` first on PYTHONPATH (before and
+after a change, in one run): ``git archive main src | tar -x -C /tmp/base`` then ``--baseline-src /tmp/base/src``.
 
 The json baseline keeps every file's document alive to the end, as pulldoctor's snapshot does.
 Aims: time ≤ 0.4× json.load, peak RSS < 0.5× json.load's. Not a timed test: figures vary by machine.
@@ -86,14 +90,17 @@ def run_once(argv: list[str], expect: set[int], env: dict[str, str]) -> Run:
     return Run(elapsed, cpu, peak)
 
 
-def best_of(commands: list[tuple[list[str], set[int]]], repeat: int, env: dict[str, str], warm: bool) -> list[Run]:
+Command = tuple[str, list[str], set[int], dict[str, str]]  # label, argv, exit codes expected, environment
+
+
+def best_of(commands: list[Command], repeat: int, warm: bool) -> list[Run]:
     """The fastest run of each command; the commands take turns, so a busy moment hits them alike."""
     if warm:
-        for argv, expect in commands:
+        for _, argv, expect, env in commands:
             run_once(argv, expect, env)
     runs: list[list[Run]] = [[] for _ in commands]
     for _ in range(repeat):
-        for i, (argv, expect) in enumerate(commands):
+        for i, (_, argv, expect, env) in enumerate(commands):
             runs[i].append(run_once(argv, expect, env))
     return [min(r) for r in runs]
 
@@ -107,6 +114,7 @@ def main() -> int:
     ap.add_argument("--output", choices=("text", "json", "markdown"), default="text")
     ap.add_argument("--keep", metavar="DIR", help="generate into DIR (or reuse it when it has pods.json)")
     ap.add_argument("--as-is", action="store_true", help="no private bytecode cache and no warm-up run")
+    ap.add_argument("--baseline-src", metavar="SRC", help="also time pulldoctor imported from SRC (PYTHONPATH)")
     args = ap.parse_args()
     tmp = None
     if args.keep:
@@ -131,14 +139,23 @@ def main() -> int:
         if not args.as_is:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(Path(tmp or tempfile.gettempdir(), "pulldoctor-bench-pycache"))
-        empty, js, pd = best_of([([sys.executable, "-c", "pass"], {0}),
-                                 ([sys.executable, "-c", _JSON_LOAD, *files], {0}),
-                                 (pulldoctor_argv(d, args.output), {0, 1})], args.repeat, env, not args.as_is)
-        for label, r in (("python -c pass", empty), ("python -c json.load(…)", js),
-                         (f"pulldoctor diagnose --from DIR --no-probe -o {args.output}", pd)):
-            print(f"{label:<58}: {r.wall:.3f} s (cpu {r.cpu:.2f} s), peak RSS {r.peak / 1024:.0f} MiB")
-        print(f"ratio (time)  : {pd.wall / js.wall:.2f}x json.load, cpu {pd.cpu / js.cpu:.2f}x  (target < 0.4x)")
-        print(f"ratio (memory): {pd.peak / js.peak:.2f}x json.load  (target < 0.5x)")
+        label = f"pulldoctor diagnose --from DIR --no-probe -o {args.output}"
+        commands: list[Command] = [
+            ("python -c pass", [sys.executable, "-c", "pass"], {0}, env),
+            ("python -c json.load(…)", [sys.executable, "-c", _JSON_LOAD, *files], {0}, env),
+            (label, pulldoctor_argv(d, args.output), {0, 1}, env),
+        ]
+        if args.baseline_src:  # the same command on other sources (say, main's), in the same run
+            base_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, (args.baseline_src,
+                                                                           env.get("PYTHONPATH"))))}
+            commands.append((f"  … with {args.baseline_src}", pulldoctor_argv(d, args.output), {0, 1}, base_env))
+        results = best_of(commands, args.repeat, not args.as_is)
+        js = results[1]
+        for (name, *_), r in zip(commands, results, strict=True):
+            print(f"{name:<58}: {r.wall:.3f} s (cpu {r.cpu:.2f} s), peak RSS {r.peak / 1024:.0f} MiB")
+        for (name, *_), r in list(zip(commands, results, strict=True))[2:]:
+            print(f"{name.strip()}: time {r.wall / js.wall:.2f}x json.load, cpu {r.cpu / js.cpu:.2f}x "
+                  f"(target < 0.4x); peak RSS {r.peak / js.peak:.2f}x (target < 0.5x)")
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
