@@ -136,7 +136,8 @@ class Event(Struct, tag_field="kind", tag="Event", **_OPTS):
     events.k8s.io/v1 (regarding, note, deprecated*). ``timeline`` reads whichever is set.
 
     Only what the timeline reads: a cluster has ten times more events than pods, so ``type``, ``source``
-    and ``reporting*`` (a fifth of each decoded event) are skipped like every unknown field."""
+    and ``reporting*`` (with ObjectMeta's owners list, a quarter of each decoded event) are skipped like
+    every unknown field."""
 
     api_version: str = "v1"
     metadata: EventMeta = field(default_factory=EventMeta)
