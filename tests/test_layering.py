@@ -75,9 +75,10 @@ def test_offline_commands_import_no_heavy_library(argv: list[str]) -> None:
 # prober's event loop, TLS and URL libraries, the exporter. Each costs start-up time on every run.
 NOT_FOR_FILES_WITHOUT_PROBES = (
     *HEAVY, "cryptography", "yaml", "asyncio", "ssl", "socket", "yarl", "multidict", "concurrent", "tarfile",
-    "pulldoctor.registry", "pulldoctor.cluster.live", "pulldoctor.cluster.bundle",
-    "pulldoctor.diagnosis.probing", "pulldoctor.exporter",
+    "pulldoctor.cluster.live", "pulldoctor.cluster.bundle", "pulldoctor.diagnosis.probing", "pulldoctor.exporter",
 )
+#: The registry modules that only describe results or format sizes; the rest is the prober.
+REGISTRY_WITHOUT_PROBER = {"pulldoctor.registry", "pulldoctor.registry.models", "pulldoctor.registry.manifest"}
 
 
 @pytest.mark.parametrize("output", ["text", "json", "markdown"])
@@ -90,6 +91,20 @@ def test_diagnose_from_json_files_without_probes_imports_only_what_it_runs(outpu
     loaded = _modules_after(code)
     assert {m for m in loaded for banned in NOT_FOR_FILES_WITHOUT_PROBES
             if m == banned or m.startswith(banned + ".")} == set()
+    assert {m for m in loaded if m.startswith("pulldoctor.registry")} <= REGISTRY_WITHOUT_PROBER
+
+
+def test_the_registry_package_loads_the_prober_on_first_use() -> None:
+    """``pulldoctor.registry.manifest`` (sizes, platforms) costs no event loop; ``from pulldoctor.registry
+    import probe`` still gives the function, not the submodule of the same name."""
+    code = ("import sys, types\n"
+            "import pulldoctor.registry.manifest, pulldoctor.registry.models\n"
+            "assert not {'asyncio', 'ssl', 'yarl', 'aiohttp', 'pulldoctor.registry.probe'} & set(sys.modules)\n"
+            "from pulldoctor.registry import probe, probe_many, probe_sync\n"
+            "import pulldoctor.registry as r\n"
+            "assert all(isinstance(f, types.FunctionType) for f in (probe, probe_many, probe_sync, r.probe))\n"
+            "assert r.probe is probe and 'asyncio' in sys.modules\n")
+    assert _modules_after(code)
 
 
 def test_importing_the_registry_does_not_import_aiohttp() -> None:

@@ -16,6 +16,7 @@ from pulldoctor.diagnosis.evidence import Evidence, RuntimeDeadline, hostname, r
 from pulldoctor.diagnosis.model import Confidence, Fix, Verdict
 from pulldoctor.diagnosis.rules import pull_speed, ratelimit_text
 from pulldoctor.reference import is_loopback_host
+from pulldoctor.registry.manifest import human_size
 
 C = Cause
 DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -509,8 +510,6 @@ def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
                          f"download between {node} and {_host(ev)} (proxy, firewall, MTU, a mirror that hangs):",
                          pull_on_node))
     elif speed == "slow" and tp is not None and tp.rate:
-        from pulldoctor.registry.manifest import human_size  # the registry package loads the prober: only here
-
         est = tp.estimate(size or tp.blob_size)
         steps.append(Fix(f"At {human_size(int(tp.rate))}/s the image ({human_size(size or tp.blob_size)}) takes "
                          f"about {span(est or 0)}: use a registry mirror close to the nodes, make the image smaller, "

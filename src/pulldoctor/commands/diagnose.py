@@ -6,14 +6,9 @@ Exit codes: 0 no container fails to get its image, 1 at least one does, 2 bad us
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import shutil
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pulldoctor.cluster import FailingReport, Snapshot
 
 
 def _want_color() -> bool:
@@ -23,41 +18,15 @@ def _want_color() -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from pulldoctor.cluster import SourceSpec, find_failing, load_snapshot
-    from pulldoctor.errors import UsageError
+    from pulldoctor.diagnosis import conclude, gather
+    from pulldoctor.errors import InputError, UsageError
 
     if args.all_namespaces and args.namespace:
         raise UsageError("use either -n NAMESPACE or -A, not both")
-    # The snapshot (over a million objects for 100,000 events) lives until the command ends and holds
-    # no reference cycles: read it with the cyclic GC off, then freeze it, so that the collections while
-    # deciding and rendering walk only what those allocate (~70 ms less for 100,000 events).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    frozen = False
-    try:
-        snapshot = load_snapshot(SourceSpec.from_args(args))
-        report = find_failing(snapshot, args.pod, namespace=_namespace(args)) if args.from_path else \
-            find_failing(snapshot, args.pod)
-        gc.freeze()
-        frozen = True
-        if gc_was_enabled:
-            gc.enable()
-        return _decide(args, snapshot, report)
-    finally:
-        if frozen:
-            gc.unfreeze()  # for a caller that goes on (tests call main() in process)
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _namespace(args: argparse.Namespace) -> str | None:
-    return None if args.all_namespaces else args.namespace
-
-
-def _decide(args: argparse.Namespace, snapshot: Snapshot, report: FailingReport) -> int:
-    from pulldoctor.diagnosis import conclude, gather
-    from pulldoctor.errors import InputError
-
-    namespace = _namespace(args)
+    snapshot = load_snapshot(SourceSpec.from_args(args))
+    namespace = None if args.all_namespaces else args.namespace
+    report = find_failing(snapshot, args.pod, namespace=namespace) if args.from_path else \
+        find_failing(snapshot, args.pod)
     if args.pod and not report.pods_seen:
         where = f"namespace {namespace}" if namespace else ("the input" if args.from_path else "the cluster")
         raise InputError(f"no pod named {args.pod} in {where}")

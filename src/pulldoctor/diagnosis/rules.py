@@ -16,6 +16,7 @@ from pulldoctor.causes import HEDGES, Cause, WaitingReason
 from pulldoctor.diagnosis.evidence import Evidence, ago, hostname, runtime_deadline, span
 from pulldoctor.diagnosis.model import Confidence, EvidenceLine, Verdict
 from pulldoctor.reference import is_loopback_host
+from pulldoctor.registry.manifest import human_size
 
 C = Cause
 CERTAIN, LIKELY, POSSIBLE = Confidence.CERTAIN, Confidence.LIKELY, Confidence.POSSIBLE
@@ -544,8 +545,6 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
     tp = getattr(p, "throughput", None)
     platform = getattr(p, "platform", None)
     if size:
-        from pulldoctor.registry.manifest import human_size  # the registry package loads the prober: only here
-
         lines.append(EvidenceLine("probe", f"image size {human_size(size)} compressed for {platform or 'the node'}"))
     if tp is not None:
         text = tp.describe()
