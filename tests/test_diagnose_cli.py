@@ -138,6 +138,9 @@ def test_bundle_gives_the_same_causes_without_secret_values(tmp_path: Path) -> N
 def test_the_cyclic_gc_is_back_as_it_was_after_a_diagnosis(argv: list[str]) -> None:
     """diagnose reads with the cyclic GC off and freezes the snapshot; a caller that goes on (main() in
     process) gets the GC back, enabled and with nothing frozen, whether the command succeeded or not."""
+    import os  # here, not at the top: this module's imports are being reorganised on main
+    import sys
+
     code = ("import contextlib, gc, io, json\n"
             "from pulldoctor.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"

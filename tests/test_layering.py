@@ -75,7 +75,7 @@ def test_offline_commands_import_no_heavy_library(argv: list[str]) -> None:
 # prober's event loop, TLS and URL libraries, the exporter. Each costs start-up time on every run.
 NOT_FOR_FILES_WITHOUT_PROBES = (
     *HEAVY, "cryptography", "yaml", "asyncio", "ssl", "socket", "yarl", "multidict", "concurrent", "tarfile",
-    "pulldoctor.cluster.live", "pulldoctor.cluster.bundle", "pulldoctor.diagnosis.probing", "pulldoctor.exporter",
+    "pulldoctor.cluster.live", "pulldoctor.cluster.bundle", "pulldoctor.exporter",
 )
 #: The registry modules that only describe results or format sizes; the rest is the prober.
 REGISTRY_WITHOUT_PROBER = {"pulldoctor.registry", "pulldoctor.registry.models", "pulldoctor.registry.manifest"}
