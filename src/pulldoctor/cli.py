@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import importlib
 import os
 import sys
@@ -187,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stderr is not None:
             sys.stderr.write("pulldoctor: standard output is closed\n")
         return 2
+    frozen_before = gc.get_freeze_count()
     try:
         module = importlib.import_module(f"pulldoctor.commands.{args.handler}")
         code = int(module.run(args))
@@ -213,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         sys.stderr.write(f"pulldoctor: internal error: {type(err).__name__} (set PULLDOCTOR_DEBUG=1 for details)\n")
         return 3
+    finally:
+        if not frozen_before:  # a command may freeze what it read (diagnose): a caller that goes on
+            gc.unfreeze()      # gets it collectable again
 
 
 if __name__ == "__main__":
