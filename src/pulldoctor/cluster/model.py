@@ -144,6 +144,7 @@ class EventMeta(Struct, **_OPTS):
     name: str = ""
     namespace: str = ""
     uid: str = ""
+    resource_version: str = ""  # the newest of two copies of one event wins (Snapshot.dedupe)
 
 
 class Event(Struct, tag_field="kind", tag="Event", **_OPTS):

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from pulldoctor.cluster.model import Event, KubeObject, Node, ObjectMeta, Pod, Secret, ServiceAccount
+from pulldoctor.cluster.model import Event, EventMeta, KubeObject, Node, ObjectMeta, Pod, Secret, ServiceAccount
 
 ALL_NAMESPACES = "*"
 _T = TypeVar("_T", Pod, Event)
@@ -117,7 +117,7 @@ class Snapshot:
         self.events = _newest(self.events)
 
 
-def _rv(meta: ObjectMeta) -> int | None:
+def _rv(meta: ObjectMeta | EventMeta) -> int | None:
     rv = meta.resource_version
     return int(rv) if rv.isdigit() and len(rv) < 30 else None  # etcd's revision; opaque otherwise
 
