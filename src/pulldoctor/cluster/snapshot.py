@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pulldoctor.cluster.model import Event, KubeObject, Node, Pod, Secret, ServiceAccount
+from pulldoctor.cluster.model import Event, KubeObject, Node, Pod, Secret, ServiceAccount, Workload
 
 ALL_NAMESPACES = "*"
 
@@ -61,6 +61,10 @@ class Snapshot:
     nodes: dict[str, Node] = field(default_factory=dict)
     secrets: dict[tuple[str, str], Secret] = field(default_factory=dict)
     service_accounts: dict[tuple[str, str], ServiceAccount] = field(default_factory=dict)
+    #: the objects of pods' owner chains that were read, by (namespace, kind, name)
+    owners: dict[tuple[str, str, str], Workload] = field(default_factory=dict)
+    #: owners that could not be read (live: forbidden, gone), by (namespace, kind, name): why
+    unread_owners: dict[tuple[str, str, str], str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     ignored_kinds: dict[str, int] = field(default_factory=dict)
     source: str = ""
@@ -68,7 +72,7 @@ class Snapshot:
     complete: dict[str, set[str]] = field(default_factory=dict)
     _may_have_duplicates: bool = False
 
-    def add(self, objects: Iterable[KubeObject], *, mark_listed: bool = True) -> None:
+    def add(self, objects: Iterable[KubeObject | Workload], *, mark_listed: bool = True) -> None:
         """Add decoded objects; with ``mark_listed`` (files) a kind counts as listed in every namespace
         where at least one object of that kind appeared."""
         pods, events = self.pods, self.events
@@ -87,6 +91,9 @@ class Snapshot:
             elif type(obj) is Secret:
                 self.secrets[_key(obj.metadata.namespace, obj.metadata.name)] = obj
                 ns, kind = obj.metadata.namespace, "Secret"
+            elif type(obj) is Workload:
+                self.owners[(obj.metadata.namespace, obj.kind, obj.metadata.name)] = obj
+                continue
             elif type(obj) is ServiceAccount:
                 self.service_accounts[_key(obj.metadata.namespace, obj.metadata.name)] = obj
                 ns, kind = obj.metadata.namespace, "ServiceAccount"
