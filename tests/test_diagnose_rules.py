@@ -436,3 +436,26 @@ def test_run_is_the_pipeline_and_a_prober_only_answers() -> None:
     assert d.notes[-1] == "a test's note" and d.notes[:len(report.notes)] == report.notes
     assert {f.pod: f.probe for f in run(report, snapshot).findings} == {
         f.pod: {"skipped": "not probed (--no-probe)"} for f in d.findings}
+
+
+@pytest.mark.parametrize(("cluster", "selector"), [
+    ({"linux/amd64": ["n"], "linux/arm64": ["arm-1"]}, "arm64"),   # some node runs the image: offer it
+    ({"linux/amd64": ["n", "m"]}, None),                           # none does: a nodeSelector would leave it Pending
+])
+def test_platform_fix_offers_only_architectures_the_cluster_has(cluster: dict[str, list[str]],
+                                                                selector: str | None) -> None:
+    e = ev(cause=Cause.PLATFORM_MISMATCH, probe=probe(None, platforms=["linux/arm64"]),
+           node=NodeInfo("n", os="linux", arch="amd64"), cluster_platforms=cluster)
+    v = decide(e)
+    assert v.cause == Cause.PLATFORM_MISMATCH
+    steps = fixes(v, e)
+    cmds = [c for f in steps for c in f.commands]
+    patches = [c for c in cmds if "nodeSelector" in c]
+    if selector:
+        assert patches == [f"kubectl patch deployment web -n shop -p '{{\"spec\":{{\"template\":{{\"spec\":"
+                           f"{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"{selector}\"}}}}}}}}}}'"]
+        assert "arm-1" in steps[-1].text
+    else:
+        assert patches == [] and "No node of the cluster can run it" in steps[-1].text
+    build = next(c for c in cmds if c.startswith("docker buildx build"))
+    assert f"-t {HOST}/shop/web:NEW_TAG --push" in build and ":1.4 " not in build

@@ -84,6 +84,11 @@ def fixes(verdict: Verdict, ev: Evidence) -> list[Fix]:
     if check is not None and o and any(f"{o[0]}/{o[1]}" in c or f"{o[0]} {o[1]}" in c or f"{o[0]} {q(o[1])}" in c
                                        for f in steps for c in f.commands):
         steps.insert(0, check)
+    if o and o[0] == "job" and any(c.startswith(f"kubectl get job {q(o[1])} ") and "replace --force" in c
+                                   for f in steps for c in f.commands):
+        steps.append(Fix(f"Job {o[1]}'s pod template is immutable, so the command re-creates it: replace --force "
+                         "deletes the Job and its pods and creates it again (it runs from the start), without the "
+                         "old selector and controller-uid labels that a new Job must not carry."))
     if o and o[0] == "statefulset" and any(c.startswith(("kubectl set image statefulset/",
                                                          "kubectl patch statefulset "))
                                            for f in steps for c in f.commands):
