@@ -52,7 +52,11 @@ def _link(ref: OwnerReference, snapshot: Snapshot, ns: str) -> tuple[OwnerLink, 
     key = (ns, ref.kind, ref.name)
     obj = snapshot.owners.get(key)
     if obj is None:
-        return OwnerLink(ref.kind, ref.name, ref.api_version), None, snapshot.unread_owners.get(key, "not in the input")
+        # Files name their paths as the source; a live read records why (403, 404) or ran out of budget; the
+        # exporter (no source) does not read owners.
+        files = bool(snapshot.source) and not snapshot.source.startswith("cluster ")
+        why = snapshot.unread_owners.get(key) or ("not in the input" if files else "not read")
+        return OwnerLink(ref.kind, ref.name, ref.api_version), None, why
     return OwnerLink(ref.kind, ref.name, ref.api_version or obj.api_version, True), obj.controller_ref(), ""
 
 

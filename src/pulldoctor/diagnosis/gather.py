@@ -93,9 +93,9 @@ def owner_view(fc: FailingContainer) -> OwnerView:
     if top.read or len(chain) > 1:
         return OwnerView((top.kind, top.name), top.api_version)
     guess = _guess(top.kind, top.name)
-    note = (f"{top.kind} {top.name} was not read ({why}): {guess[0]} {guess[1]} is inferred from its name"
-            if guess != (top.kind, top.name) else
-            f"{top.kind} {top.name} was not read ({why}): whether something owns it is not known")
+    unread = f"{top.kind} {top.name} was not read" + (f" ({why})" if why and why != "not read" else "")
+    note = (f"{unread}: {guess[0]} {guess[1]} is inferred from its name" if guess != (top.kind, top.name) else
+            f"{unread}: whether something owns it is not known")
     return OwnerView(guess, top.api_version if guess[0] == top.kind else "", (top.kind, top.name), note)
 
 
