@@ -456,6 +456,7 @@ def test_platform_fix_offers_only_architectures_the_cluster_has(cluster: dict[st
                            f"{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"{selector}\"}}}}}}}}}}'"]
         assert "arm-1" in steps[-1].text
     else:
-        assert patches == [] and "No node of the cluster can run it" in steps[-1].text
+        assert patches == [] and "None of the 2 node(s) read (m, n; linux/amd64) can run it" in steps[-1].text
+        assert steps[-1].commands == ("kubectl get nodes -L kubernetes.io/arch",)
     build = next(c for c in cmds if c.startswith("docker buildx build"))
     assert f"-t {HOST}/shop/web:NEW_TAG --push" in build and ":1.4 " not in build

@@ -76,9 +76,13 @@ def _platform(ev: Evidence, v: Verdict) -> list[Fix]:
         return steps
     runnable = _runnable(plats, ev.cluster_platforms)
     if not runnable:
+        # Live, only the failing pods' nodes are read: say what was seen, and how to see the rest.
+        nodes_read = sorted({n for names in ev.cluster_platforms.values() for n in names})
         have = ", ".join(sorted(ev.cluster_platforms)) or "no known platform"
-        steps.append(Fix(f"No node of the cluster can run it as built (the nodes run {have}): a nodeSelector would "
-                         "leave the pod Pending; only a rebuild helps."))
+        steps.append(Fix(f"None of the {len(nodes_read)} node(s) read ({', '.join(nodes_read[:5])}"
+                         f"{', …' if len(nodes_read) > 5 else ''}; {have}) can run it as built: a nodeSelector "
+                         "would leave the pod Pending unless another node runs one of its platforms. See which "
+                         "architectures the cluster has:", ("kubectl get nodes -L kubernetes.io/arch",)))
         return steps
     plat, nodes = runnable[0]
     arch = plat.split("/")[1]
