@@ -101,3 +101,21 @@ def test_the_bundle_keeps_the_chain_and_why_an_owner_was_not_read(snapshot: Any,
     replay = load_snapshot(bundle)
     assert _chains(replay) == _chains(snapshot)          # the Rollout (a custom resource) too
     assert _fixes(replay) == _fixes(snapshot)
+
+
+def test_a_hostile_owner_kind_never_reaches_a_command_unquoted() -> None:
+    import re
+
+    from pulldoctor.cluster import Snapshot
+
+    snap = Snapshot(source="x.json")
+    pod = _pod("evil-aaaaa", ("x/v1; touch /tmp/pwned #", "Kind$(touch /tmp/pwned)", "n; rm -rf /"))
+    from pulldoctor.cluster.model import convert_python
+
+    snap.add(convert_python(pod).objects)
+    d = run(find_failing(snap), snap)
+    cmds = [c for f in d.findings for x in f.fixes for c in x.commands if c.startswith("kubectl")]
+    assert cmds
+    for c in cmds:
+        unquoted = re.sub(r"'[^']*'", "", c)   # what the shell reads outside single quotes
+        assert "touch" not in unquoted and "rm -rf" not in unquoted, c

@@ -29,10 +29,15 @@ def owner(ev: Evidence) -> tuple[str, str] | None:
     kind is qualified by its API group (``rollout.argoproj.io``) so that kubectl finds it."""
     if ev.owner:
         kind, name = ev.owner
+        resource = kind.lower()
         if kind not in CONTROLLER_KINDS and "/" in ev.owner_api_version:
-            return f"{kind.lower()}.{ev.owner_api_version.split('/', 1)[0]}", name
-        return kind.lower(), name
+            resource = f"{resource}.{ev.owner_api_version.split('/', 1)[0]}"
+        # Kinds and groups come from the cluster's ownerReferences: anything but a DNS-ish word is quoted.
+        return (resource if _RESOURCE.fullmatch(resource) else q(resource)), name
     return None
+
+
+_RESOURCE = re.compile(r"[a-z0-9][a-z0-9.-]{0,252}")
 
 
 def builtin_owner(ev: Evidence) -> bool:
@@ -79,9 +84,10 @@ def owner_check(ev: Evidence) -> Fix | None:
         return None
     kind, name = ev.owner_inferred
     guess = f"{ev.owner[0]} {ev.owner[1]}" if ev.owner else "the owner"
+    resource = kind.lower() if _RESOURCE.fullmatch(kind.lower()) else q(kind.lower())
     return Fix(f"{ev.owner_note}. Read what owns {kind} {name} first; the commands below assume {guess}, so if "
                "the answer names another owner (or none), change that one instead:",
-               (f"kubectl get {kind.lower()} {q(name)} {ns(ev)} -o jsonpath='{{.metadata.ownerReferences}}'",))
+               (f"kubectl get {resource} {q(name)} {ns(ev)} -o jsonpath='{{.metadata.ownerReferences}}'",))
 
 
 def delete_pod(ev: Evidence) -> str:
