@@ -27,8 +27,13 @@ _OPTS = {"kw_only": True, "rename": "camel", "omit_defaults": True, "gc": False}
 
 
 class OwnerReference(Struct, **_OPTS):
+    """``metadata.ownerReferences[]``: who owns an object (``controller`` marks the one that manages it)."""
+
+    api_version: str = ""
     kind: str = ""
     name: str = ""
+    uid: str = ""
+    controller: bool | None = None
 
 
 class ObjectMeta(Struct, **_OPTS):
@@ -246,6 +251,40 @@ class ServiceAccount(Struct, tag_field="kind", tag="ServiceAccount", **_OPTS):
     image_pull_secrets: list[LocalObjectReference] = []
 
 
+# --- Owners (controllers) -------------------------------------------------------------------------------
+
+
+#: Built-in kinds that own pods (or own what owns them) and that files, bundles and the live reader keep:
+#: only their metadata, to follow ``ownerReferences`` from a pod to the object a person edits.
+CONTROLLER_KINDS: frozenset[str] = frozenset(
+    {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController"})
+
+
+class Workload(Struct, **_OPTS):
+    """Any object in a pod's owner chain (a built-in controller or a custom resource such as an Argo
+    Rollout), reduced to what the chain needs: apiVersion, kind, name, namespace, uid and its owners."""
+
+    api_version: str = ""
+    kind: str = ""
+    metadata: ObjectMeta = field(default_factory=ObjectMeta)
+
+    def controller_ref(self) -> OwnerReference | None:
+        return controller_of(self.metadata.owner_references)
+
+
+def controller_of(refs: list[OwnerReference]) -> OwnerReference | None:
+    """The managing owner: the reference with ``controller: true``, else the only one (older objects and
+    hand-written files often omit the flag); None when several are listed and none is marked."""
+    marked = [r for r in refs if r.controller]
+    if marked:
+        return marked[0]
+    return refs[0] if len(refs) == 1 else None
+
+
+class WorkloadList(Struct, **_OPTS):
+    items: list[Workload] = []
+
+
 # --- Lists and the document union -------------------------------------------------------------------
 
 
@@ -330,7 +369,7 @@ LIST_DECODER_FOR_KIND = {LIST_ITEM_KIND[k]: d for k, d in _LIST_DECODERS.items()
 class Decoded(Struct, gc=False):
     """What one document gave: the objects pulldoctor reads and the kinds it skipped (counted)."""
 
-    objects: list[KubeObject] = []
+    objects: list[KubeObject | Workload] = []
     ignored: dict[str, int] = {}
 
 
@@ -451,6 +490,9 @@ def _decode_json(data: bytes | memoryview) -> Decoded:
         if peek.items is None:
             if peek.kind in KINDS:
                 raise DocumentError(f"bad {peek.kind}: {fast_err}") from None
+            if peek.kind in CONTROLLER_KINDS:
+                out.objects.append(_workload(data, peek.kind))
+                return out
             _ignore(peek.kind, out)
             return out
         if peek.kind in _LIST_DECODERS or (peek.kind != "List" and not peek.kind.endswith("List")):
@@ -461,6 +503,9 @@ def _decode_json(data: bytes | memoryview) -> Decoded:
             except msgspec.ValidationError:
                 raise DocumentError(f"bad {peek.kind}: items[{i}] is {_a(_LOOSE_DECODER.decode(raw))}, "
                                     "not an object") from None
+            if kind in CONTROLLER_KINDS:
+                out.objects.append(_workload(raw, kind, f" at items[{i}]"))
+                continue
             if kind not in KINDS:
                 _ignore(kind, out)
                 continue
@@ -507,6 +552,24 @@ def _kind_of_misshapen(data: bytes | memoryview, fast_err: msgspec.ValidationErr
     return kind
 
 
+_WORKLOAD_DECODER = msgspec.json.Decoder(Workload)
+WORKLOAD_LIST_DECODER = msgspec.json.Decoder(WorkloadList)
+
+
+def _workload(data: bytes | memoryview, kind: str, where: str = "") -> Workload:
+    try:
+        obj: Workload = _WORKLOAD_DECODER.decode(data)
+    except msgspec.ValidationError as err:
+        raise DocumentError(f"bad {kind}{where}: {err}") from None
+    return obj
+
+
+def decode_workload(data: bytes | memoryview) -> Workload:
+    """One owner object from a GET (any kind); raises ``msgspec.DecodeError`` / ``ValidationError``."""
+    obj: Workload = decode_with(_WORKLOAD_DECODER, data)
+    return obj
+
+
 def convert_python(doc: object) -> Decoded:
     """The same as ``decode_json`` for a document already parsed (YAML): dicts in, Structs out."""
     out = Decoded(objects=[], ignored={})
@@ -516,6 +579,12 @@ def convert_python(doc: object) -> Decoded:
     if not isinstance(kind, str) or not kind:
         raise DocumentError("no 'kind': not a Kubernetes object")
     items = doc.get("items")
+    if kind in CONTROLLER_KINDS:
+        try:
+            out.objects.append(msgspec.convert(doc, Workload))
+        except msgspec.ValidationError as err:
+            raise DocumentError(f"bad {kind}: {err}") from None
+        return out
     if kind in KINDS or kind in _LIST_DECODERS:
         try:
             _flatten(msgspec.convert(doc, Document), out)
@@ -529,6 +598,12 @@ def convert_python(doc: object) -> Decoded:
             if not isinstance(item, dict):
                 raise DocumentError(f"bad {kind}: items[{i}] is {_a(item)}, not an object")
             ikind = item.get("kind", "")
+            if ikind in CONTROLLER_KINDS:
+                try:
+                    out.objects.append(msgspec.convert(item, Workload))
+                except msgspec.ValidationError as err:
+                    raise DocumentError(f"bad {ikind} at items[{i}]: {err}") from None
+                continue
             if ikind not in KINDS:
                 _ignore(ikind, out)
                 continue

@@ -11,7 +11,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from pulldoctor.cluster.model import Event, EventMeta, KubeObject, Node, ObjectMeta, Pod, Secret, ServiceAccount
+from pulldoctor.cluster.model import (
+    Event,
+    EventMeta,
+    KubeObject,
+    Node,
+    ObjectMeta,
+    Pod,
+    Secret,
+    ServiceAccount,
+    Workload,
+)
 
 ALL_NAMESPACES = "*"
 _T = TypeVar("_T", Pod, Event)
@@ -63,13 +73,17 @@ class Snapshot:
     nodes: dict[str, Node] = field(default_factory=dict)
     secrets: dict[tuple[str, str], Secret] = field(default_factory=dict)
     service_accounts: dict[tuple[str, str], ServiceAccount] = field(default_factory=dict)
+    #: the objects of pods' owner chains that were read, by (namespace, kind, name)
+    owners: dict[tuple[str, str, str], Workload] = field(default_factory=dict)
+    #: owners that could not be read (live: forbidden, gone), by (namespace, kind, name): why
+    unread_owners: dict[tuple[str, str, str], str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     ignored_kinds: dict[str, int] = field(default_factory=dict)
     source: str = ""
     #: kind -> namespaces whose objects of that kind were read in full ("*" = all; nodes use "*").
     complete: dict[str, set[str]] = field(default_factory=dict)
 
-    def add(self, objects: Iterable[KubeObject], *, mark_listed: bool = True) -> None:
+    def add(self, objects: Iterable[KubeObject | Workload], *, mark_listed: bool = True) -> None:
         """Add decoded objects; with ``mark_listed`` (files) a kind counts as listed in every namespace
         where at least one object of that kind appeared."""
         pods, events = self.pods, self.events
@@ -87,6 +101,9 @@ class Snapshot:
             elif type(obj) is Secret:
                 self.secrets[_key(obj.metadata.namespace, obj.metadata.name)] = obj
                 ns, kind = obj.metadata.namespace, "Secret"
+            elif type(obj) is Workload:
+                self.owners[(obj.metadata.namespace, obj.kind, obj.metadata.name)] = obj
+                continue
             elif type(obj) is ServiceAccount:
                 self.service_accounts[_key(obj.metadata.namespace, obj.metadata.name)] = obj
                 ns, kind = obj.metadata.namespace, "ServiceAccount"

@@ -4,13 +4,12 @@ the image on the node, and a signature policy.
 
 from __future__ import annotations
 
-import json
 import re
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.families.base import CERTAIN, LIKELY, POSSIBLE, C, Family
-from pulldoctor.diagnosis.kubectl import job_edit, ns, owner, q, recreate_pod, set_image
+from pulldoctor.diagnosis.kubectl import edit_owner, job_edit, owner, recreate_pod, set_image, template_patch
 from pulldoctor.diagnosis.lines import base_lines
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
 
@@ -129,11 +128,11 @@ def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
     if o is None:  # a pod's imagePullPolicy cannot be changed: edit the manifest and recreate it
         return [load, Fix(f"Set imagePullPolicy: IfNotPresent for {ev.container} in the manifest and recreate:",
                           recreate_pod(ev))]
-    # A strategic merge patch matches containers by name.
-    patch = {"spec": {"template": {"spec": {field: [{"name": ev.container, "imagePullPolicy": "IfNotPresent"}]}}}}
-    body = q(json.dumps(patch, separators=(",", ":")))
-    return [load, Fix(f"Let {o[0]} {o[1]} pull it (imagePullPolicy: IfNotPresent):",
-                      (f"kubectl patch {o[0]} {q(o[1])} {ns(ev)} -p {body}",))]
+    # A strategic merge patch matches containers by name (a CronJob's template sits under its jobTemplate).
+    patch = template_patch(ev, {field: [{"name": ev.container, "imagePullPolicy": "IfNotPresent"}]})
+    if patch is None:  # a custom resource: no strategic merge, edit it
+        return [load, edit_owner(ev, f"set imagePullPolicy: IfNotPresent for {ev.container}")]
+    return [load, Fix(f"Let {o[0]} {o[1]} pull it (imagePullPolicy: IfNotPresent):", (patch,))]
 
 
 def signature(ev: Evidence, claimed: Cause) -> Verdict:
