@@ -83,7 +83,7 @@ def test_diagnose_escapes_every_control(module_tmp: str, fmt: str, char: str) ->
 def test_diagnose_text_escapes_the_renderers_own_colour_codes_in_input() -> None:
     """Escape the input first, colour after: with colour on, a cluster's SGR sequence that equals the
     renderer's own is shown escaped, and the renderer's colours are still there."""
-    from pulldoctor.cluster import find_failing, load_snapshot
+    from pulldoctor.cluster import SourceSpec, find_failing, load_snapshot
     from pulldoctor.diagnosis import diagnose
     from pulldoctor.render import text
 
@@ -94,8 +94,8 @@ def test_diagnose_text_escapes_the_renderers_own_colour_codes_in_input() -> None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "esc.json"
         path.write_text(json.dumps(o.as_list([pod])))
-        snapshot = load_snapshot(str(path))
-    out = text(diagnose(find_failing(snapshot), snapshot, probe=False), color=True)
+        snapshot = load_snapshot(SourceSpec(paths=(str(path),)))
+    out = text(diagnose(find_failing(snapshot), snapshot=snapshot), color=True)
     assert f"{SGR}FAKE-RED" not in out and "\\x1b[1;31mFAKE-RED" in out
     assert re.search(r"\x1b\[1;3[136]m", out)  # our own colours survive
 

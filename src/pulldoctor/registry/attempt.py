@@ -36,7 +36,7 @@ from pulldoctor.registry.models import RateLimit, Step, Throughput
 from pulldoctor.registry.ratelimit import parse_ratelimit
 from pulldoctor.registry.session import Endpoint, Session, credential_label, repo_url
 from pulldoctor.registry.tags import suggest
-from pulldoctor.registry.wire import INDEX_TYPES, MANIFEST_ACCEPT, Response, TransportError
+from pulldoctor.registry.wire import INDEX_TYPES, MANIFEST_ACCEPT, Response, TransportError, quoted
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -110,7 +110,9 @@ class Prober:
         self.a = Attempt()
 
     def step(self, name: str, ok: bool, detail: str, start: float) -> None:
-        self.a.steps.append(Step(name, ok, detail, time.monotonic() - start))
+        # Details quote registries and token services: nothing sent in this attempt may come back out.
+        sent = (self.authorization, self.cred.basic_auth() if self.cred is not None else None)
+        self.a.steps.append(Step(name, ok, quoted(detail, *sent), time.monotonic() - start))
 
     def fail(self, cause: Cause, status: int | None = None) -> Attempt:
         self.a.cause = cause
