@@ -564,3 +564,18 @@ def test_debug_report_masks_headers_known_secrets_and_escapes(message: str) -> N
     assert r.returncode == 3 and "Traceback" in r.stderr and "ValueError" in r.stderr, r.stderr
     assert not leaked_forms(r.stderr, secret_forms(KEY_CANARY)), r.stderr
     assert "\x1b" not in r.stderr and "\x07" not in r.stderr
+
+
+@pytest.mark.parametrize("hostile", [
+    "a:/" * 70_000 + "@h", "(a:b" * 50_000 + "@h/x", "https://" + "a@" * 100_000, "x //a" * 40_000 + "@h",
+    "a" * 100_000 + "@" + "b" * 100_000, ("a" * 50 + "@") * 4_000, "Basic " * 40_000, "u:p/" * 50_000 + "@x/",
+])  # fmt: skip
+def test_masking_is_linear_on_hostile_text(hostile: str) -> None:
+    """Every output goes through these masks: 200 KB built to make a backtracking pattern quadratic
+    (many scheme-like starts, many "@") takes well under a second."""
+    from pulldoctor.redact import mask_all, mask_key, printable, printable_json
+
+    start = time.monotonic()
+    for f in (mask_all, mask_key, printable, printable_json):
+        f(hostile)
+    assert time.monotonic() - start < 1.0

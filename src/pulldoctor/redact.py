@@ -68,14 +68,33 @@ def mask_key(key: str) -> str:
 
 
 # In text: a URL ("https://user:pw@host", also with a "/" in the password, and "//user:pw@host") or a
-# reference ("user:pw@host/repo"). The userinfo runs to the LAST "@" of the word that is followed by a host
-# (a name or [IPv6], an optional numeric port, then the end of the authority): "app@sha256:…" is a digest.
-_HOST_AHEAD = r"(?=(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]+)?(?:[/?#\s\"'\\<>),;]|$))"
-_URL_USERINFO_RE = re.compile(
-    r"(?P<lead>\b[A-Za-z][A-Za-z0-9+.-]*:/+|(?:(?<=[\s\"'(=<,;])|^)//)"
-    r"(?P<info>[^\s\"'\\<>@]+(?:@[^\s\"'\\<>@]+)*)@" + _HOST_AHEAD)
-_REF_USERINFO_RE = re.compile(
-    r"(?<![\w.:/@-])(?P<info>[^\s/@\"'\\:<>]+:[^\s/\"'\\<>][^\s\"'\\<>]*)@" + _HOST_AHEAD)
+# reference ("user:pw@host/repo"), inside one word (quotes, backslashes, <> and whitespace end a word).
+# The userinfo runs to the LAST "@" of the word that a host follows (a name or [IPv6], an optional numeric
+# port, then the end of the authority): "app@sha256:…" is a digest, "git@github.com:org/x" an SSH path.
+# Words are found from their first character only and every pattern is bounded, so the work is linear in
+# the text however hostile it is.
+_AT_WORD_RE = re.compile(r"(?<![^\s\"'\\<>])[^\s\"'\\<>@]*@[^\s\"'\\<>]*")
+_HOST_AFTER_AT_RE = re.compile(r"(?:\[[0-9A-Fa-f:.]{1,64}\]|[A-Za-z0-9.-]{1,253})(?::[0-9]{1,5})?(?=[/?#),;\]]|$)")
+_URL_LEAD_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,31}:/+|^/{2,}")
+_REF_INFO_RE = re.compile(r"[^/@:]+:[^/].*", re.DOTALL)
+
+
+def _mask_word(word: str) -> str:
+    at = word.rfind("@")
+    while at >= 0 and not _HOST_AFTER_AT_RE.match(word, at + 1):
+        at = word.rfind("@", 0, at)
+    if at <= 0:
+        return word
+    lead = _URL_LEAD_RE.search(word, 0, at)
+    if lead is not None:  # a URL: the userinfo starts after the (first) scheme and its slashes
+        start = lead.end()
+    else:  # a reference: the word is "user:password@host…" (after an opening bracket or "key=")
+        start = len(word) - len(word.lstrip("([{=,;"))
+        if not _REF_INFO_RE.fullmatch(word, start, at):
+            return word
+    if start >= at:
+        return word
+    return f"{word[:start]}{_mask_info(word[start:at])}{word[at:]}"
 
 
 def mask_userinfo(text: str) -> str:
@@ -83,8 +102,7 @@ def mask_userinfo(text: str) -> str:
     (a userinfo without a colon, often a token, entirely), split passwords included. Cheap without ``@``."""
     if "@" not in text:
         return text
-    text = _URL_USERINFO_RE.sub(lambda m: f"{m['lead']}{_mask_info(m['info'])}@", text)
-    return _REF_USERINFO_RE.sub(lambda m: f"{_mask_info(m['info'])}@", text)
+    return _AT_WORD_RE.sub(lambda m: _mask_word(m.group(0)), text)
 
 
 # --- credentials in flight ---------------------------------------------------------------------------
