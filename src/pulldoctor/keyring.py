@@ -25,7 +25,6 @@ from typing import Any, Literal, NoReturn
 from urllib.parse import unquote
 
 from pulldoctor.errors import SecretFormatError
-from pulldoctor.redact import mask_key, remember_secret
 from pulldoctor.reference import ImageRef, parse
 
 __all__ = [
@@ -68,6 +67,8 @@ class Credential:
         object.__setattr__(self, "_password", password)
         digest = hashlib.sha256(f"{username}:{password}".encode("utf-8", "surrogatepass")).hexdigest()
         object.__setattr__(self, "_fingerprint", digest[:8])
+        from pulldoctor.redact import remember_secret
+
         remember_secret(password)  # masked in error lines, debug traces and logs, whatever quotes it
 
     @property
@@ -398,6 +399,8 @@ def _decode_auth_field(value: str) -> tuple[str, str] | None:
 def _strip_userinfo(key: str) -> str:
     """A key written as https://user:pw@host would carry a secret: the one masking function, which splits
     keys as the kubelet's URL parser does (``redact.mask_key``)."""
+    from pulldoctor.redact import mask_key
+
     return mask_key(key)
 
 

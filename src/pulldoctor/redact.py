@@ -123,6 +123,19 @@ def remember_secret(value: str | None) -> None:
             _known[value] = forms
 
 
+def remember_client_credentials(configuration: object) -> None:
+    """Remember what a ``kubernetes.client.Configuration`` authenticates with (the kubeconfig's token, its
+    password): an HTTP library quotes a bad header value whole (``Invalid header value b'Bearer …'``)."""
+    api_key = getattr(configuration, "api_key", None)
+    for value in (api_key.values() if isinstance(api_key, dict) else ()):
+        if isinstance(value, str):
+            remember_secret(value)
+            scheme, _, token = value.partition(" ")
+            remember_secret(token if scheme.lower() == "bearer" else None)
+    password = getattr(configuration, "password", None)
+    remember_secret(password if isinstance(password, str) else None)
+
+
 def _b64_stable(raw: bytes) -> list[str]:
     """Base64 characters that encode only ``raw``'s bytes, at each of the three alignments ``raw`` can have
     inside a longer base64 text: what any base64 of a document that holds the secret contains."""

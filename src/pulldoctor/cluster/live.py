@@ -117,7 +117,9 @@ class LiveSession:
         except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as err:
             raise ClusterAccessError(f"kubeconfig could not be read ({type(err).__name__}: "
                                      f"{' '.join(str(err).split())[:200]})") from None
-        _remember_credentials(cfg)
+        from pulldoctor.redact import remember_client_credentials
+
+        remember_client_credentials(cfg)  # the token, masked wherever text is quoted from now on
         # One retry on connect; none after a read (a stalled server would double the wait).
         cfg.retries = Retry(total=1, connect=1, read=0, status=0, other=0)
         if not str(cfg.host).startswith(("https://", "http://")):  # urllib3 would warn, then guess
@@ -261,18 +263,6 @@ def _deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def _remember_credentials(cfg: Any) -> None:
-    """The kubeconfig's token and password, masked from now on wherever text is quoted (error lines,
-    debug traces, logs): an HTTP library quotes a bad header value whole."""
-    from pulldoctor.redact import remember_secret
-
-    for value in (getattr(cfg, "api_key", None) or {}).values():
-        if isinstance(value, str):
-            remember_secret(value)
-            remember_secret(value.partition(" ")[2] if value.lower().startswith("bearer ") else None)
-    remember_secret(getattr(cfg, "password", None) or None)
 
 
 def _short(err: BaseException) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pulldoctor.errors import InputError
-from pulldoctor.redact import printable, printable_json
+from pulldoctor.redact import printable
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         doc = result.to_json()
         if args.docker_config:
             doc["credentials"] = {"tried": len(creds), "explanation": note}
-        # The same gate as text: details quote registries (user:password@ in a URL, controls).
+        from pulldoctor.redact import printable_json  # the same gate as text: details quote registries
+
         sys.stdout.write(printable_json(json.dumps(doc, indent=2)) + "\n")
     else:
         sys.stdout.write(render_text(result, note))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from yarl import URL
 
 from pulldoctor.causes import Cause
+from pulldoctor.redact import mask_all
 from pulldoctor.reference import ImageRef
 from pulldoctor.registry.auth import Challenge, parse_challenges, pick_challenge
 from pulldoctor.registry.manifest import (
@@ -36,7 +37,7 @@ from pulldoctor.registry.models import RateLimit, Step, Throughput
 from pulldoctor.registry.ratelimit import parse_ratelimit
 from pulldoctor.registry.session import Endpoint, Session, credential_label, repo_url
 from pulldoctor.registry.tags import suggest
-from pulldoctor.registry.wire import INDEX_TYPES, MANIFEST_ACCEPT, Response, TransportError, quoted
+from pulldoctor.registry.wire import INDEX_TYPES, MANIFEST_ACCEPT, Response, TransportError
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -112,7 +113,7 @@ class Prober:
     def step(self, name: str, ok: bool, detail: str, start: float) -> None:
         # Details quote registries and token services: nothing sent in this attempt may come back out.
         sent = (self.authorization, self.cred.basic_auth() if self.cred is not None else None)
-        self.a.steps.append(Step(name, ok, quoted(detail, *sent), time.monotonic() - start))
+        self.a.steps.append(Step(name, ok, mask_all(detail, sent, known=False), time.monotonic() - start))
 
     def fail(self, cause: Cause, status: int | None = None) -> Attempt:
         self.a.cause = cause
