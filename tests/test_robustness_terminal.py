@@ -233,3 +233,32 @@ def test_serve_log_cannot_be_forged(serve_log: str) -> None:
     assert lines and all(LOG_LINE.match(line) or line.startswith((" ", "Traceback")) for line in lines), lines
     assert not any(line.startswith("2026-01-01 00:00:00,000 CRITICAL") for line in lines)
     assert "FORGED LOG LINE" in serve_log  # still shown, on the line that quotes it
+
+
+def test_safe_formatter_escapes_message_args_and_tracebacks() -> None:
+    """The formatter itself, in process: the merged message (format and args) becomes one escaped line with
+    ``user:password@`` and ``Bearer`` values masked; a traceback keeps its newlines and nothing else."""
+    import io
+    import logging
+
+    from pulldoctor.logfmt import SafeFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("pulldoctor.test-safe-formatter")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("pods: API server answered %s", "500 Hostile\x1b]0;t\x07" + FORGED + " https://u:pw-1234@h/x")
+        try:
+            raise ValueError("Invalid header value b'Bearer tok-1234\\nx'\x1b[2J")
+        except ValueError:
+            log.exception("boom %d\n%s", 1, "CRITICAL forged")
+    finally:
+        log.removeHandler(handler)
+    out = stream.getvalue()
+    lines = out.split("\n")[:-1]
+    assert lines[0].startswith("WARNING ") and "\\x1b]0;t\\x07\\n2026-01-01" in lines[0] and "u:***@h" in lines[0]
+    assert lines[1] == "ERROR pulldoctor.test-safe-formatter: boom 1\\nCRITICAL forged"
+    assert "Traceback" in out and "Bearer ***" in out and "tok-1234" not in out and "\x1b" not in out

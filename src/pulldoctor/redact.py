@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import threading
 from collections.abc import Iterable
@@ -148,6 +149,7 @@ def _b64_stable(raw: bytes) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)  # a probe quotes its Authorization value at every step
 def secret_forms(value: str) -> tuple[str, ...]:
     """The texts an echo of ``value`` can contain: itself, escaped (repr, JSON), percent-encoded, and its
     base64 at every alignment. For an ``Authorization`` value, those of its parts too: the Basic
