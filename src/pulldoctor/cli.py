@@ -166,14 +166,26 @@ _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG})
 
 def error_line(message: str) -> str:
     """The error as ONE line of bounded length: control characters (a newline in a pasted reference)
-    escaped, the middle of a huge echoed input cut, and any user:password@ masked."""
-    from pulldoctor.redact import mask_userinfo
+    escaped, the middle of a huge echoed input cut, and any credential masked (``user:password@``, a
+    ``Bearer``/``Basic`` value, a secret pulldoctor read such as the kubeconfig token)."""
+    from pulldoctor.redact import mask_all
 
-    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in mask_userinfo(message))
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in mask_all(message))
     if len(line) > MAX_ERROR_CHARS:
         cut = len(line) - MAX_ERROR_CHARS
         line = f"{line[:MAX_ERROR_CHARS - 200]} …[{cut} characters cut]… {line[-200:]}"
     return line
+
+
+def debug_report(err: BaseException) -> str:
+    """The traceback ``PULLDOCTOR_DEBUG=1`` prints, through the same masking as every other output: the
+    secrets pulldoctor read (kubeconfig token, passwords), header-like values and ``user:password@``
+    masked, control characters but newlines escaped (``Invalid header value b'Bearer …'`` quotes a token)."""
+    import traceback
+
+    from pulldoctor.redact import log_safe_block
+
+    return log_safe_block("".join(traceback.format_exception(err)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as err:  # a bug: still one line, unless debugging
         if debug:
-            raise
+            sys.stderr.write(debug_report(err))
+            return 3
         if isinstance(err, OSError) and err.errno in _OUTPUT_ERRNOS:  # stdout on a full disk, say
             sys.stderr.write(f"pulldoctor: cannot write the output: {err.strerror}\n")
             return 2

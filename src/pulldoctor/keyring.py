@@ -68,6 +68,9 @@ class Credential:
         object.__setattr__(self, "_password", password)
         digest = hashlib.sha256(f"{username}:{password}".encode("utf-8", "surrogatepass")).hexdigest()
         object.__setattr__(self, "_fingerprint", digest[:8])
+        from pulldoctor.redact import remember_secret
+
+        remember_secret(password)  # masked in error lines, debug traces and logs, whatever quotes it
 
     @property
     def username(self) -> str:
@@ -125,7 +128,7 @@ class Credential:
 class Entry:
     """One key of a docker config, with where it came from."""
 
-    key: str  # as written ("https://index.docker.io/v1/", "*.acme.io", "ghcr.io/org"); userinfo removed
+    key: str  # as written ("https://index.docker.io/v1/", "*.acme.io", "ghcr.io/org"); userinfo masked
     source: str  # "secret ns/regcred", "node config.json"
     credential: Credential | None  # None when redacted (bundles) or without a username (sent anonymously)
     has_username: bool
@@ -416,14 +419,11 @@ def _decode_auth_field(value: str) -> tuple[str, str] | None:
 
 
 def _strip_userinfo(key: str) -> str:
-    """A key written as https://user:pw@host would carry a secret: keep host and path only."""
-    scheme, sep, rest = key.partition("://")
-    if not sep:
-        scheme, rest = "", key
-    authority, slash, path = rest.partition("/")
-    if "@" not in authority:
-        return key
-    return f"{scheme}{sep}***@{authority.rpartition('@')[2]}{slash}{path}"
+    """A key written as https://user:pw@host would carry a secret: the one masking function, which splits
+    keys as the kubelet's URL parser does (``redact.mask_key``)."""
+    from pulldoctor.redact import mask_key
+
+    return mask_key(key)
 
 
 # --- Matching: keyring.go ---------------------------------------------------------------------------

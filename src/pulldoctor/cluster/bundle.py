@@ -47,7 +47,7 @@ from pulldoctor.cluster.model import (
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import IMAGE_EVENT_REASONS
 from pulldoctor.errors import InputError, SecretFormatError
-from pulldoctor.redact import mask_userinfo
+from pulldoctor.redact import printable_json
 
 BUNDLE_FORMAT = 1
 MAX_MEMBERS = 1_000
@@ -198,7 +198,7 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
     target = _target(path)
     objs, notes = bundle_objects(snapshot)
     # Waiting messages and events can echo a URL with user:password@ in it (a runtime's error text).
-    body = mask_userinfo(encode_json(ObjectList(items=objs)).decode()).encode()
+    body = printable_json(encode_json(ObjectList(items=objs)).decode()).encode()
     manifest = {
         "pulldoctor_bundle": BUNDLE_FORMAT,
         "version": __version__,
@@ -221,7 +221,7 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
     try:
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             now = time.time()
-            head = mask_userinfo(json.dumps(manifest, indent=2)).encode()  # notes and scope quote the API URL
+            head = printable_json(json.dumps(manifest, indent=2)).encode()  # notes and scope quote the API URL
             for member, data in ((MANIFEST, head), (OBJECTS, body), (OWNERS, owners)):
                 info = tarfile.TarInfo(member)
                 info.size, info.mtime, info.mode = len(data), now, 0o644

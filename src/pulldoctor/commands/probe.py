@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         doc = result.to_json()
         if args.docker_config:
             doc["credentials"] = {"tried": len(creds), "explanation": note}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        from pulldoctor.redact import printable_json  # the same gate as text: details quote registries
+
+        sys.stdout.write(printable_json(json.dumps(doc, indent=2)) + "\n")
     else:
         sys.stdout.write(render_text(result, note))
     return 0 if result.cause is None else 1

@@ -19,6 +19,7 @@ from typing import Any
 from pulldoctor.errors import ClusterAccessError
 from pulldoctor.kubeapi.credentials import credential_problem
 from pulldoctor.kubeapi.transport import KubeApi
+from pulldoctor.redact import remember_client_credentials
 
 _IN_CLUSTER_NS = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -72,6 +73,7 @@ def connect(*, kubeconfig: str | None = None, context: str | None = None, reques
         raise ClusterAccessError(f"{who}: {problem}")
     # One retry on connect; none after a read (a stalled server would double the wait).
     cfg.retries = Retry(total=1, connect=1, read=0, status=0, other=0)
+    remember_client_credentials(cfg)  # the token, masked wherever text is quoted from now on
     if not str(cfg.host).startswith(("https://", "http://")):  # urllib3 would warn, then guess
         raise ClusterAccessError(f"kubeconfig: the cluster's server {str(cfg.host)[:100]!r} is not an "
                                  "https:// or http:// URL")

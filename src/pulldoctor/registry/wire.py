@@ -6,11 +6,13 @@ Kept apart from ``client`` so that importing ``pulldoctor.registry`` does not im
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from multidict import CIMultiDictProxy
 from yarl import URL
+
+from pulldoctor.redact import mask_all
 
 #: What containerd 1.6 sends when it resolves a reference (remotes/docker/resolver.go), same order.
 MANIFEST_ACCEPT = ", ".join(
@@ -73,6 +75,7 @@ class Response:
     truncated: bool
     url: URL
     method: str
+    sent: str | None = field(default=None, repr=False)  # the Authorization value sent in this exchange
 
     def json(self) -> Any:
         """Parsed body, or None when it is not JSON; raises ``UnreadableJSON`` when it is JSON nested too
@@ -104,7 +107,12 @@ class Response:
         return [str(e.get("code")) for e in errors[:16] if isinstance(e, dict) and e.get("code")]
 
     def error_message(self, limit: int = 200) -> str:
-        """First distribution error ``code: message``, or the start of a text body."""
+        """First distribution error ``code: message``, or the start of a text body: the only way a body is
+        quoted, so the credentials of this exchange are removed here (a proxy may echo the Authorization
+        header: the Basic pair, its base64 at any alignment, the Bearer token, in any case)."""
+        return quoted(self._error_text(limit), self.sent)
+
+    def _error_text(self, limit: int) -> str:
         doc = self.json()
         errors = doc.get("errors") if isinstance(doc, dict) else None
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
@@ -112,3 +120,9 @@ class Response:
             return f"{e.get('code', '')}: {e.get('message', '')}"[:limit]
         text = self.body[:limit].decode("utf-8", "replace")
         return " ".join(text.split()) if text.isprintable() or "\n" in text else ""
+
+
+def quoted(text: str, *sent: str | None) -> str:
+    """Text a registry wrote, fit to quote: the credentials sent to it (Authorization values) in every form
+    an echo can take, header-like ``Basic``/``Bearer`` values and ``user:password@`` masked."""
+    return mask_all(text, sent, known=False) if text else text

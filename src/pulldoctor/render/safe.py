@@ -8,7 +8,7 @@ findings cost more than laying them out (18 ms for text, 42 ms for JSON).
 
 from __future__ import annotations
 
-from pulldoctor.redact import mask_userinfo, printable
+from pulldoctor.redact import mask_userinfo, printable, printable_json
 
 
 def printable_text(text: str, keep: frozenset[str] = frozenset()) -> str:
@@ -22,3 +22,9 @@ def masked_text(text: str) -> str:
     if "@" not in text:
         return text
     return "\n".join(mask_userinfo(line) if "@" in line else line for line in text.split("\n"))
+
+
+def printable_json_text(text: str) -> str:
+    """The same as ``redact.printable_json(text)``: a printable line without ``@`` has nothing to change."""
+    return "\n".join(line if "@" not in line and line.isprintable() else printable_json(line)
+                     for line in text.split("\n"))

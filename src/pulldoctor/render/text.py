@@ -8,6 +8,7 @@ from __future__ import annotations
 import textwrap
 
 from pulldoctor.diagnosis.model import Confidence, Diagnosis, Finding
+from pulldoctor.redact import printable
 from pulldoctor.render.safe import printable_text
 
 _RESET = "\033[0m"
@@ -53,14 +54,26 @@ class _Out:
         self.width = max(40, width)
         self.color = color
 
+    # Escape the input first, colour after: every text from the diagnosis goes through ``printable``
+    # as it is added (wrap, raw, c), and only then do our own colour codes go around it.
+
     def c(self, code: str, s: str) -> str:
+        s = printable(s)
         return f"{code}{s}{_RESET}" if self.color else s
 
-    def wrap(self, text: str, indent: str, hang: str | None = None) -> None:
-        self.lines.extend(wrap(text, self.width, indent, indent if hang is None else hang))
+    def wrap(self, text: str, indent: str, hang: str | None = None, *, mark: tuple[str, str] | None = None) -> None:
+        """``text`` (escaped here) wrapped; ``mark`` = (colour, symbol) puts a coloured symbol before it."""
+        text = printable(text)
+        if mark is not None:
+            text = f"{mark[1]} {text}"
+        lines = wrap(text, self.width, indent, indent if hang is None else hang) or [indent]
+        if mark is not None and self.color:
+            lines[0] = lines[0].replace(f"{mark[1]} ", f"{mark[0]}{mark[1]} {_RESET}", 1)
+        self.lines.extend(lines)
 
-    def raw(self, s: str = "") -> None:
-        self.lines.append(s)
+    def raw(self, s: str = "", *, prefix: str = "") -> None:
+        """``s`` escaped, after ``prefix`` (our own, possibly coloured)."""
+        self.lines.append(prefix + printable(s))
 
 
 def headline(f: Finding) -> str:
@@ -83,12 +96,12 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
         out.raw("No container is failing to get its image.")
     else:
         pods = {(f.namespace, f.pod) for f in fs}
-        out.raw(out.c(_BOLD, f"{len(fs)} container(s) in {len(pods)} pod(s) cannot get their image."))
+        out.raw(prefix=out.c(_BOLD, f"{len(fs)} container(s) in {len(pods)} pod(s) cannot get their image."))
         for g in diagnosis.groups:
-            out.wrap(out.c(_COLOURS[g.members[0].confidence], "≡ ") + g.summary, "", "    ")
+            out.wrap(g.summary, "", "    ", mark=(_COLOURS[g.members[0].confidence], "≡"))
         for f in fs:
             if id(f) not in grouped:
-                out.wrap(out.c(_COLOURS[f.confidence], "✗ ") + headline(f), "", "    ")
+                out.wrap(headline(f), "", "    ", mark=(_COLOURS[f.confidence], "✗"))
     for t in _tail(diagnosis):
         out.wrap(t, "", "  ")
     for f in fs:
@@ -99,14 +112,14 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
         if others:
             names = ", ".join(f"{o.namespace}/{o.pod}" for o in others[:8]) + (", …" if len(others) > 8 else "")
             out.wrap(f"same cause for {len(others)} more: {names}", "  ", "    ")
-    # Messages come from the cluster: no escape sequence but our colours reaches the terminal, and no
-    # user:password@ a runtime echoed (lines wrap only at spaces, so none is split).
+    # Every line was escaped as it was added: the gate keeps only our colours, which are all that is left
+    # (and masks any user:password@ a runtime echoed; lines wrap only at spaces, so none is split).
     return printable_text("\n".join(out.lines) + "\n", keep=_OWN_CODES)
 
 
 def _details(out: _Out, f: Finding) -> None:
     out.raw()
-    out.wrap(out.c(_COLOURS[f.confidence], headline(f)), "")
+    out.raw(prefix=out.c(_COLOURS[f.confidence], headline(f)))
     out.wrap(f.verdict.summary, "  ")
     out.wrap(f"image: {f.image}" + (f"  node: {f.node}" if f.node else ""), "  ")
     if f.verdict.evidence:
@@ -123,7 +136,7 @@ def _details(out: _Out, f: Finding) -> None:
             out.wrap(f"{i}. {fix.text}", "    ", "       ")
             for cmd in fix.commands:
                 # Commands are not wrapped: they must stay paste-able.
-                out.raw(out.c(_DIM, "       $ ") + cmd)
+                out.raw(cmd, prefix=out.c(_DIM, "       $ "))
 
 
 def _tail(d: Diagnosis) -> list[str]:
