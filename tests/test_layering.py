@@ -19,7 +19,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "pulldoctor"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cluster"
 
-HEAVY = ("kubernetes", "aiohttp", "prometheus_client", "urllib3")
+HEAVY = ("kubernetes", "aiohttp", "prometheus_client", "urllib3", "boto3", "botocore")
 
 
 def _imported_after(code: str) -> set[str]:
@@ -85,6 +85,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "reference.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
                                      "pulldoctor.keyring"},
     "keyring.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
+    # Cloud evidence reads keyring and reference only; diagnosis reads it (cloudstep, families/cloud).
+    "cloud": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
     "diagnosis": _API | {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "render": _API | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "exporter": {"pulldoctor.commands", "pulldoctor.cli"},
@@ -209,6 +211,18 @@ def test_one_kubernetes_api_client() -> None:
 def test_importing_the_api_client_loads_neither_kubernetes_nor_urllib3() -> None:
     """They load when a cluster is reached (``connect``), not when a module that may reach one is imported."""
     assert _imported_after("import pulldoctor.kubeapi") & set(HEAVY) == set()
+
+
+def test_only_the_aws_reader_imports_boto3() -> None:
+    """boto3 is the optional ``aws`` extra: one module reads AWS, and only inside its functions."""
+    users = {str(f.relative_to(SRC)) for f in SRC.rglob("*.py") for name in _imports(f)
+             if name.split(".")[0] in ("boto3", "botocore")}
+    assert users == {"cloud/aws.py"}
+    top = {a.name.split(".")[0] for node in ast.parse((SRC / "cloud/aws.py").read_text(encoding="utf-8")).body
+           if isinstance(node, ast.Import | ast.ImportFrom)
+           for a in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+    assert not top & {"boto3", "botocore"}
+    assert _imported_after("import pulldoctor.diagnosis, pulldoctor.cloud.aws") & {"boto3", "botocore"} == set()
 
 
 if __name__ == "__main__":
