@@ -92,7 +92,8 @@ def collect(instance_id: str, zone: str, registry: EcrHost, repository: str, ref
     """Read the evidence for one pull (see the module docstring); never raises for AWS's answers."""
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as AwsConnectionError
 
     ev = AwsEvidence(instance_id, registry, repository, reference)
     clock = _Budget(budget)
@@ -101,8 +102,12 @@ def collect(instance_id: str, zone: str, registry: EcrHost, repository: str, ref
     session = boto3.session.Session()
     node_region = region_of_zone(zone) or registry.region
 
+    silent: list[str] = []  # the call AWS did not answer: the others would stall the same way
+
     def call(what: str, client: Any, method: str, **kw: Any) -> Any:
         """One AWS call, or None with a note: refused, not found (the caller decides), timed out."""
+        if silent:
+            return None
         if clock.left() <= 0:
             if not any("time budget" in n for n in ev.notes):
                 ev.notes.append(f"AWS evidence stopped at {what}: the {budget:g}s time budget is spent")
@@ -119,8 +124,13 @@ def collect(instance_id: str, zone: str, registry: EcrHost, repository: str, ref
             else:
                 ev.notes.append(f"AWS answered {what} with {printable(code or 'an error')}")
         except BotoCoreError as err:
-            ev.notes.append(f"AWS did not answer {what}: {printable(type(err).__name__)} "
-                            f"(timeouts {timeout:g}s, 2 attempts)")
+            silent.append(what)
+            kind = printable(type(err).__name__)
+            if isinstance(err, HTTPClientError | AwsConnectionError):
+                ev.notes.append(f"AWS did not answer {what}: {kind} (timeouts {timeout:g}s, 2 attempts); "
+                                "the other AWS reads were skipped")
+            else:
+                ev.notes.append(f"boto3 could not call {what}: {kind}; the other AWS reads were skipped")
         return None
 
     ec2 = session.client("ec2", region_name=node_region, config=cfg)

@@ -127,7 +127,21 @@ def aws_verdict(ev: Evidence, rule: str) -> Verdict | None:
                        "it (ecr:DescribeImages).", lines, rule=rule)
     d = a.denied
     if d is None:
-        return None
+        if ev.message_cause != C.FORBIDDEN or not a.decisions:
+            return None
+        maybe = [u for x in a.decisions for u in x.undecided]
+        if maybe:
+            return Verdict(C.FORBIDDEN, POSSIBLE,
+                           f"The policies read allow role {a.role_name} to pull unless a condition pulldoctor cannot "
+                           f"evaluate applies: {maybe[0]}.", lines,
+                           settle=[f"check {'; '.join(maybe[:3])} against the node (VPC endpoint, source IP, tags)"],
+                           rule=rule)
+        return Verdict(C.FORBIDDEN, LIKELY,
+                       f"The role's policies and the repository policy allow role {a.role_name} to pull, yet ECR "
+                       "answered 403: the refusal comes from what pulldoctor does not read (an SCP, a permissions "
+                       "boundary, a VPC endpoint or S3 gateway endpoint policy).", lines,
+                       settle=["aws organizations list-policies-for-target / the VPC endpoint policies would settle "
+                               "it"], rule=rule)
     role = a.role_name or "the node's role"
     sure = CERTAIN if d.certain else POSSIBLE
     settle = [] if d.certain else [f"the condition(s) {'; '.join(d.undecided[:3])} decide it; pulldoctor cannot "
