@@ -11,6 +11,7 @@ from pulldoctor.diagnosis.families.base import ACCESS, CERTAIN, LIKELY, POSSIBLE
 from pulldoctor.diagnosis.families.cloud import (
     aws_fixes,
     aws_verdict,
+    cloud_registry_fixes,
     expired_token,
     expired_token_fixes,
     provider_failed,
@@ -115,6 +116,10 @@ def _hedge(ev: Evidence, v: Verdict) -> list[Fix]:
 def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
     if ev.provider_failure is not None:
         return provider_fixes(ev)
+    if not ev.kubelet_sends_credentials and not ev.secrets.missing and not ev.secrets.wrong_type:
+        own = cloud_registry_fixes(ev)  # the node's own identity is how this cloud's registry is reached
+        if own:
+            return own
     s = ev.secrets
     host = host_of(ev)
     steps: list[Fix] = []
@@ -199,7 +204,7 @@ def forbidden(ev: Evidence, claimed: Cause) -> Verdict:
 
 
 def _forbidden(ev: Evidence, v: Verdict) -> list[Fix]:
-    steps = aws_fixes(ev)
+    steps = aws_fixes(ev) or cloud_registry_fixes(ev)
     if steps:
         return steps
     host = host_of(ev)

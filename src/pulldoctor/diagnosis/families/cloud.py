@@ -6,6 +6,8 @@ verdict is one of those families' causes, reached with better evidence.
 
 from __future__ import annotations
 
+import re
+
 from pulldoctor.cloud.ecrtoken import ecr_host
 from pulldoctor.diagnosis.evidence import Evidence, ago
 from pulldoctor.diagnosis.families.base import CERTAIN, LIKELY, POSSIBLE, C
@@ -222,3 +224,80 @@ def _account(arn: str | None) -> str:
     parts = (arn or "").split(":")
     return parts[4] if len(parts) > 4 else ""
 
+
+
+# --- Artifact Registry and ACR: from the message and the node's cloud, not checked live -------------------
+
+_GAR_RESOURCE = re.compile(r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/locations/([a-z0-9-]+)"
+                           r"/repositories/([a-z0-9_.-]+)")
+_NOT_LIVE = "pulldoctor does not check {what} live; these commands read and change it."
+
+
+def gar_fixes(ev: Evidence) -> list[Fix]:
+    """Artifact Registry refused the pull: the node's service account needs roles/artifactregistry.reader on
+    the repository the message names (``projects/P/locations/L/repositories/R``)."""
+    host = host_of(ev)
+    m = _GAR_RESOURCE.search(ev.message or "")
+    repo_path = ev.ref.repository if ev.ref else ""
+    if m:
+        project, location, repo = m.groups()
+    else:
+        parts = repo_path.split("/")
+        project = parts[0] if parts and parts[0] else "PROJECT"
+        repo = parts[1] if host.endswith("-docker.pkg.dev") and len(parts) >= 3 else "REPOSITORY"
+        location = host.split("-docker.pkg.dev")[0] if host.endswith("-docker.pkg.dev") else "LOCATION"
+    gce = _gce_node(ev)
+    describe = (f"gcloud compute instances describe {q(gce[2])} --zone={gce[1]} --project={q(gce[0])} "
+                "--format='value(serviceAccounts[0].email)'") if gce else \
+        "gcloud compute instances describe NODE --zone=ZONE --format='value(serviceAccounts[0].email)'"
+    who = f"node {gce[2]}'s service account" if gce else "the node's service account"
+    return [Fix(f"Artifact Registry refused the pull: {who} needs roles/artifactregistry.reader on repository "
+                f"{repo} ({location}, project {project}). Find the account (SA_EMAIL), then grant it. "
+                + _NOT_LIVE.format(what="Artifact Registry IAM"),
+                (describe,
+                 f"gcloud artifacts repositories add-iam-policy-binding {q(repo)} --location={q(location)} "
+                 f"--project={q(project)} --member=serviceAccount:SA_EMAIL --role=roles/artifactregistry.reader")),
+            Fix(f"Then retry: {retry_line(ev)}.", recreate_pod(ev))]
+
+
+def acr_fixes(ev: Evidence) -> list[Fix]:
+    """ACR refused the kubelet identity (401 on its token endpoint, or 403): it needs AcrPull on the registry."""
+    host = host_of(ev)
+    name = host.split(".azurecr.")[0]
+    sub = _azure_subscription(ev)
+    sub_flag = f" --subscription {q(sub)}" if sub else ""
+    return [Fix(f"ACR {name} refused the node's credentials: the cluster's kubelet identity needs the AcrPull role on "
+                "the registry. Check it, then attach the registry (or assign the role to the identity). "
+                + _NOT_LIVE.format(what="Azure role assignments"),
+                (f"az aks check-acr --resource-group RG --name CLUSTER --acr {q(host)}{sub_flag}",
+                 f"az aks update --resource-group RG --name CLUSTER --attach-acr {q(name)}{sub_flag}",
+                 "az role assignment create --role AcrPull --assignee-object-id \"$(az aks show --resource-group RG "
+                 "--name CLUSTER --query identityProfile.kubeletidentity.objectId -o tsv)\" --assignee-principal-type "
+                 f"ServicePrincipal --scope \"$(az acr show --name {q(name)} --query id -o tsv)\"{sub_flag}")),
+            Fix(f"Then retry: {retry_line(ev)}.", recreate_pod(ev))]
+
+
+def cloud_registry_fixes(ev: Evidence) -> list[Fix]:
+    """The GAR or ACR fix when the image is there and the node is in that cloud (or the provider covers it)."""
+    host = host_of(ev)
+    provider = ev.provider.name if ev.provider else ""
+    if host.endswith(("-docker.pkg.dev", "gcr.io")) and (_gce_node(ev) or "gcp" in provider):
+        return gar_fixes(ev)
+    if ".azurecr." in host and (_azure_subscription(ev) is not None or "acr" in provider):
+        return acr_fixes(ev)
+    return []
+
+
+def _gce_node(ev: Evidence) -> tuple[str, str, str] | None:
+    """(project, zone, instance) from ``gce://PROJECT/ZONE/NAME``."""
+    pid = ev.node.provider_id if ev.node else None
+    if not pid or not pid.startswith("gce://"):
+        return None
+    parts = pid.removeprefix("gce://").split("/")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 and all(parts) else None
+
+
+def _azure_subscription(ev: Evidence) -> str | None:
+    pid = ev.node.provider_id if ev.node else None
+    m = re.match(r"^azure:///subscriptions/([0-9a-fA-F-]{36})/", pid or "")
+    return m.group(1) if m else ("" if pid and pid.startswith("azure://") else None)
