@@ -270,3 +270,55 @@ def test_without_the_aws_extra_a_note_names_the_pip_install(tmp_path: Path, moto
     f, notes = diagnose(tmp_path, moto_url, image, head_403(image), "i-0123456789abcdef0", env=env)
     assert "pip install 'pulldoctor[aws]'" in notes and "Traceback" not in notes
     assert (f["cause"], f["confidence"]) == ("forbidden", "likely")
+
+
+def test_serve_uses_the_same_evidence_cached_per_node_role_and_repository(
+        tmp_path: Path, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exporter's findings carry the same verdict as diagnose; a second pod on the same node pulling from
+    the same repository is answered from the cache (no second round of AWS reads)."""
+    import urllib.request
+
+    from kubeapi import FakeKubeAPI
+    from kubeapi import objects as o
+    from pulldoctor.exporter import Exporter, ExporterConfig
+
+    for k, v in aws_env(moto_url).items():
+        monkeypatch.setenv(k, v)
+    inst, role, role_arn = node_with_role(moto_url, [READ_ONLY])
+    repo = repo_with_image(moto_url, policy={"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyNodeGroup", "Effect": "Deny", "Principal": {"AWS": role_arn}, "Action": "ecr:BatchGetImage"},
+        {"Sid": "AllowAccount", "Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "ecr:*"}]})
+    image = f"{ECR}/{repo}:v1"
+    node = {**o.node("node-1"), "spec": {"providerID": f"aws:///us-east-1a/{inst}"}}
+    pods = [o.pod(f"web-{i}", "default", containers=[o.container("app", image)],
+                  statuses=[o.waiting("app", image, "ImagePullBackOff", head_403(image))]) for i in range(2)]
+    with FakeKubeAPI([o.service_account("default", "default"), node, pods[0]]) as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        ex = Exporter(ExporterConfig(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(kubeconfig),
+                                     all_namespaces=True, probe=False, backoff_initial=0.1, backoff_max=0.5))
+        try:
+            ex.start()
+
+            def findings() -> list[dict]:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ex.port}/findings", timeout=5) as r:
+                    return json.loads(r.read())["findings"]
+
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not [f for f in findings() if f["confidence"] == "certain"]:
+                time.sleep(0.2)
+            first = findings()
+            assert [(f["pod"], f["cause"], f["confidence"]) for f in first] == [("web-0", "forbidden", "certain")]
+            assert "DenyNodeGroup" in first[0]["summary"] and role in first[0]["summary"]
+            cache = ex.cloud_cache
+            assert cache is not None
+            misses = cache.misses
+            api.add(pods[1])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(findings()) < 2:
+                time.sleep(0.2)
+            assert {(f["pod"], f["confidence"]) for f in findings()} == {("web-0", "certain"), ("web-1", "certain")}
+            assert cache.misses == misses and cache.hits >= 3   # role, policies, repository: all from the cache
+        finally:
+            ex.stop(timeout=5)
+        body = json.dumps(first)
+        assert SECRET not in body and KEY_ID not in body

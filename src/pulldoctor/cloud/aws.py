@@ -8,8 +8,11 @@ note naming the call, never a failure. boto3 is imported only when a collection 
 
 from __future__ import annotations
 
+import copy
 import difflib
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +82,34 @@ class AwsEvidence:
         return next((d for d in self.decisions if d.effect != "allow"), None)
 
 
+class Cache:
+    """Whole AWS answers for ``ttl`` seconds, per node instance, per role and per repository and tag; at most
+    ``max_entries`` (the oldest go first). Thread-safe: ``serve`` diagnoses on a worker thread."""
+
+    def __init__(self, ttl: float = 300.0, max_entries: int = 2000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple[str, ...]) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or time.monotonic() - item[0] >= self.ttl:
+                self.misses += 1
+                return None
+            self.hits += 1
+            return item[1]
+
+    def put(self, key: tuple[str, ...], value: Any) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = (time.monotonic(), value)
+            while len(self._items) > self.max_entries:
+                self._items.pop(next(iter(self._items)))
+
+
 class _Budget:
     def __init__(self, seconds: float) -> None:
         self.end = time.monotonic() + seconds
@@ -88,8 +119,11 @@ class _Budget:
 
 
 def collect(instance_id: str, zone: str, registry: EcrHost, repository: str, reference: str, *,
-            budget: float = 20.0, timeout: float = 5.0) -> AwsEvidence:
-    """Read the evidence for one pull (see the module docstring); never raises for AWS's answers."""
+            budget: float = 20.0, timeout: float = 5.0, cache: Cache | None = None) -> AwsEvidence:
+    """Read the evidence for one pull (see the module docstring); never raises for AWS's answers.
+
+    With ``cache``, the node's role (per instance), the role's policies (per role) and the repository's
+    answers (per repository and tag) are read once per TTL, however many pods ask."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -137,10 +171,27 @@ def collect(instance_id: str, zone: str, registry: EcrHost, repository: str, ref
     iam = session.client("iam", region_name=node_region, config=cfg)
     ecr = session.client("ecr", region_name=registry.region, config=cfg)
 
-    _role(ev, call, ec2, iam)
+    def layer(key: tuple[str, ...], fields: tuple[str, ...], read: Callable[[], None]) -> None:
+        """One part of the evidence, from ``cache`` when it holds a whole answer for ``key``."""
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None:
+            values, notes = hit
+            for name, value in values.items():
+                setattr(ev, name, copy.copy(value))
+            ev.notes += [n for n in notes if n not in ev.notes]
+            return
+        before = len(ev.notes)
+        read()
+        if cache is not None and not silent and clock.left() > 0:  # cut short: not a whole answer
+            cache.put(key, ({name: copy.copy(getattr(ev, name)) for name in fields}, ev.notes[before:]))
+
+    layer(("role", instance_id), ("role_arn", "instance_profile"), lambda: _role(ev, call, ec2, iam))
     if ev.role_arn is not None:
-        _identity(ev, call, iam)
-    _repository(ev, call, ecr)
+        layer(("policies", ev.role_arn), ("identity_policies", "identity_complete", "policy_arns"),
+              lambda: _identity(ev, call, iam))
+    layer(("repository", registry.account, registry.region, repository, reference),
+          ("repo_exists", "image_exists", "closest_tags", "repository_policy", "repository_policy_read",
+           "repository_policy_text"), lambda: _repository(ev, call, ecr))
     if ev.role_arn is not None and ev.identity_complete and ev.repository_policy_read:
         try:
             who = Principal.for_role(ev.role_arn, session=instance_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pulldoctor.causes import Cause
 from pulldoctor.cloud.ecrtoken import EcrHost, ecr_host
@@ -36,24 +37,37 @@ def wanted(ev: Evidence) -> tuple[Key, EcrHost] | None:
     return (instance, zone, ev.ref.registry, ev.ref.repository, ev.ref.digest or ev.ref.tag or "latest"), host
 
 
-def aws(*, budget: float = 30.0, timeout: float = 5.0) -> CloudReader:
-    """The live reader: one ``cloud.aws.collect`` per distinct (node, image), within ``budget`` seconds."""
-    def read(evidences: Sequence[Evidence]) -> list[str]:
-        todo = [(ev, w) for ev in evidences if (w := wanted(ev)) is not None]
-        if not todo:
-            return []
+def aws(*, budget: float = 30.0, timeout: float = 5.0, cache: Any = None, recheck: float = 300.0) -> CloudReader:
+    """The live reader: one ``cloud.aws.collect`` per distinct (node, image), within ``budget`` seconds per
+    call. ``cache`` (a ``cloud.aws.Cache``) keeps AWS's answers between calls (``serve``); whether the extra
+    and credentials are there is asked again after ``recheck`` seconds."""
+    checked: list[tuple[float, str | None]] = []
+
+    def unavailable() -> str | None:
+        if checked and time.monotonic() - checked[0][0] < recheck:
+            return checked[0][1]
         from pulldoctor.cloud import aws as cloud_aws
 
         why = cloud_aws.missing_extra()
         if why is None and not cloud_aws.has_credentials():
             why = ("ECR IAM evidence not read: no AWS credentials in boto3's chain (environment, profile, SSO, "
                    "web identity, instance metadata); --no-cloud silences this")
+        checked[:] = [(time.monotonic(), why)]
+        return why
+
+    def read(evidences: Sequence[Evidence]) -> list[str]:
+        todo = [(ev, w) for ev in evidences if (w := wanted(ev)) is not None]
+        if not todo:
+            return []
+        why = unavailable()
         if why is not None:
             for ev, _ in todo:
                 ev.cloud_note = why
             return [why]
+        from pulldoctor.cloud import aws as cloud_aws
+
         end = time.monotonic() + budget
-        seen: dict[Key, cloud_aws.AwsEvidence] = {}
+        seen: dict[Key, cloud_aws.AwsEvidence | None] = {}
         notes: list[str] = []
         for ev, (key, host) in todo:
             if key not in seen:
@@ -62,8 +76,17 @@ def aws(*, budget: float = 30.0, timeout: float = 5.0) -> CloudReader:
                     ev.cloud_note = f"not read: the {budget:g}s budget for AWS evidence is spent"
                     continue
                 instance, zone, _, repo, ref = key
-                seen[key] = got = cloud_aws.collect(instance, zone, host, repo, ref, budget=left, timeout=timeout)
-                notes += [n for n in got.notes if n not in notes]
+                try:
+                    got = cloud_aws.collect(instance, zone, host, repo, ref, budget=left, timeout=timeout,
+                                            cache=cache)
+                except Exception as err:  # an answer in a shape nobody expected: a note, not a crash
+                    got = None
+                    note = f"ECR IAM evidence not read: {type(err).__name__} while reading AWS's answers"
+                    notes += [note] if note not in notes else []
+                seen[key] = got
+                notes += [n for n in got.notes if n not in notes] if got is not None else []
             ev.cloud = seen[key]
+            if ev.cloud is None:
+                ev.cloud_note = "not read: AWS's answers could not be read"
         return notes
     return read
