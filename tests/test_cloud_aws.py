@@ -322,3 +322,45 @@ def test_serve_uses_the_same_evidence_cached_per_node_role_and_repository(
             ex.stop(timeout=5)
         body = json.dumps(first)
         assert SECRET not in body and KEY_ID not in body
+
+
+def test_refused_reads_are_notes_naming_the_permission(tmp_path: Path) -> None:
+    """An AWS that refuses every read (the caller's role lacks them), answered in each service's own error
+    format on loopback: EC2's Query XML and ECR's JSON protocol."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.headers.get("X-Amz-Target", "").startswith("AmazonEC2ContainerRegistry"):
+                body = json.dumps({"__type": "AccessDeniedException", "message": "not authorized"}).encode()
+                ctype = "application/x-amz-json-1.1"
+            else:
+                body = (b"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not "
+                        b"authorized</Message></Error></Errors><RequestID>r1</RequestID></Response>")
+                ctype = "text/xml"
+            self.send_response(403 if ctype == "text/xml" else 400)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        image = f"{ECR}/shop/app:v1"
+        f, notes = diagnose(tmp_path, f"http://127.0.0.1:{server.server_port}", image, head_403(image),
+                            "i-0123456789abcdef0")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert "AWS refused ec2:DescribeInstances (UnauthorizedOperation)" in notes
+    assert "AWS refused ecr:DescribeImages (AccessDeniedException)" in notes
+    assert "AWS refused ecr:GetRepositoryPolicy (AccessDeniedException)" in notes
+    assert (f["cause"], f["confidence"]) == ("forbidden", "likely")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from pulldoctor.cloud.ecrtoken import ecr_host
+from pulldoctor.cloud.iampolicy import Statement
 from pulldoctor.diagnosis.evidence import Evidence, ago
 from pulldoctor.diagnosis.families.base import CERTAIN, LIKELY, POSSIBLE, C
 from pulldoctor.diagnosis.kubectl import host_of, q, recreate_pod
@@ -103,8 +104,15 @@ def aws_lines(ev: Evidence) -> list[EvidenceLine]:
     if a.image_exists is not None:
         what = ("exists" if a.image_exists else "does not exist") if a.repo_exists else "has no repository"
         out.append(EvidenceLine("aws", f"ecr:DescribeImages: {a.repository}:{a.reference} {what}"))
+    denies: dict[tuple[str, int], tuple[Statement, list[str]]] = {}  # one line per denying statement
     for d in a.decisions:
-        if d.effect != "allow" or d.undecided:
+        if d.effect == "explicit_deny":
+            st = d.statements[0]
+            denies.setdefault((st.policy, st.index), (st, []))[1].append(d.action)
+    out += [EvidenceLine("aws", f"{', '.join(actions)}: explicit deny by {st.describe()}")
+            for st, actions in denies.values()]
+    for d in a.decisions:
+        if d.effect == "implicit_deny" or (d.effect == "allow" and d.undecided):
             out.append(EvidenceLine("aws", f"{d.action}: {d.effect.replace('_', ' ')}: {d.why}"
                                     + (f"; undecided: {'; '.join(d.undecided[:3])}" if d.undecided else "")))
     if a.decisions and all(d.effect == "allow" for d in a.decisions):
