@@ -217,3 +217,41 @@ def test_provider_failure_is_auth_missing_naming_the_provider(tmp_path: Path, me
     assert (f["cause"], f["confidence"]) == ("auth_missing", "certain")
     assert "ecr-credential-provider failed" in f["summary"]
     assert "image-credential-provider-config" in json.dumps(f["fixes"])
+
+
+# --- A probe cannot speak for the node's credential provider --------------------------------------------
+
+
+def _ecr_evidence(cause, probe_cause, *, provider_id: str | None = INSTANCE_PID):
+    from datetime import UTC, datetime
+
+    from pulldoctor.cluster.context import NodeInfo
+    from pulldoctor.diagnosis.evidence import Evidence
+    from pulldoctor.keyring import Lookup
+    from pulldoctor.messages import Classification
+    from pulldoctor.reference import parse
+    from pulldoctor.registry.models import ProbeResult, Step
+
+    ref = parse(IMAGE)
+    return Evidence(namespace="shop", pod="app-1", container="app", image=IMAGE, waiting_reason="ImagePullBackOff",
+                    message="m", classification=Classification(cause=cause, fields={}, signals=[cause]), ref=ref,
+                    lookup=Lookup(image=ref.name, matches=[], used_default_fallback=False, explanation=""),
+                    node=NodeInfo(name="node-a", provider_id=provider_id),
+                    provider=providers.provider_for(ref.name, provider_id, None),
+                    probe=ProbeResult(image=IMAGE, cause=probe_cause, steps=[Step("manifest", False, "401")],
+                                      credentials_sent=False, status=401),
+                    now=datetime.now(UTC))
+
+
+@pytest.mark.parametrize("claimed", ["forbidden", "auth_missing"])
+def test_an_anonymous_probe_refusal_does_not_prove_anything_about_the_nodes_provider(claimed: str) -> None:
+    from pulldoctor.causes import Cause
+    from pulldoctor.diagnosis.model import Confidence
+    from pulldoctor.diagnosis.rules import decide
+
+    v = decide(_ecr_evidence(Cause(claimed), Cause.AUTH_MISSING))
+    assert v.cause == Cause(claimed) and v.confidence != Confidence.CERTAIN
+    assert any("says nothing about the node's own pull" in e.text for e in v.evidence)
+    # Without a provider (not an EC2 node) the anonymous 401 is the node's answer too: as before.
+    v = decide(_ecr_evidence(Cause.AUTH_MISSING, Cause.AUTH_MISSING, provider_id=None))
+    assert (v.cause, v.confidence) == (Cause.AUTH_MISSING, Confidence.CERTAIN)

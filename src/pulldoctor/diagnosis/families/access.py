@@ -16,6 +16,7 @@ from pulldoctor.diagnosis.families.cloud import (
     expired_token_fixes,
     provider_failed,
     provider_fixes,
+    provider_untested,
 )
 from pulldoctor.diagnosis.families.verdicts import disagree, from_message_only, probe_cause, probe_state, tag_verdict
 from pulldoctor.diagnosis.kubectl import (
@@ -36,7 +37,8 @@ def access(ev: Evidence, claimed: Cause) -> Verdict:
     """401 / "pull access denied": the credentials in effect and a probe split the hedge into
     ``auth_missing`` (nothing sent), ``auth_invalid`` (sent and refused) or ``repo_not_found``. A failed
     credential provider, an expired ECR token or AWS's own answer come first: they are proofs."""
-    cloud = provider_failed(ev, "access") or expired_token(ev, "access") or aws_verdict(ev, "access")
+    cloud = (provider_failed(ev, "access") or expired_token(ev, "access") or aws_verdict(ev, "access")
+             or provider_untested(ev, "access"))
     if cloud is not None:
         return cloud
     lines = [*base_lines(ev), *keyring_lines(ev)]
@@ -188,7 +190,7 @@ def _auth_invalid(ev: Evidence, v: Verdict) -> list[Fix]:
 def forbidden(ev: Evidence, claimed: Cause) -> Verdict:
     """403: authenticated (or anonymous) but not allowed: repository policy, IAM, a firewall or proxy. An
     expired ECR token or AWS's own answer (the policy that denies, a missing image) come first."""
-    cloud = expired_token(ev, "forbidden") or aws_verdict(ev, "forbidden")
+    cloud = expired_token(ev, "forbidden") or aws_verdict(ev, "forbidden") or provider_untested(ev, "forbidden")
     if cloud is not None:
         return cloud
     state = probe_state(ev)

@@ -13,10 +13,33 @@ from pulldoctor.cloud.iampolicy import Statement
 from pulldoctor.diagnosis.evidence import Evidence, ago
 from pulldoctor.diagnosis.families.base import CERTAIN, LIKELY, POSSIBLE, C
 from pulldoctor.diagnosis.kubectl import host_of, q, recreate_pod
-from pulldoctor.diagnosis.lines import base_lines, keyring_lines, retry_line
+from pulldoctor.diagnosis.lines import base_lines, keyring_lines, probe_line, retry_line
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
 
 _READ_ONLY = "arn:{part}:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+
+
+def provider_untested(ev: Evidence, rule: str) -> Verdict | None:
+    """A probe refused for an image whose credentials come from the node's credential provider: the probe
+    could not send them (they are the node's identity), so its 401/403 says nothing about the node's pull.
+    The verdict is then the message's, not the probe's."""
+    p = ev.provider
+    pc = ev.probe.cause if ev.probe is not None else None
+    if p is None or ev.probe is None or ev.probe.credentials_sent or ev.kubelet_sends_credentials:
+        return None
+    if pc not in (C.AUTH_MISSING, C.AUTH_INVALID, C.REPO_NOT_FOUND_OR_NO_ACCESS, C.FORBIDDEN):
+        return None
+    claimed = ev.message_cause or C.OTHER
+    if claimed not in (C.AUTH_MISSING, C.AUTH_INVALID, C.REPO_NOT_FOUND_OR_NO_ACCESS, C.FORBIDDEN):
+        return None
+    lines = [*base_lines(ev), *keyring_lines(ev), probe_line(ev),
+             EvidenceLine("probe", f"the probe could not send what {p.name} supplies on the node ({p.identity}): "
+                                   "its refusal says nothing about the node's own pull")]
+    return Verdict(claimed, POSSIBLE if claimed == C.REPO_NOT_FOUND_OR_NO_ACCESS else LIKELY,
+                   f"{ev.registry} refused the pull ({claimed.value}); the node's credential provider {p.name} "
+                   "supplies its credentials, which pulldoctor cannot test from here.", lines,
+                   settle=["the registry's answer to the node's own identity (e.g. crictl pull on the node, or "
+                           "pulldoctor[aws] for ECR) would settle it"], rule=rule)
 
 
 def provider_failed(ev: Evidence, rule: str) -> Verdict | None:
