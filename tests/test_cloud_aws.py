@@ -364,3 +364,40 @@ def test_refused_reads_are_notes_naming_the_permission(tmp_path: Path) -> None:
     assert "AWS refused ecr:DescribeImages (AccessDeniedException)" in notes
     assert "AWS refused ecr:GetRepositoryPolicy (AccessDeniedException)" in notes
     assert (f["cause"], f["confidence"]) == ("forbidden", "likely")
+
+
+def test_registry_side_from_the_lab_nginx_and_aws_side_from_moto(tmp_path: Path, moto_url: str, lab) -> None:
+    """The whole field report on real parts: the node's hosts.toml sends the ECR host's pulls to the lab's
+    nginx, which answers 403 DENIED as ECR does; moto holds the role and the repository policy. The probe's
+    anonymous 403 alone cannot speak for the node's credential provider (likely); AWS's policies prove it."""
+    inst, role, role_arn = node_with_role(moto_url, [READ_ONLY])
+    ecr = client(moto_url, "ecr")
+    ecr.create_repository(repositoryName="denied/app")
+    ecr.put_image(repositoryName="denied/app", imageTag="v1", imageManifest=json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"digest": "sha256:" + "b" * 64, "size": 1, "mediaType": "x"}, "layers": []}))
+    ecr.set_repository_policy(repositoryName="denied/app", policyText=json.dumps({"Version": "2012-10-17",
+        "Statement": [{"Sid": "DenyNodeGroup", "Effect": "Deny", "Principal": {"AWS": role_arn},
+                       "Action": "ecr:BatchGetImage"}]}))
+    certs_d = tmp_path / "certs.d" / ECR
+    certs_d.mkdir(parents=True)
+    (certs_d / "hosts.toml").write_text(f'server = "http://{lab.nginx}"\n')
+    image = f"{ECR}/denied/app:v1"
+    case = write_case(tmp_path / "case", image, head_403(image), provider_id=f"aws:///us-east-1a/{inst}")
+    results = {}
+    for extra in (["--no-cloud"], []):
+        r = cli("diagnose", "--from", str(case), "--hosts-dir", str(tmp_path / "certs.d"), "-o", "json", *extra,
+                env=aws_env(moto_url), timeout=120)
+        assert r.returncode == 1, r.stderr
+        assert SECRET not in r.stdout + r.stderr
+        results[bool(extra)] = json.loads(r.stdout)["findings"][0]
+    probed = results[True]
+    assert probed["probe"]["cause"] == "forbidden" and probed["probe"]["status"] == 403, probed["probe"]
+    # Only loopback was contacted: every step that names a host names the lab's nginx.
+    hosts = {s.get("host") for s in probed["probe"]["steps"]} - {None}
+    assert hosts and all(lab.nginx in h for h in hosts), hosts
+    assert (probed["cause"], probed["confidence"]) == ("forbidden", "likely")
+    assert "says nothing about the node's own pull" in json.dumps(probed["evidence"])
+    proved = results[False]
+    assert (proved["cause"], proved["confidence"]) == ("forbidden", "certain")
+    assert "DenyNodeGroup" in proved["summary"] and role in proved["summary"]
