@@ -255,3 +255,24 @@ def test_an_anonymous_probe_refusal_does_not_prove_anything_about_the_nodes_prov
     # Without a provider (not an EC2 node) the anonymous 401 is the node's answer too: as before.
     v = decide(_ecr_evidence(Cause.AUTH_MISSING, Cause.AUTH_MISSING, provider_id=None))
     assert (v.cause, v.confidence) == (Cause.AUTH_MISSING, Confidence.CERTAIN)
+
+
+def test_expired_token_probed_against_the_lab_nginx_speaking_as_ecr(tmp_path: Path, lab) -> None:
+    """The registry side on a real server: the node's hosts.toml sends the ECR host to the lab's nginx, which
+    answers with ECR's 403 text (it never challenges, so like containerd the probe sends no credentials).
+    The verdict rests on the token's own expiry; the token never shows."""
+    password = ecr_token(hours_ago(13))
+    image = f"{ECR}/ecrexpired/app:v1"
+    message = head_403(image) + EXPIRED_TEXT
+    case = write_case(tmp_path / "case", image, message, secret_password=password)
+    certs_d = tmp_path / "certs.d" / ECR
+    certs_d.mkdir(parents=True)
+    (certs_d / "hosts.toml").write_text(f'server = "http://{lab.nginx}"\n')
+    r = cli("diagnose", "--from", str(case), "--hosts-dir", str(tmp_path / "certs.d"), "--no-cloud", "-o", "json")
+    assert r.returncode == 1, r.stderr
+    for canary in (password, "CANARYPAYLOAD", "CANARYDATAKEY"):
+        assert canary not in r.stdout + r.stderr
+    f = json.loads(r.stdout)["findings"][0]
+    assert (f["cause"], f["confidence"]) == ("auth_invalid", "certain")
+    assert f["probe"]["status"] == 403, f["probe"]
+    assert "authorization token has expired" in json.dumps(f["probe"])
