@@ -276,3 +276,17 @@ def test_expired_token_probed_against_the_lab_nginx_speaking_as_ecr(tmp_path: Pa
     assert (f["cause"], f["confidence"]) == ("auth_invalid", "certain")
     assert f["probe"]["status"] == 403, f["probe"]
     assert "authorization token has expired" in json.dumps(f["probe"])
+
+
+def test_no_basic_auth_credentials_on_an_eks_node_points_at_the_provider_not_a_secret(tmp_path: Path) -> None:
+    message = (f'failed to pull and unpack image "{IMAGE}": failed to resolve reference "{IMAGE}": pull access '
+               "denied, repository does not exist or may require authorization: authorization failed: no basic auth "
+               "credentials")
+    write_case(tmp_path, IMAGE, message)
+    f = _finding(tmp_path)
+    assert f["cause"] == "auth_missing"
+    fixes = json.dumps(f["fixes"])
+    assert "should get credentials" in fixes and "ecr-credential-provider" in fixes
+    assert "kubectl create secret" not in fixes
+    write_case(tmp_path / "kind", IMAGE, message, provider_id="kind://docker/kind/kind-worker")
+    assert "kubectl create secret" in json.dumps(_finding(tmp_path / "kind")["fixes"])

@@ -60,8 +60,13 @@ def provider_failed(ev: Evidence, rule: str) -> Verdict | None:
 def provider_fixes(ev: Evidence) -> list[Fix]:
     named = (ev.provider_failure[1] if ev.provider_failure else None) or \
         (ev.provider.name if ev.provider else "the credential provider")
-    steps = [Fix(f"Find why {named} fails on node {ev.node.name if ev.node else 'NODE'}: the kubelet logs "
-                 "its error, and its flags name the config and the plugin directory:",
+    node = ev.node.name if ev.node else "NODE"
+    first = (f"Find why {named} fails on node {node}: the kubelet logs its error, and its flags name the config "
+             "and the plugin directory:" if ev.provider_failure else
+             f"The kubelet on node {node} should get credentials for {host_of(ev)} from {named}"
+             f"{' with ' + ev.provider.identity if ev.provider else ''}, yet the registry saw none: check that the "
+             "kubelet runs it (its flags name the config and the plugin directory) and what it logs:")
+    steps = [Fix(first,
                  ("journalctl -u kubelet --since -1h | grep -i 'credential provider'",
                   "systemctl cat kubelet | grep -e image-credential-provider-config "
                   "-e image-credential-provider-bin-dir"))]
@@ -312,6 +317,8 @@ def cloud_registry_fixes(ev: Evidence) -> list[Fix]:
     """The GAR or ACR fix when the image is there and the node is in that cloud (or the provider covers it)."""
     host = host_of(ev)
     provider = ev.provider.name if ev.provider else ""
+    if ecr_host(host) is not None and ev.provider is not None:
+        return provider_fixes(ev)
     if host.endswith(("-docker.pkg.dev", "gcr.io")) and (_gce_node(ev) or "gcp" in provider):
         return gar_fixes(ev)
     if ".azurecr." in host and (_azure_subscription(ev) is not None or "acr" in provider):
