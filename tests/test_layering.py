@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "pulldoctor"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cluster"
 CHART = Path(__file__).resolve().parent / "data" / "preflight" / "shop-chart-rendered.yaml"
 
-HEAVY = ("kubernetes", "aiohttp", "prometheus_client", "urllib3")
+HEAVY = ("kubernetes", "aiohttp", "prometheus_client", "urllib3", "boto3", "botocore")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -128,6 +128,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "reference.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
                                      "pulldoctor.keyring"},
     "keyring.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
+    # Cloud evidence reads keyring and reference only; diagnosis reads it (cloudstep, families/cloud).
+    "cloud": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
     "diagnosis": _API | {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "render": _API | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "exporter": {"pulldoctor.commands", "pulldoctor.cli"},
@@ -254,6 +256,18 @@ def test_front_ends_call_the_one_pipeline(front: str) -> None:
     assert "pulldoctor.diagnosis.run" in names
     assert not names & {"pulldoctor.diagnosis.gather", "pulldoctor.diagnosis.conclude", "pulldoctor.diagnosis.attach"}
     assert "probe_note" not in text and ".probe =" not in text
+
+
+def test_only_the_aws_reader_imports_boto3() -> None:
+    """boto3 is the optional ``aws`` extra: one module reads AWS, and only inside its functions."""
+    users = {str(f.relative_to(SRC)) for f in SRC.rglob("*.py") for name in _imports(f)
+             if name.split(".")[0] in ("boto3", "botocore")}
+    assert users == {"cloud/aws.py"}
+    top = {a.name.split(".")[0] for node in ast.parse((SRC / "cloud/aws.py").read_text(encoding="utf-8")).body
+           if isinstance(node, ast.Import | ast.ImportFrom)
+           for a in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+    assert not top & {"boto3", "botocore"}
+    assert _imported_after("import pulldoctor.diagnosis, pulldoctor.cloud.aws") & {"boto3", "botocore"} == set()
 
 
 if __name__ == "__main__":

@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read kubectl JSON/YAML files, a directory of them, or a bundle instead of a live cluster")
     _add_request_timeout(p)
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
+    p.add_argument("--no-cloud", action="store_true",
+                   help="do not read cloud APIs (AWS IAM/EC2/ECR for ECR pulls; on only with pulldoctor[aws] "
+                        "and AWS credentials)")
+    p.add_argument("--credential-provider-config", metavar="FILE",
+                   help="the kubelet's CredentialProviderConfig (YAML or JSON): its providers replace the "
+                        "defaults for aws://, gce:// and azure:// nodes")
     _add_registry_access(p, registries_conf=True)
     _add_output(p)
     p.set_defaults(handler="diagnose")

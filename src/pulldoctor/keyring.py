@@ -38,6 +38,7 @@ __all__ = [
     "SecretProblem",
     "entries_from_docker_config",
     "entries_from_secret",
+    "match_image",
     "match_key",
     "problems_for_secret",
     "redacted_entry",
@@ -568,6 +569,12 @@ def _urls_match(glob_key: str, target: str) -> bool:
     if g_port != t_port:
         return False
     return t_path.startswith(g_path) and _labels_match(g_name.split("."), t_name.split("."))
+
+
+def match_image(glob: str, image: str) -> bool:
+    """keyring.go URLsMatchStr, as the kubelet matches a credential provider's ``matchImages`` glob (and a
+    docker config key) against an image name: same port, same label count, per-label glob, path prefix."""
+    return _urls_match(glob, image)
 
 
 def _is_default_registry_match(image: str) -> bool:

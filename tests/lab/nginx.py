@@ -26,6 +26,11 @@ TOOMANY_BODY = ('{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reache
                 'https://www.docker.com/increase-rate-limit"}]}\\n')
 
 
+#: ECR's 403 for an expired authorization token (research/ecr-and-nodes.md).
+ECR_EXPIRED_BODY = ('{"errors":[{"code":"DENIED","message":"Your authorization token has expired. '
+                    'Reauthenticate and try again."}]}\\n')
+
+
 @dataclass(frozen=True)
 class NginxPorts:
     http: int
@@ -115,6 +120,12 @@ http {{
     location ~ ^/v2/denied/ {{
       {api}
       return 403 '{{"errors":[{{"code":"DENIED","message":"requested access to the resource is denied"}}]}}\\n';
+    }}
+
+    # ECR's answer to an expired authorization token (research/ecr-and-nodes.md), whatever was sent.
+    location ~ ^/v2/ecrexpired/ {{
+      {api}
+      return 403 '{ECR_EXPIRED_BODY}';
     }}
 
     location ~ ^/v2/toomany/ {{

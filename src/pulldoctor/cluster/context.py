@@ -57,6 +57,7 @@ class NodeInfo:
     disk_pressure: bool | None = None
     runtime_version: str | None = None       # "containerd://1.7.2"
     kubelet_version: str | None = None
+    provider_id: str | None = None           # spec.providerID: "aws:///us-east-1a/i-0abc…"
 
     @property
     def platform(self) -> str | None:
@@ -84,6 +85,7 @@ def node_info(snapshot: Snapshot, name: str) -> NodeInfo | None:
         disk_pressure=pressure,
         runtime_version=info.container_runtime_version or None,
         kubelet_version=info.kubelet_version or None,
+        provider_id=node.spec.provider_id or None,
     )
 
 

@@ -44,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     from pulldoctor.diagnosis import run as diagnose
     from pulldoctor.errors import InputError
 
+    providers = None
+    if args.credential_provider_config:
+        from pulldoctor.cloud.providers import load_config
+
+        providers = load_config(args.credential_provider_config)
     snapshot = load_snapshot(SourceSpec.from_args(args))
     namespace = None if args.all_namespaces else args.namespace
     report = find_failing(snapshot, args.pod, namespace=namespace) if args.from_path else \
@@ -55,7 +60,13 @@ def run(args: argparse.Namespace) -> int:
     if args.pod and not report.pods_seen:
         where = f"namespace {namespace}" if namespace else ("the input" if args.from_path else "the cluster")
         raise InputError(f"no pod named {args.pod} in {where}")
-    diagnosis = diagnose(report, snapshot, probe=None if args.no_probe else _live(args))
+    cloud = None
+    if not args.no_cloud:
+        from pulldoctor.diagnosis import cloudstep
+
+        cloud = cloudstep.aws()
+    diagnosis = diagnose(report, snapshot, probe=None if args.no_probe else _live(args), providers=providers,
+                         cloud=cloud)
 
     from pulldoctor import render
 

@@ -19,6 +19,9 @@ from pulldoctor.cluster.timeline import Timeline
 from pulldoctor.errors import InvalidReference
 
 if TYPE_CHECKING:  # the registry part is imported only where a probe runs
+    from pulldoctor.cloud.aws import AwsEvidence
+    from pulldoctor.cloud.ecrtoken import EcrToken
+    from pulldoctor.cloud.providers import Provider
     from pulldoctor.keyring import Lookup
     from pulldoctor.messages.classifier import Classification
     from pulldoctor.reference import ImageRef
@@ -141,6 +144,11 @@ class Evidence:
     cluster_platforms: dict[str, list[str]] | None = None
     probe: ProbeResult | None = None                # the registry probe of the node's pull
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)
+    provider: Provider | None = None                # the node's kubelet credential provider for this image
+    provider_failure: tuple[str, str | None] | None = None  # (text, plugin named) of a failed provider
+    ecr_tokens: list[tuple[str, EcrToken]] = field(default_factory=list)  # (source, expiry) of ECR entries
+    cloud: AwsEvidence | None = None                # what AWS said about this pull (pulldoctor[aws])
+    cloud_note: str | None = None                   # why there is none ("--no-cloud", …)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -150,6 +158,10 @@ class Evidence:
     @property
     def registry(self) -> str | None:
         return self.ref.registry if self.ref is not None else None
+
+    def expired_ecr_token(self) -> tuple[str, EcrToken] | None:
+        """The first ECR token the kubelet would send that has expired (source, token)."""
+        return next(((src, t) for src, t in self.ecr_tokens if t.expired(self.now)), None)
 
     @property
     def kubelet_sends_credentials(self) -> bool:

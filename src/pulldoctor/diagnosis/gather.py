@@ -6,10 +6,12 @@ they are.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pulldoctor.cloud import ecrtoken
+from pulldoctor.cloud.providers import Provider, provider_failure, provider_for
 from pulldoctor.cluster.context import NodeInfo, node_info
 from pulldoctor.cluster.failing import FailingContainer
 from pulldoctor.cluster.owners import OwnerLink
@@ -135,10 +137,20 @@ def image_nodes(snapshot: Snapshot) -> dict[str, list[str]]:
     return out
 
 
+def _ecr_tokens(lookup: Lookup | None, ref: ImageRef | None) -> list[tuple[str, ecrtoken.EcrToken]]:
+    """The expiry of every ECR token (user ``AWS``) the kubelet would send for an ECR image, decoded offline."""
+    if lookup is None or ref is None or ecrtoken.ecr_host(ref.registry) is None:
+        return []
+    return [(e.source, ecrtoken.decode(e.credential.password)) for e in lookup.matches
+            if e.credential is not None and e.credential.username == "AWS"]
+
+
 def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str]] | None = None,
                  now: datetime | None = None, nodes_by_image: Mapping[str, list[str]] | None = None,
-                 platforms: dict[str, list[str]] | None = None) -> Evidence:
-    """The evidence of one ``cluster.FailingContainer``."""
+                 platforms: dict[str, list[str]] | None = None,
+                 providers: Sequence[Provider] | None = None) -> Evidence:
+    """The evidence of one ``cluster.FailingContainer``; ``providers`` replaces the kubelet's default
+    credential providers (None: the defaults of the node's cloud)."""
     now = now or datetime.now(UTC)
     ref, ref_error = _parse(fc.image)
     timeline = fc.timeline
@@ -153,6 +165,7 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
     ov = owner_view(fc)
     if node is None and fc.node:
         node = NodeInfo(name=fc.node)
+    lookup = _lookup(list(fc.keyring_entries), ref) if ref is not None else None
     return Evidence(
         namespace=fc.namespace, pod=fc.pod, container=fc.container, image=fc.image,
         waiting_reason=fc.waiting_reason, container_type=fc.container_type,
@@ -164,7 +177,10 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
         timeline=timeline,
         secrets=fc.pull_secrets,
         secrets_elsewhere=_elsewhere_secrets(fc.pull_secrets.missing, fc.namespace, secrets_by_name or {}),
-        lookup=_lookup(list(fc.keyring_entries), ref) if ref is not None else None,
+        lookup=lookup,
+        provider=provider_for(ref.name, node.provider_id if node else None, providers) if ref else None,
+        provider_failure=provider_failure(message),
+        ecr_tokens=_ecr_tokens(lookup, ref),
         entry_keys=[(e.key, e.source) for e in fc.keyring_entries],
         node=node, now=now,
         nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, fc.node),

@@ -50,6 +50,8 @@ def claimed_cause(ev: Evidence) -> Cause:
         return _BY_WAITING[ev.waiting_reason]
     if ev.ref_error is not None:
         return C.INVALID_IMAGE_NAME
+    if ev.provider_failure is not None:  # the kubelet's credential provider failed: it sent nothing of its own
+        return C.AUTH_MISSING
     mc = ev.message_cause
     if mc is not None and mc != C.OTHER:
         return mc

@@ -77,8 +77,17 @@ class Exporter:
         context_ttl = min(60.0, config.probe_interval)
         self.watchers = [self._watcher("pods", Pod, self.store.pod_sink()),
                          self._watcher("events", Event, self.store.event_sink())]
+        cloud = None
+        if config.cloud:
+            from pulldoctor.cloud.aws import Cache
+            from pulldoctor.diagnosis import cloudstep
+
+            self.cloud_cache: Cache | None = Cache(ttl=max(60.0, config.probe_interval))
+            cloud = cloudstep.aws(budget=config.cloud_budget, cache=self.cloud_cache)
+        else:
+            self.cloud_cache = None
         self.diagnoser = Diagnoser(ContextCache(self.api, ttl=context_ttl), self.probes, self.namespaces,
-                                   events_listed=lambda: self.watchers[1].stats.synced)
+                                   events_listed=lambda: self.watchers[1].stats.synced, cloud=cloud)
 
         endpoints = Endpoints(self._healthz, self._readyz, metrics_renderer(self.registry),
                               self.findings_json if config.findings_endpoint else None)

@@ -70,6 +70,10 @@ class ExporterConfig:
     kubeconfig: str | None = None
     probe_interval: float = 300.0
     probe: bool = True
+    # ECR IAM evidence (pulldoctor[aws], docs/cloud.md): on when the extra and AWS credentials are there;
+    # answers are cached per node, role and repository for ``probe_interval``.
+    cloud: bool = True
+    cloud_budget: float = 10.0              # seconds of AWS reads per diagnosis batch, at most
     insecure_registries: tuple[str, ...] = ()
     ca_file: str | None = None
     request_timeout: float = 30.0           # one list page or object GET as a whole (watches are long-lived)

@@ -5,8 +5,19 @@
 from __future__ import annotations
 
 from pulldoctor.causes import HEDGES, Cause
+from pulldoctor.cloud.providers import aws_instance, region_of_zone
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.families.base import ACCESS, CERTAIN, LIKELY, POSSIBLE, C, Family, by_cause
+from pulldoctor.diagnosis.families.cloud import (
+    aws_fixes,
+    aws_verdict,
+    cloud_registry_fixes,
+    expired_token,
+    expired_token_fixes,
+    provider_failed,
+    provider_fixes,
+    provider_untested,
+)
 from pulldoctor.diagnosis.families.verdicts import disagree, from_message_only, probe_cause, probe_state, tag_verdict
 from pulldoctor.diagnosis.kubectl import (
     create_secret,
@@ -26,7 +37,12 @@ from pulldoctor.diagnosis.model import Fix, Verdict
 
 def access(ev: Evidence, claimed: Cause) -> Verdict:
     """401 / "pull access denied": the credentials in effect and a probe split the hedge into
-    ``auth_missing`` (nothing sent), ``auth_invalid`` (sent and refused) or ``repo_not_found``."""
+    ``auth_missing`` (nothing sent), ``auth_invalid`` (sent and refused) or ``repo_not_found``. A failed
+    credential provider, an expired ECR token or AWS's own answer come first: they are proofs."""
+    cloud = (provider_failed(ev, "access") or expired_token(ev, "access") or aws_verdict(ev, "access")
+             or provider_untested(ev, "access"))
+    if cloud is not None:
+        return cloud
     lines = [*base_lines(ev), *keyring_lines(ev)]
     sends = ev.kubelet_sends_credentials
     state = probe_state(ev)
@@ -102,6 +118,12 @@ def _hedge(ev: Evidence, v: Verdict) -> list[Fix]:
 
 
 def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
+    if ev.provider_failure is not None:
+        return provider_fixes(ev)
+    if not ev.kubelet_sends_credentials and not ev.secrets.missing and not ev.secrets.wrong_type:
+        own = cloud_registry_fixes(ev)  # the node's own identity is how this cloud's registry is reached
+        if own:
+            return own
     s = ev.secrets
     host = host_of(ev)
     steps: list[Fix] = []
@@ -163,6 +185,8 @@ def _refused_entry(ev: Evidence) -> tuple[str, str]:
 
 
 def _auth_invalid(ev: Evidence, v: Verdict) -> list[Fix]:
+    if ev.expired_ecr_token() is not None:
+        return expired_token_fixes(ev)
     names = ", ".join(ev.secrets.names) or "the pull secret"
     first, key = _refused_entry(ev)
     source = f"secret {ev.namespace}/{first}"
@@ -201,7 +225,11 @@ def _auth_invalid(ev: Evidence, v: Verdict) -> list[Fix]:
 
 
 def forbidden(ev: Evidence, claimed: Cause) -> Verdict:
-    """403: authenticated (or anonymous) but not allowed: repository policy, IAM, a firewall or proxy."""
+    """403: authenticated (or anonymous) but not allowed: repository policy, IAM, a firewall or proxy. An
+    expired ECR token or AWS's own answer (the policy that denies, a missing image) come first."""
+    cloud = expired_token(ev, "forbidden") or aws_verdict(ev, "forbidden") or provider_untested(ev, "forbidden")
+    if cloud is not None:
+        return cloud
     state = probe_state(ev)
     if state in ("skipped", "unreachable"):
         return from_message_only(ev, C.FORBIDDEN, f"{ev.registry} forbids the pull (403).", "forbidden",
@@ -215,13 +243,25 @@ def forbidden(ev: Evidence, claimed: Cause) -> Verdict:
 
 
 def _forbidden(ev: Evidence, v: Verdict) -> list[Fix]:
+    steps = aws_fixes(ev) or cloud_registry_fixes(ev)
+    if steps:
+        return steps
     host = host_of(ev)
     repo = ev.ref.repository if ev.ref else "REPOSITORY"
     if ".ecr." in host and host.endswith(".amazonaws.com"):
         region = host.split(".ecr.")[1].split(".")[0]
+        inst = aws_instance(ev.node.provider_id if ev.node else None)
+        node_region = region_of_zone(inst[0]) if inst else None
+        find_role = ((f"aws ec2 describe-instances --instance-ids {inst[1]} --region {node_region or region} "
+                      "--query 'Reservations[].Instances[].IamInstanceProfile.Arn' --output text",
+                      "aws iam get-instance-profile --instance-profile-name PROFILE --query "
+                      "'InstanceProfile.Roles[].RoleName' --output text") if inst else ())
+        unread = (" (With pulldoctor[aws] and AWS credentials, diagnose reads them itself.)"
+                  if ev.cloud_note else "")
         return [Fix("ECR refused the pull (403): check the repository policy for a Deny and the node role's "
-                    "ecr:BatchGetImage / ecr:GetDownloadUrlForLayer permissions.",
+                    f"ecr:BatchGetImage / ecr:GetDownloadUrlForLayer permissions.{unread}",
                     (f"aws ecr get-repository-policy --repository-name {q(repo)} --region {region}",
+                     *find_role,
                      "aws iam list-attached-role-policies --role-name NODE_ROLE"))]
     if host.endswith(("-docker.pkg.dev", "gcr.io")):
         project = repo.split("/")[0]
