@@ -117,8 +117,8 @@ def line_splitters(pods: int) -> dict[str, float]:
     from kubernetes.watch.watch import iter_resp_lines
 
     from pulldoctor.cluster.model import Pod
-    from pulldoctor.exporter.transport import iter_lines
     from pulldoctor.exporter.watch import _ENVELOPE
+    from pulldoctor.kubeapi import lines as iter_lines
 
     data = b"".join(json.dumps({"type": "MODIFIED", "object": o.pod(f"p{i}", bulky=True)}).encode() + b"\n"
                     for i in range(pods))

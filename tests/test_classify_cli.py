@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import cli
 from pulldoctor.cli import main
 
 CORPUS = Path(__file__).parent / "data" / "corpus" / "dev.jsonl"
@@ -18,9 +20,7 @@ TAG_404 = ('Failed to pull image "nginx:nope": rpc error: code = NotFound desc =
 QPS = 'Failed to pull image "r.example.com/a:1": pull QPS exceeded'
 
 
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pulldoctor", "classify", *args], capture_output=True,
-                          text=True, input=stdin, timeout=60, check=False)
+run_cli = functools.partial(cli, "classify")
 
 
 def test_text_output_per_message(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,44 +2,36 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
+from helpers import cli
 from pulldoctor import __version__
 from pulldoctor.cli import build_parser, main
 
 SUBCOMMANDS = ["diagnose", "classify", "probe", "ref", "collect", "serve"]
 
 
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pulldoctor", *args], capture_output=True, text=True, input=stdin, timeout=60
-    )
-
-
 def test_version() -> None:
-    out = run_cli("--version")
+    out = cli("--version")
     assert out.returncode == 0
     assert out.stdout.strip() == f"pulldoctor {__version__}"
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)
 def test_help_on_every_subcommand(sub: str) -> None:
-    out = run_cli(sub, "--help")
+    out = cli(sub, "--help")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"usage: pulldoctor {sub}")
 
 
 def test_usage_error_is_one_line_exit_2() -> None:
-    out = run_cli("ref")
+    out = cli("ref")
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
 
 
 def test_unknown_subcommand_exit_2() -> None:
-    out = run_cli("frobnicate")
+    out = cli("frobnicate")
     assert out.returncode == 2 and "Traceback" not in out.stderr
 
 

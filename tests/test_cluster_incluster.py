@@ -4,9 +4,9 @@ over HTTPS, with the real ``kubernetes`` client doing the talking.
 
 The service account files live at fixed paths (``/var/run/secrets/kubernetes.io/serviceaccount/…``,
 ``kubernetes.config.incluster_config.SERVICE_TOKEN_FILENAME``/``SERVICE_CERT_FILENAME``; pulldoctor's own
-``live._IN_CLUSTER_NS``). Nothing is written there: each run is a subprocess whose small ``-c`` script points
-those module constants at temp files and then calls ``pulldoctor.cli.main``, so no patch or environment
-variable leaks into other tests.
+``kubeapi.config._IN_CLUSTER_NS``). Nothing is written there: each run is a subprocess whose small ``-c``
+script points those module constants at temp files and then calls ``pulldoctor.cli.main``, so no patch or
+environment variable leaks into other tests.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ CHILD = """
 import sys
 from pathlib import Path
 from kubernetes.config import incluster_config
-import pulldoctor.cluster.live as live
+import pulldoctor.kubeapi.config as api_config
 for module, name in ((incluster_config, "SERVICE_TOKEN_FILENAME"), (incluster_config, "SERVICE_CERT_FILENAME"),
-                     (live, "_IN_CLUSTER_NS")):  # a renamed constant must fail here, not be patched in vain
+                     (api_config, "_IN_CLUSTER_NS")):  # a renamed constant must fail here, not be patched in vain
     assert hasattr(module, name), f"{module.__name__}.{name} is gone"
 incluster_config.SERVICE_TOKEN_FILENAME = sys.argv[1]
 incluster_config.SERVICE_CERT_FILENAME = sys.argv[2]
-live._IN_CLUSTER_NS = Path(sys.argv[3])
+api_config._IN_CLUSTER_NS = Path(sys.argv[3])
 from pulldoctor.cli import main
 sys.exit(main(sys.argv[4:]))
 """

@@ -310,7 +310,7 @@ def test_tls_kubeconfig_with_a_ca(tmp_path: Path) -> None:
 def test_in_cluster_service_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from kubernetes.config import incluster_config
 
-    import pulldoctor.cluster.live as live
+    import pulldoctor.kubeapi.config as api_config
 
     with _tls_api(tmp_path) as server:
         sa = tmp_path / "sa"
@@ -319,7 +319,7 @@ def test_in_cluster_service_account(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         (sa / "namespace").write_text("prod")
         monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(sa / "token"))
         monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(server.ca_file))
-        monkeypatch.setattr(live, "_IN_CLUSTER_NS", sa / "namespace")
+        monkeypatch.setattr(api_config, "_IN_CLUSTER_NS", sa / "namespace")
         monkeypatch.setenv("HOME", str(tmp_path))
         monkeypatch.delenv("KUBECONFIG", raising=False)
         monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")

@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from helpers import cli
 from parts import need
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,9 +19,8 @@ EXAMPLE = ROOT / "examples" / "cluster"
 
 
 def run(*args: str, src: Path = ROOT / "src", cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(src), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "pulldoctor", "diagnose", *args], capture_output=True,
-                          text=True, timeout=120, env=env, cwd=cwd)
+    """``pulldoctor diagnose ARGS`` with the code of ``src`` (a fresh clone's, or this checkout's)."""
+    return cli("diagnose", *args, timeout=120, env={"PYTHONPATH": str(src), "NO_COLOR": "1"}, cwd=cwd)
 
 
 def test_readme_command_on_a_fresh_clone(tmp_path: Path) -> None:

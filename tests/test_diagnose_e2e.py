@@ -7,13 +7,14 @@ secret, registry or tag. Also: the canary password appears in no output format.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -26,9 +27,8 @@ NS = "shop"
 
 
 def diagnose(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "pulldoctor", "diagnose", "--from", str(path), *args],
-                          capture_output=True, text=True, timeout=120, env=env, check=False)
+    return cli("diagnose", "--from", str(path), *args, timeout=120,
+               env={"PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"})
 
 
 @pytest.fixture(scope="module")

@@ -73,16 +73,20 @@ def test_importing_the_registry_does_not_import_aiohttp() -> None:
 # Which pulldoctor packages each part may not import (docs/architecture.md: the arrows of the pipeline).
 _LATER = {"pulldoctor.diagnosis", "pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands",
           "pulldoctor.cli"}
+#: Only the readers of a cluster (cluster/ for diagnose and collect, exporter/ for serve) use the API client.
+_API = {"pulldoctor.kubeapi"}
 FORBIDDEN: dict[str, set[str]] = {
+    "kubeapi": _LATER | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages", "pulldoctor.reference",
+                         "pulldoctor.keyring"},
     "cluster": _LATER | {"pulldoctor.registry", "pulldoctor.messages"},
-    "messages": _LATER | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.keyring",
-                          "pulldoctor.reference"},
-    "registry": _LATER | {"pulldoctor.cluster", "pulldoctor.messages"},
-    "reference.py": _LATER | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
-                              "pulldoctor.keyring"},
-    "keyring.py": _LATER | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
-    "diagnosis": {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
-    "render": {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
+    "messages": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.keyring",
+                                 "pulldoctor.reference"},
+    "registry": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.messages"},
+    "reference.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
+                                     "pulldoctor.keyring"},
+    "keyring.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
+    "diagnosis": _API | {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
+    "render": _API | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "exporter": {"pulldoctor.commands", "pulldoctor.cli"},
 }
 
@@ -189,6 +193,22 @@ def test_front_ends_call_the_one_pipeline(front: str) -> None:
     assert "pulldoctor.diagnosis.run" in names
     assert not names & {"pulldoctor.diagnosis.gather", "pulldoctor.diagnosis.conclude", "pulldoctor.diagnosis.attach"}
     assert "probe_note" not in text and ".probe =" not in text
+
+
+def test_one_kubernetes_api_client() -> None:
+    """``kubeapi`` is the only part that talks to the official client or urllib3: ``diagnose``, ``collect``
+    and ``serve`` reach a cluster through it, with its deadlines, caps and typed errors."""
+    users = {str(f.relative_to(SRC)) for f in SRC.rglob("*.py") for name in _imports(f)
+             if name.split(".")[0] in ("kubernetes", "urllib3")}
+    assert users and all(u.startswith("kubeapi/") for u in users), sorted(users)
+    callers = {str(f.relative_to(SRC)).split("/")[0] for f in SRC.rglob("*.py") for name in _imports(f)
+               if name.startswith("pulldoctor.kubeapi") and not f.is_relative_to(SRC / "kubeapi")}
+    assert callers == {"cluster", "exporter"}
+
+
+def test_importing_the_api_client_loads_neither_kubernetes_nor_urllib3() -> None:
+    """They load when a cluster is reached (``connect``), not when a module that may reach one is imported."""
+    assert _imported_after("import pulldoctor.kubeapi") & set(HEAVY) == set()
 
 
 if __name__ == "__main__":

@@ -6,23 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import http.client
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from helpers import LAB_FAST as FAST
+from helpers import cli as _cli
 from lab import Lab
 from pulldoctor.causes import Cause
 from pulldoctor.keyring import Credential
 from pulldoctor.registry import ProbeOptions, ProbeRequest, ProbeResult, probe_many, probe_sync
 
 pytestmark = pytest.mark.lab
-
-FAST = {"request_timeout": 2.0, "connect_timeout": 1.5, "dns_timeout": 2.0}
 
 
 def _settled_requests(lab: Lab, prefix: str, before: int) -> list[tuple[str, str, int]]:
@@ -363,8 +362,7 @@ def test_probe_many_keeps_going_past_an_invalid_reference(lab: Lab) -> None:
 # -- the command line, and the canary -------------------------------------------------------------------------
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pulldoctor", "probe", *args], capture_output=True, text=True, timeout=60)
+cli = functools.partial(_cli, "probe")
 
 
 def test_cli_exit_codes_and_json(lab: Lab) -> None:

@@ -1,9 +1,10 @@
-"""README.md is a promise: every command it shows runs as shown, every sample output is what the tool prints,
-every flag, cause, JSON key, metric and path it names exists, and the Quick start is exactly two commands.
+"""README.md and docs/*.md are a promise: every command they show runs as shown, every sample output is what the
+tool prints, every flag, cause, JSON key, metric, path and link they name exists, the Quick start is exactly two
+commands, and the README stays short enough to read at 3 a.m. (the details live in docs/, linked from it).
 
-A user copies from the README at 3 a.m.; these tests read the README itself (its fenced blocks and inline
-code) and hold each claim against the real parser, the real enum and the real output of the bundled example.
-Every failure names the README line.
+A user copies from these pages; these tests read the pages themselves (their fenced blocks and inline code) and
+hold each claim against the real parser, the real enum and the real output of the bundled example, wherever in
+the pages the claim stands. Every failure names the file and line.
 
 Sample outputs: a line that is only ``…`` stands for any number of omitted lines (abridged output); a ``…``
 inside a line stands for any text in that line. Otherwise the sample is the whole output, line for line.
@@ -33,6 +34,10 @@ from pulldoctor.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+#: Every page these tests read: the README first, then docs/ (a claim is checked wherever it moved).
+DOCS = (README, *sorted((ROOT / "docs").glob("*.md")))
+#: The README is what a person paged at night reads: the rest belongs in docs/.
+README_MAX_CHARS = 20_000
 ELLIPSIS = "…"
 #: Fenced blocks whose lines are shell commands (console/unlabelled ones use ``$ `` prompts).
 SHELL_LANGS = {"sh", "shell", "bash"}
@@ -53,22 +58,27 @@ REPO_DIRS = ("src", "tests", "bench", "deploy", "examples", "scripts", "docs")
 FOREIGN_PATHS = {"docs/hosts.md": "containerd"}
 
 
-# --- reading the README -----------------------------------------------------------------------------------
+# --- reading the pages ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Line:
-    no: int      # 1-based line number in README.md
+    doc: str     # the page, relative to the repository: "README.md", "docs/probe.md"
+    no: int      # 1-based line number in that page
     text: str
 
     def where(self) -> str:
-        return f"README.md:{self.no}: {self.text.strip()[:120]!r}"
+        return f"{self.doc}:{self.no}: {self.text.strip()[:120]!r}"
+
+
+#: A section: (page, heading). A "# " or "## " heading starts one; deeper headings stay inside it.
+Section = tuple[str, str]
 
 
 @dataclass
 class Block:
     lang: str
-    section: str                 # the "## " heading it is under
+    section: Section             # the section it is in
     lines: list[Line] = field(default_factory=list)
 
 
@@ -83,18 +93,27 @@ class Shown:
     inline: bool = False         # from `inline code` in prose rather than a fenced block
 
 
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
 @functools.cache
+def doc_lines(doc: str) -> tuple[Line, ...]:
+    return tuple(Line(doc, i, t) for i, t in enumerate((ROOT / doc).read_text(encoding="utf-8").splitlines(), 1))
+
+
 def readme_lines() -> tuple[Line, ...]:
-    return tuple(Line(i, t) for i, t in enumerate(README.read_text(encoding="utf-8").splitlines(), 1))
+    return doc_lines("README.md")
 
 
 @functools.cache
-def parsed() -> tuple[list[Block], dict[str, list[Line]]]:
-    """Fenced blocks, and the prose lines (outside fences) of each ``## `` section."""
+def parsed_doc(doc: str) -> tuple[list[Block], dict[Section, list[Line]]]:
+    """One page's fenced blocks, and the prose lines (outside fences) of each section."""
     blocks: list[Block] = []
-    sections: dict[str, list[Line]] = {"": []}
-    section, current = "", None
-    for line in readme_lines():
+    section: Section = (doc, "")
+    sections: dict[Section, list[Line]] = {section: []}
+    current = None
+    for line in doc_lines(doc):
         fence = re.match(r"^\s*```(\S*)\s*$", line.text)
         if current is not None:
             if fence and not fence.group(1):
@@ -107,17 +126,30 @@ def parsed() -> tuple[list[Block], dict[str, list[Line]]]:
             current = Block(fence.group(1), section)
             continue
         heading = re.match(r"^(#{1,6}) (.+)$", line.text)
-        if heading and len(heading.group(1)) == 2:
-            section = heading.group(2).strip()
+        if heading and len(heading.group(1)) <= 2:
+            section = (doc, heading.group(2).strip())
             sections[section] = []
         sections[section].append(line)
-    assert current is None, "README.md has an unclosed ``` fence"
+    assert current is None, f"{doc} has an unclosed ``` fence"
     return blocks, sections
 
 
-def section_named(prefix: str) -> str:
-    names = [s for s in parsed()[1] if s.startswith(prefix)]
-    assert len(names) == 1, f"README.md should have one '## {prefix}…' section, found {names}"
+@functools.cache
+def parsed() -> tuple[list[Block], dict[Section, list[Line]]]:
+    """Fenced blocks and sections of every page (README.md, then docs/*.md)."""
+    blocks: list[Block] = []
+    sections: dict[Section, list[Line]] = {}
+    for path in DOCS:
+        b, s = parsed_doc(rel(path))
+        blocks += b
+        sections.update(s)
+    return blocks, sections
+
+
+def section_named(prefix: str) -> Section:
+    """The one section, on whichever page, whose heading starts with ``prefix``."""
+    names = [s for s in parsed()[1] if s[1].startswith(prefix)]
+    assert len(names) == 1, f"README.md and docs/ should have one '{prefix}…' section, found {names}"
     return names[0]
 
 
@@ -158,7 +190,7 @@ def _shown(line: Line, text: str, output: list[Line] | None, inline: bool = Fals
 
 @functools.cache
 def shown_commands() -> tuple[Shown, ...]:
-    """Every ``pulldoctor …`` command line in the README's shell and console blocks and inline code."""
+    """Every ``pulldoctor …`` command line in the pages' shell and console blocks and inline code."""
     found: list[Shown] = []
     for block in parsed()[0]:
         if block.lang in SHELL_LANGS:
@@ -268,7 +300,7 @@ def offline_commands() -> list[Shown]:
     return [s for s in shown_commands() if is_offline(s)]
 
 
-@pytest.mark.parametrize("shown", offline_commands(), ids=lambda s: f"line{s.line.no}")
+@pytest.mark.parametrize("shown", offline_commands(), ids=lambda s: f"{s.line.doc}:{s.line.no}")
 def test_offline_command_runs_as_shown(shown: Shown, shim: dict[str, str]) -> None:
     """(a) ref, classify and diagnose --from examples/…: documented exit code and the sample output."""
     result = run_shell(shown.shell, shim)
@@ -301,7 +333,7 @@ def options_of(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     return {s: a for a in parser._actions for s in a.option_strings}
 
 
-@pytest.mark.parametrize("shown", [s for s in shown_commands() if not is_offline(s)], ids=lambda s: f"line{s.line.no}")
+@pytest.mark.parametrize("shown", [s for s in shown_commands() if not is_offline(s)], ids=lambda s: f"{s.line.doc}:{s.line.no}")
 def test_other_commands_parse(shown: Shown, capsys: pytest.CaptureFixture[str]) -> None:
     """(a) live-cluster, serve, collect and probe lines: they parse with the real parser, as written."""
     subs = subparsers()
@@ -422,27 +454,27 @@ def causes_listed() -> list[tuple[Line, str]]:
 
 
 def test_every_cause_named_is_a_cause() -> None:
-    """(c) every cause name in the README is a `Cause` value."""
+    """(c) every cause name in the pages is a `Cause` value."""
     mentions = list(cause_mentions())
-    assert len(mentions) > len(CAUSES), "too few cause mentions found: the README's layout changed?"
+    assert len(mentions) > len(CAUSES), "too few cause mentions found: the pages' layout changed?"
     wrong = [f"{line.where()}: `{w}` is not a pulldoctor.causes.Cause value" for line, w in mentions
              if w not in CAUSES]
     assert not wrong, "\n".join(wrong)
 
 
 def test_every_cause_is_documented() -> None:
-    """(c) the Causes section lists exactly the enum, and the rules table says which rule weighs each cause."""
+    """(c) the README's Causes section lists exactly the enum, and the rules table says which rule weighs each."""
     _, sections = parsed()
     listed = {w for _, w in causes_listed()}
     assert listed == CAUSES, f"Causes section: missing {sorted(CAUSES - listed)}, extra {sorted(listed - CAUSES)}"
-    diagnose = [ln for ln in sections[section_named("Diagnose")] if ln.text.startswith("| `")]
+    diagnose = [ln for ln in sections[section_named("Rules")] if ln.text.startswith("| `")]
     in_rules = {w for ln in diagnose for w in re.findall(r"`([a-z_]+)`", ln.text.split("|")[2])}
     assert in_rules >= CAUSES, f"Diagnose rules table: no rule row for {sorted(CAUSES - in_rules)}"
 
 
 def test_snake_case_names_exist() -> None:
-    """Every `snake_case` name the README quotes (settings, functions, JSON keys, metrics) is a cause or appears
-    in the code, deploy/ or examples/ — a renamed identifier leaves a README that no longer greps."""
+    """Every `snake_case` name the pages quote (settings, functions, JSON keys, metrics) is a cause or appears
+    in the code, deploy/ or examples/ — a renamed identifier leaves a page that no longer greps."""
     corpus = " ".join(p.read_text(errors="ignore") for d in ("src", "bench", "deploy", "examples", "tests/lab")
                       for p in (ROOT / d).rglob("*") if p.is_file() and p.suffix in {".py", ".yaml", ".json", ".toml"})
     from pulldoctor.exporter.metrics import EXPOSED
@@ -463,9 +495,10 @@ def test_snake_case_names_exist() -> None:
 def test_every_metric_is_documented() -> None:
     from pulldoctor.exporter.metrics import EXPOSED
 
-    text = README.read_text(encoding="utf-8")
+    lines = parsed()[1][section_named("Metrics")]
+    text = "\n".join(ln.text for ln in lines if ln.text.startswith("|"))
     missing = [m for m in EXPOSED if f"`{m}`" not in text]
-    assert not missing, f"metrics not in README.md's metric table: {missing}"
+    assert not missing, f"metrics not in the metric table ({lines[0].where()}): {missing}"
 
 
 # --- JSON keys -----------------------------------------------------------------------------------------------
@@ -494,9 +527,9 @@ def key_paths(doc: object, prefix: str = "") -> set[str]:
 
 
 def documented_diagnose_json() -> tuple[Line, dict]:
-    """The `-o json` schema example of the Diagnose section, made parseable: `[…]` → [], `"…": "…"` dropped."""
-    blocks = [b for b in parsed()[0] if b.lang == "json" and b.section == section_named("Diagnose")]
-    assert len(blocks) == 1, "the Diagnose section should have one ```json schema example"
+    """The `-o json` schema example (docs/json.md), made parseable: `[…]` → [], `"…": "…"` dropped."""
+    blocks = [b for b in parsed()[0] if b.lang == "json" and b.section == section_named("JSON output")]
+    assert len(blocks) == 1, "the JSON output section should have one ```json schema example"
     text = "\n".join(ln.text for ln in blocks[0].lines)
     text = re.sub(r'\[\s*…\s*\]', "[]", text)
     text = re.sub(r',\s*"…"\s*:\s*"[^"]*"', "", text)
@@ -508,22 +541,22 @@ def documented_diagnose_json() -> tuple[Line, dict]:
 
 
 def test_diagnose_json_keys_exist() -> None:
-    """(d) each key of the README's diagnose JSON example is in the real output of the bundled example, and each
+    """(d) each key of the documented diagnose JSON example is in the real output of the bundled example, and each
     key of the real output (the probe's own JSON aside: see the probe test) is in the example."""
     first, doc = documented_diagnose_json()
     real = example_json()
     # not_image's keys are data (waiting reasons), not schema.
     shown = {p for p in key_paths(doc) if not p.startswith("not_image.")}
     actual = {p for p in key_paths(real) if not p.startswith("not_image.")}
-    assert shown - actual == set(), f"{first.where()}: keys in the README's JSON but not in the real output: " \
+    assert shown - actual == set(), f"{first.where()}: keys in the documented JSON but not in the real output: " \
                                     f"{sorted(shown - actual)}"
     # A key of a list the example shows empty may be described in the prose after it instead, as
     # `credentials.wrong_type` … `"name"`.
-    _, prose = _paragraph_after("Diagnose", "`confidence` is")
+    _, prose = _paragraph_after("JSON output", "`confidence` is")
     unshown = {p for p in actual - shown if not p.startswith("findings[].probe.")
                and not (f"`{p.removeprefix('findings[].').rsplit('[]', 1)[0]}`" in prose
                         and f'"{p.rsplit(".", 1)[1]}"' in prose)}
-    assert not unshown, f"{first.where()}: keys of the real output missing from the README's JSON: {sorted(unshown)}"
+    assert not unshown, f"{first.where()}: keys of the real output missing from the documented JSON: {sorted(unshown)}"
     assert doc["schema_version"] == real["schema_version"]
 
 
@@ -537,7 +570,7 @@ def _paragraph_after(section: str, start: str) -> tuple[Line, str]:
                     break
                 para.append(nxt.text)
             return line, " ".join(para)
-    pytest.fail(f"README.md: no {start!r} in section {section}")
+    pytest.fail(f"{section_named(section)[0]}: no {start!r} in section {section}")
 
 
 def test_probe_json_keys_exist() -> None:
@@ -582,7 +615,7 @@ def test_bundle_secret_example_keys(tmp_path: Path) -> None:
     from pulldoctor.cluster import SourceSpec, load_snapshot
     from pulldoctor.cluster.bundle import write_bundle
 
-    line = next(ln for ln in parsed()[1][section_named("Cluster sources")] if '`{"kind": "Secret"' in ln.text)
+    line = next(ln for ln in parsed()[1][section_named("Support bundles")] if '`{"kind": "Secret"' in ln.text)
     found = re.search(r"`(\{.+\})`", line.text)
     assert found, f"{line.where()}: expected the reduced Secret as `{{…}}`"
     shown = json.loads(found.group(1))
@@ -626,7 +659,7 @@ def test_quick_start_is_two_commands() -> None:
 
 
 def test_repository_paths_exist() -> None:
-    """Every repository path the README names (`bench/bench_probe.py`, `tests/test_robustness_*.py`) exists."""
+    """Every repository path the pages name (`bench/bench_probe.py`, `tests/test_robustness_*.py`) exists."""
     texts: list[tuple[Line, str]] = list(inline_spans())
     texts += [(ln, ln.text) for b in parsed()[0] if b.lang not in {"python", "json", "yaml", ""} for ln in b.lines]
     missing = []
@@ -637,32 +670,74 @@ def test_repository_paths_exist() -> None:
     assert not missing, "\n".join(missing)
 
 
-# --- one document ------------------------------------------------------------------------------------------------
+# --- one set of pages, linked from a short README ------------------------------------------------------------------
 
 
 def test_benchmarks_cover_every_script() -> None:
     """Every figure has a source: the Benchmarks section names each bench script with its command."""
     lines = parsed()[1][section_named("Benchmarks")]
     text = "\n".join(ln.text for ln in lines)
-    assert "<!--" not in text, "README.md: the Benchmarks section is still a placeholder"
+    assert "<!--" not in text, f"{lines[0].doc}: the Benchmarks section is still a placeholder"
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         assert f"python bench/{script.name}" in text, f"Benchmarks: no row with `python bench/{script.name}`"
 
 
-def test_table_of_contents_links_resolve() -> None:
-    """The contents list links every `## ` section, and every #anchor in the README points at a heading."""
-    def slug(title: str) -> str:   # GitHub's anchor rule: lowercase, drop punctuation, spaces to '-'
-        return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+def slug(title: str) -> str:
+    """GitHub's anchor rule: lowercase, drop punctuation, spaces to '-'."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
 
-    headings = [re.sub(r"^#+ ", "", ln.text) for ln in readme_lines()
-                if re.match(r"^#{2,3} ", ln.text) and not any(ln in b.lines for b in parsed()[0])]
-    anchors = {slug(h) for h in headings}
+
+@functools.cache
+def headings(doc: str) -> tuple[str, ...]:
+    """The headings of one page, outside fenced blocks."""
+    fenced = {ln for b in parsed_doc(doc)[0] for ln in b.lines}
+    return tuple(re.sub(r"^#+ ", "", ln.text) for ln in doc_lines(doc)
+                 if re.match(r"^#{1,6} ", ln.text) and ln not in fenced)
+
+
+def test_readme_is_short() -> None:
+    """What a person paged at 3 a.m. needs, and links to the rest: under 20,000 characters."""
+    size = len(README.read_text(encoding="utf-8"))
+    assert size < README_MAX_CHARS, f"README.md has {size} characters; move details to docs/ (limit {README_MAX_CHARS})"
+
+
+def test_table_of_contents_links_resolve() -> None:
+    """The README's contents list links every `## ` section, and every #anchor in the README points at a heading."""
+    anchors = {slug(h) for h in headings("README.md")}
     for line in readme_lines():
         for anchor in re.findall(r"\]\(#([^)]+)\)", line.text):
             assert anchor in anchors, f"{line.where()}: no heading has the anchor #{anchor}"
-    toc = "\n".join(ln.text for ln in parsed()[1][""])
-    missing = [h for h in headings if f"(#{slug(h)})" not in toc]
+    sections = [h for ln in readme_lines() if (h := re.match(r"^## (.+)$", ln.text))
+                and not any(ln in b.lines for b in parsed_doc("README.md")[0])]
+    toc = "\n".join(ln.text for ln in parsed()[1][("README.md", "pulldoctor")])
+    missing = [m.group(1) for m in sections if f"(#{slug(m.group(1))})" not in toc]
     assert not missing, f"README.md: the contents list after the intro lacks {missing}"
+
+
+@pytest.mark.parametrize("doc", [rel(p) for p in DOCS])
+def test_links_resolve(doc: str) -> None:
+    """Every relative link of a page names a file of the repository, and its #anchor a heading of that file."""
+    problems = []
+    for line in doc_lines(doc):
+        if any(line in b.lines for b in parsed_doc(doc)[0]):
+            continue
+        for target in re.findall(r"\]\(([^)\s]+)\)", line.text):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):   # https://, mailto:
+                continue
+            path, _, anchor = target.partition("#")
+            file = (ROOT / doc).parent / path if path else ROOT / doc
+            if not file.resolve().is_relative_to(ROOT) or not file.exists():
+                problems.append(f"{line.where()}: {path} is not a file of this repository")
+            elif anchor and file.suffix == ".md" and anchor not in {slug(h) for h in headings(rel(file.resolve()))}:
+                problems.append(f"{line.where()}: {rel(file.resolve())} has no heading with the anchor #{anchor}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_page_is_linked_from_the_readme() -> None:
+    """A page in docs/ that the README does not link is a page nobody finds."""
+    text = README.read_text(encoding="utf-8")
+    unlinked = [rel(p) for p in DOCS[1:] if f"]({rel(p)})" not in text and f"]({rel(p)}#" not in text]
+    assert not unlinked, f"README.md links no {unlinked}"
 
 
 def test_commands_table_is_complete() -> None:
@@ -708,13 +783,13 @@ def test_figures_name_their_source() -> None:
     problems = []
     for name, lines in parsed()[1].items():
         para: list[Line] = []
-        for k, line in enumerate([*lines, Line(0, "")]):
+        for k, line in enumerate([*lines, Line(name[0], 0, "")]):
             following = lines[k + 1].text if k + 1 < len(lines) else ""
             if line.text.strip() or (para and following.startswith("- ")):   # a list belongs to its lead-in
                 para.append(line)
                 continue
             text = " ".join(ln.text for ln in para)
-            if figure.search(text) and "bench/" not in text and "(#benchmarks)" not in text \
+            if figure.search(text) and "bench/" not in text and "benchmarks.md)" not in text \
                     and name != section_named("Benchmarks"):
                 problems.append(f"{para[0].where()}: a figure without its source (a bench script)")
             para = []
@@ -748,12 +823,12 @@ def test_probe_sample_output_against_the_lab(lab: object, shim: dict[str, str]) 
 
 
 def test_rules_table_is_the_rules() -> None:
-    """The Diagnose rules table names each rule of `diagnosis.rules.RULES` (and the transient one) with
+    """The rules table (docs/diagnose.md) names each rule of `diagnosis.rules.RULES` (and the transient one) with
     exactly the causes it decides."""
     from pulldoctor.diagnosis.rules import RULES, TRANSIENT
 
     rows = {}
-    for line in parsed()[1][section_named("Diagnose")]:
+    for line in parsed()[1][section_named("Rules")]:
         m = re.match(r"^\| `(\w+)` \| ([^|]+) \|", line.text)
         if m:
             rows[m.group(1)] = (line, set(re.findall(r"`([a-z_]+)`", m.group(2))))
@@ -769,8 +844,7 @@ def test_deploy_table_and_alerts_are_deploys() -> None:
     """The deploy/ table names every file there (and only those); the example alerts are the shipped rules."""
     import yaml
 
-    section = section_named("Prometheus exporter")
-    named = {m.group(1) for ln in parsed()[1][section] if (m0 := re.match(r"^\| (`[^|]+`) \|", ln.text))
+    named = {m.group(1) for ln in parsed()[1][section_named("Deploying the exporter")] if (m0 := re.match(r"^\| (`[^|]+`) \|", ln.text))
              for m in re.finditer(r"`([\w.-]+)`", m0.group(1))}
     shipped = {p.name for p in (ROOT / "deploy").iterdir() if p.is_file()}
     table = {n for n in named if "." in n or n == "Containerfile"} - {"/metrics", "/healthz", "/readyz", "/findings"}
@@ -778,7 +852,7 @@ def test_deploy_table_and_alerts_are_deploys() -> None:
     unnamed = shipped - table - {"kustomization.yaml"}   # the table says what kustomization.yaml ships
     assert not unnamed, f"README deploy table does not describe {sorted(unnamed)}"
 
-    block = next(b for b in parsed()[0] if b.section == section and b.lang == "yaml")
+    block = next(b for b in parsed()[0] if b.section == section_named("Example alerts") and b.lang == "yaml")
     shown = yaml.safe_load("\n".join(ln.text for ln in block.lines))
     docs = yaml.safe_load((ROOT / "deploy" / "prometheusrule.yaml").read_text())
     real = {r["alert"]: r for g in docs["spec"]["groups"] for r in g["rules"] if "alert" in r}
@@ -791,7 +865,7 @@ def test_deploy_table_and_alerts_are_deploys() -> None:
 
 
 def test_keyring_example_prints_what_it_says() -> None:
-    """The Credentials section's Python example: each `# result` comment is the repr of the line above it,
+    """The Credentials page's Python example: each `# result` comment is the repr of the line above it,
     for a secret with entries for ghcr.io (alice, password s3cret: fingerprint 1fe25d9a) and quay.io."""
     import base64
     import types

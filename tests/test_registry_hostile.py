@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from helpers import FAST
 from pulldoctor.causes import Cause
 from pulldoctor.keyring import Credential
 from pulldoctor.registry import ProbeOptions, ProbeRequest, probe, probe_many
@@ -30,7 +31,6 @@ session_module = importlib.import_module("pulldoctor.registry.session")
 
 CANARY = "CANARY-pw-7f3a9c"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-FAST = {"request_timeout": 1.5, "connect_timeout": 1.0, "dns_timeout": 1.0}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from helpers import FAST
 from pulldoctor.causes import Cause
 from pulldoctor.errors import InputError
 from pulldoctor.keyring import Credential
 from pulldoctor.registry import ProbeOptions, probe
 from pulldoctor.registry.hosts import HostsDir, host_paths, load
 
-FAST = {"request_timeout": 1.5, "connect_timeout": 1.0, "dns_timeout": 1.0}
 CANARY = "CANARY-pw-7f3a9c"
 
 

@@ -4,20 +4,20 @@ robustness pass as xfail tests, fixed by their owners (21e02a4) — fields and e
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
 import subprocess
 import sys
 
+from helpers import cli_bytes
+
 CANARY = "CANARY-pw-7f3a9c"
 TIMEOUT = 30
 
 
-def cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if k != "PULLDOCTOR_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "pulldoctor", *args], input=stdin, capture_output=True,
-                          timeout=TIMEOUT, env=env)
+cli = functools.partial(cli_bytes, timeout=TIMEOUT)
 
 
 MESSAGE = (f'Failed to pull image "bob:{CANARY}@reg.example.invalid/a:1": rpc error: code = Unknown desc = '

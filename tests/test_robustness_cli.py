@@ -3,6 +3,7 @@ a reader that goes away (``| head``) gets no traceback, and bad arguments are ex
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -11,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers import cli_bytes
+
 TIMEOUT = 30
 
 
-def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PULLDOCTOR_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "pulldoctor", *args], capture_output=True, timeout=TIMEOUT,
-                          input=stdin if stdin is not None else b"", env=env, text=False)  # type: ignore[return-value]
+cli = functools.partial(cli_bytes, timeout=TIMEOUT)
 
 
 def one_line(r: subprocess.CompletedProcess[bytes]) -> str:  # type: ignore[type-arg]

@@ -8,6 +8,7 @@ README promises.
 from __future__ import annotations
 
 import copy
+import functools
 import gzip
 import io
 import json
@@ -22,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from helpers import assert_one_line_error
+from helpers import cli as _cli
 from kubeapi import objects as o
 
 TIMEOUT = 30
@@ -32,20 +35,7 @@ PEAK_RSS_CODE = ("import re, sys; from pulldoctor.cli import main; rc = main(sys
                  "raise SystemExit(rc)")
 
 
-def cli(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PULLDOCTOR_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "pulldoctor", *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, env=env)
-
-
-def assert_one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    assert r.stdout == ""
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pulldoctor: "), r.stderr[-2000:]
-    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
-    for needle in needles:
-        assert needle in r.stderr, r.stderr
+cli = functools.partial(_cli, timeout=TIMEOUT)
 
 
 IMG = "registry.example.invalid/shop/web:1.0"

@@ -16,25 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import assert_one_line_error, cli
 from kubeapi import FakeKubeAPI
 from kubeapi import objects as o
 
 TIMEOUT = 60
-
-
-def cli(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PULLDOCTOR_DEBUG", "KUBECONFIG")}
-    return subprocess.run([sys.executable, "-m", "pulldoctor", *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, env=env)
-
-
-def assert_one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pulldoctor: "), r.stderr[-2000:]
-    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
-    for needle in needles:
-        assert needle in r.stderr, r.stderr
 
 
 def kubeconfig_for(port: int, path: Path) -> Path:

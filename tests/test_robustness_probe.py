@@ -4,6 +4,7 @@ xfail tests and fixed in ``pulldoctor.registry`` by its owner (758b5c5)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -11,22 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers import assert_one_line_error
+from helpers import cli as _cli
+
 TIMEOUT = 30
 IMG = "127.0.0.1:1/acme/web:1.0"
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PULLDOCTOR_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "pulldoctor", "probe", IMG, *args], capture_output=True,
-                          text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL, env=env)
-
-
-def assert_one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert r.returncode == 2, (r.returncode, r.stderr[-1000:])
-    assert r.stdout == "" and r.stderr.count("\n") == 1 and r.stderr.startswith("pulldoctor: "), r.stderr
-    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
-    for needle in needles:
-        assert needle in r.stderr, r.stderr
+cli = functools.partial(_cli, "probe", IMG, timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize(("content", "needle"), [

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from helpers import cli
 from kubeapi import FakeKubeAPI
 from kubeapi import objects as o
 
@@ -49,12 +49,6 @@ def assert_clean(text: str | bytes, where: str) -> None:
     data = text.decode("latin-1") if isinstance(text, bytes) else text
     leaks = [f for f in canary_forms() if f in data]
     assert not leaks, f"{where} leaks {leaks}"
-
-
-def cli(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PULLDOCTOR_DEBUG", "KUBECONFIG")}
-    return subprocess.run([sys.executable, "-m", "pulldoctor", *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, env=env)
 
 
 def b64(text: str) -> str:

@@ -12,12 +12,12 @@ import pytest
 from kubeapi import objects as o
 from pulldoctor.causes import Cause
 from pulldoctor.cluster.model import Event, Pod
-from pulldoctor.errors import UsageError
+from pulldoctor.errors import ApiLineTooLong, UsageError
 from pulldoctor.exporter.config import parse_duration, parse_listen
 from pulldoctor.exporter.probes import ProbeScheduler
 from pulldoctor.exporter.store import EVENTS_PER_POD, Store
-from pulldoctor.exporter.transport import LineTooLong, iter_lines
 from pulldoctor.exporter.watch import Backoff
+from pulldoctor.kubeapi import KubeApi, lines
 from pulldoctor.registry.models import (
     ProbeOptions,
     ProbeRequest,
@@ -61,13 +61,13 @@ class _Chunks:
 
 def test_iter_lines_splits_across_chunks_and_skips_blank_lines() -> None:
     resp = _Chunks([b'{"a":1}\n{"b"', b':2}\n\n{"c":', b"3}"])
-    assert list(iter_lines(resp, max_line=100)) == [b'{"a":1}', b'{"b":2}', b'{"c":3}']
+    assert list(lines(resp, max_line=100)) == [b'{"a":1}', b'{"b":2}', b'{"c":3}']
 
 
 def test_iter_lines_caps_a_line() -> None:
     resp = _Chunks([b"x" * 60, b"x" * 60, b"\n"])
-    with pytest.raises(LineTooLong):
-        list(iter_lines(resp, max_line=100))
+    with pytest.raises(ApiLineTooLong):
+        list(lines(resp, max_line=100))
 
 
 def test_backoff_grows_and_stays_bounded() -> None:
@@ -204,10 +204,9 @@ def test_serve_request_timeout_reaches_the_transport() -> None:
     """--request-timeout bounds serve's list pages and object reads as it bounds diagnose's requests."""
     from pulldoctor.cli import build_parser
     from pulldoctor.commands.serve import config_from_args
-    from pulldoctor.exporter.transport import ApiTransport
 
     args = build_parser().parse_args(["serve", "--request-timeout", "7", "--listen", "127.0.0.1:0"])
     config = config_from_args(args)
     assert config.request_timeout == 7.0
-    assert ApiTransport(object(), config.request_timeout).request_timeout == 7.0
+    assert KubeApi(object(), request_timeout=config.request_timeout).request_timeout == 7.0
     assert config_from_args(build_parser().parse_args(["serve"])).request_timeout == 30.0

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from helpers import LAB_FAST as FAST
 from lab import Lab
 from pulldoctor.causes import Cause
 from pulldoctor.messages import classify
@@ -26,7 +27,6 @@ from pulldoctor.registry import ProbeOptions, probe_sync
 pytestmark = [pytest.mark.lab, pytest.mark.containerd]
 
 GO_EXPIRED = "x509: certificate has expired or is not yet valid"  # Go crypto/x509/verify.go, reason Expired
-FAST = {"request_timeout": 5.0, "connect_timeout": 3.0}
 
 
 @pytest.fixture(scope="module")

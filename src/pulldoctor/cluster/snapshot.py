@@ -30,7 +30,12 @@ class SourceSpec:
 
     @classmethod
     def from_args(cls, args: object) -> SourceSpec:
-        """From the CLI's ``diagnose``/``collect`` arguments (``--from``, ``-n``, ``-A``, ``--context``...)."""
+        """From the CLI's ``diagnose``/``collect``/``serve`` arguments (``--from``, ``-n``, ``-A``,
+        ``--context``...): the one place where ``-n`` with ``-A`` is refused (``UsageError``)."""
+        from pulldoctor.errors import UsageError
+
+        if getattr(args, "all_namespaces", False) and getattr(args, "namespace", None):
+            raise UsageError("use either -n NAMESPACE or -A, not both")
         path = getattr(args, "from_path", None)
         return cls(
             paths=(path,) if path else (),

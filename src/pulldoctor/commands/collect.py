@@ -14,10 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from pulldoctor.cli import error_line
     from pulldoctor.cluster import SourceSpec, load_snapshot
     from pulldoctor.cluster.bundle import write_bundle
-    from pulldoctor.errors import UsageError
 
-    if args.all_namespaces and args.namespace:
-        raise UsageError("use either -n NAMESPACE or -A, not both")
     spec = SourceSpec.from_args(args)
     snapshot = load_snapshot(spec)
     scope = {"source": snapshot.source, "namespace": None if spec.all_namespaces else spec.namespace,

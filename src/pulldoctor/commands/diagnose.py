@@ -40,10 +40,8 @@ def _live(args: argparse.Namespace) -> Prober:
 def run(args: argparse.Namespace) -> int:
     from pulldoctor.cluster import SourceSpec, find_failing, load_snapshot
     from pulldoctor.diagnosis import run as diagnose
-    from pulldoctor.errors import InputError, UsageError
+    from pulldoctor.errors import InputError
 
-    if args.all_namespaces and args.namespace:
-        raise UsageError("use either -n NAMESPACE or -A, not both")
     snapshot = load_snapshot(SourceSpec.from_args(args))
     namespace = None if args.all_namespaces else args.namespace
     report = find_failing(snapshot, args.pod, namespace=namespace) if args.from_path else \

@@ -13,10 +13,10 @@ from pulldoctor.errors import UsageError
 
 
 def config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pulldoctor.cluster.snapshot import SourceSpec
     from pulldoctor.exporter.config import ExporterConfig, parse_duration, parse_listen
 
-    if args.namespace and args.all_namespaces:
-        raise UsageError("use -n NAMESPACE or -A, not both")
+    scope = SourceSpec.from_args(args)  # -n/-A/--context/--kubeconfig/--request-timeout as diagnose reads them
     host, port = parse_listen(args.listen)
     if args.ca_file and not os.path.isfile(args.ca_file):
         raise UsageError(f"--ca-file {args.ca_file}: no such file")
@@ -28,16 +28,16 @@ def config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return ExporterConfig(
         listen_host=host,
         listen_port=port,
-        namespace=args.namespace,
-        all_namespaces=bool(args.all_namespaces),
-        context=args.context,
-        kubeconfig=args.kubeconfig,
+        namespace=scope.namespace,
+        all_namespaces=scope.all_namespaces,
+        context=scope.context,
+        kubeconfig=scope.kubeconfig,
         probe_interval=parse_duration(args.probe_interval),
         probe=not args.no_probe,
         insecure_registries=tuple(args.insecure_registry or ()),
         ca_file=args.ca_file,
         hosts_dir=args.hosts_dir,
-        request_timeout=args.request_timeout,
+        request_timeout=scope.request_timeout,
     )
 
 

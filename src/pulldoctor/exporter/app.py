@@ -25,8 +25,8 @@ from pulldoctor.exporter.metrics import ExporterCollector, Series, build_registr
 from pulldoctor.exporter.probes import ProbeKey, ProbeScheduler
 from pulldoctor.exporter.server import HttpServer, make_app
 from pulldoctor.exporter.store import PodKey, Store
-from pulldoctor.exporter.transport import ApiTransport
 from pulldoctor.exporter.watch import Backoff, Resource, StructCodec, Watcher
+from pulldoctor.kubeapi import KubeApi, connect
 
 log = logging.getLogger("pulldoctor.exporter")
 
@@ -42,14 +42,12 @@ class Exporter:
     def __init__(self, config: ExporterConfig, *, api_client: Any = None, default_namespace: str = "default",
                  probe_many: Callable[..., Any] | None = None) -> None:
         self.config = config
-        if api_client is None:  # the same kubeconfig rules, bounds and errors as ``diagnose``
-            from pulldoctor.cluster.live import connect
-            from pulldoctor.cluster.snapshot import SourceSpec
-
-            session = connect(SourceSpec(kubeconfig=config.kubeconfig, context=config.context,
-                                         request_timeout=config.request_timeout))
-            api_client, default_namespace = session.api_client, session.namespace
-        self.transport = ApiTransport(api_client, config.request_timeout)
+        if api_client is None:  # the same client, kubeconfig rules, bounds and errors as ``diagnose``
+            self.api = connect(kubeconfig=config.kubeconfig, context=config.context,
+                               request_timeout=config.request_timeout)
+            default_namespace = self.api.namespace
+        else:
+            self.api = KubeApi(api_client, request_timeout=config.request_timeout, namespace=default_namespace)
         if config.all_namespaces:
             self.namespaces: list[str] | None = None
         else:
@@ -76,7 +74,7 @@ class Exporter:
         context_ttl = min(60.0, config.probe_interval)
         self.watchers = [self._watcher("pods", Pod, self.store.pod_sink()),
                          self._watcher("events", Event, self.store.event_sink())]
-        self.diagnoser = Diagnoser(ContextCache(self.transport, ttl=context_ttl), self.probes, self.namespaces,
+        self.diagnoser = Diagnoser(ContextCache(self.api, ttl=context_ttl), self.probes, self.namespaces,
                                    events_listed=lambda: self.watchers[1].stats.synced)
 
         from prometheus_client import make_wsgi_app
@@ -93,7 +91,7 @@ class Exporter:
         # ready), from the waiting messages alone.
         selector, required = ("involvedObject.kind=Pod", False) if kind == "events" else (None, True)
         return Watcher(
-            self.transport, Resource(kind, path, selector, required), StructCodec(item_type), sink,
+            self.api, Resource(kind, path, selector, required), StructCodec(item_type), sink,
             page_size=self.config.page_size, watch_timeout=self.config.watch_timeout,
             backoff=Backoff(self.config.backoff_initial, self.config.backoff_max),
         )
@@ -132,7 +130,7 @@ class Exporter:
             self.probes.stop(max(0.1, deadline - time.monotonic()))
         self.http.stop(max(0.1, deadline - time.monotonic()))
         if not any(t.is_alive() for t in self._threads):
-            self.transport.close()
+            self.api.close()
 
     def wait(self, stop: threading.Event) -> None:
         """Block until ``stop`` is set (the command's signal handlers set it)."""

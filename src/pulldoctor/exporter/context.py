@@ -20,7 +20,8 @@ import msgspec
 
 from pulldoctor.cluster.model import Node, Pod, Secret, ServiceAccount
 from pulldoctor.cluster.snapshot import Snapshot
-from pulldoctor.exporter.transport import ApiStatusError, ApiTransport
+from pulldoctor.errors import ApiError, ApiNotFound, ApiStatusError, ApiUnavailable
+from pulldoctor.kubeapi import KubeApi
 
 MAX_OBJECT_BYTES = 8 * 1024 * 1024   # a node with many images is the biggest (~1 MiB); secrets cap at 1 MiB
 MAX_CACHED = 10_000
@@ -32,27 +33,15 @@ _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
 }
 
 
-class _Missing:
-    """404: the object does not exist."""
-
-
-class _Unreadable:
-    """403 or an error: we do not know."""
-
-    def __init__(self, why: str) -> None:
-        self.why = why
-
-
-MISSING = _Missing()
-Answer = Any  # a decoded object, MISSING or _Unreadable
+Answer = Any  # a decoded object, or the ApiError it gave (ApiNotFound: it does not exist; others: unknown)
 
 
 class ContextCache:
     """GET-with-TTL cache for service accounts, secrets and nodes. Thread-safe."""
 
-    def __init__(self, transport: ApiTransport | None, ttl: float = 60.0,
+    def __init__(self, api: KubeApi | None, ttl: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._transport = transport
+        self._api = api
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
@@ -75,21 +64,18 @@ class ContextCache:
         return answer
 
     def _fetch(self, kind: str, namespace: str, name: str) -> Answer:
-        if self._transport is None:
-            return _Unreadable("no API access")
+        if self._api is None:
+            return ApiUnavailable("no API access")
         path = (f"/api/v1/namespaces/{quote(namespace, safe='')}/{kind}/{quote(name, safe='')}"
                 if namespace else f"/api/v1/{kind}/{quote(name, safe='')}")
         self.gets += 1
         try:
-            data = self._transport.get_bytes(path, [], cap=MAX_OBJECT_BYTES,
-                                                 timeout=min(15.0, self._transport.request_timeout))
+            data = self._api.get(path, cap=MAX_OBJECT_BYTES, timeout=min(15.0, self._api.request_timeout))
             return _DECODERS[kind].decode(data)
-        except ApiStatusError as err:
-            if err.status == 404:
-                return MISSING
-            return _Unreadable(f"{err.status} {err.reason}")
-        except Exception as err:
-            return _Unreadable(type(err).__name__)
+        except ApiError as err:
+            return err
+        except Exception as err:  # an object that does not decode: unknown, as an unreachable server
+            return ApiUnavailable(type(err).__name__)
 
     def fill(self, snapshot: Snapshot, pods: Iterable[Pod]) -> None:
         """Add to ``snapshot`` the service accounts, pull secrets and nodes ``pods`` need."""
@@ -106,22 +92,22 @@ class ContextCache:
                 if isinstance(sa, ServiceAccount):
                     snapshot.service_accounts[(ns, sa_name)] = sa
                     names = [r.name for r in sa.image_pull_secrets if r.name]
-                sa_ok[ns] = sa_ok.get(ns, True) and not isinstance(sa, _Unreadable)
-                if isinstance(sa, _Unreadable):
-                    notes.add(f"could not read service account {ns}/{sa_name} ({sa.why})")
+                sa_ok[ns] = sa_ok.get(ns, True) and not _unreadable(sa)
+                if _unreadable(sa):
+                    notes.add(f"could not read service account {ns}/{sa_name} ({_why(sa)})")
             for name in names:
                 secret = self._get("secrets", ns, name)
                 if isinstance(secret, Secret):
                     snapshot.secrets[(ns, name)] = secret
-                secret_ok[ns] = secret_ok.get(ns, True) and not isinstance(secret, _Unreadable)
-                if isinstance(secret, _Unreadable):
-                    notes.add(f"could not read secret {ns}/{name} ({secret.why}); pull secrets not checked")
+                secret_ok[ns] = secret_ok.get(ns, True) and not _unreadable(secret)
+                if _unreadable(secret):
+                    notes.add(f"could not read secret {ns}/{name} ({_why(secret)}); pull secrets not checked")
             node_name = pod.spec.node_name
             if node_name and node_name not in snapshot.nodes:
                 node = self._get("nodes", "", node_name)
                 if isinstance(node, Node):
                     snapshot.nodes[node_name] = node
-                elif isinstance(node, _Unreadable):
+                elif _unreadable(node):
                     nodes_ok = False
         for ns, ok in sa_ok.items():
             if ok:
@@ -132,3 +118,15 @@ class ContextCache:
         if nodes_ok:
             snapshot.mark_listed("Node", None)
         snapshot.notes.extend(sorted(notes))
+
+
+def _unreadable(answer: Answer) -> bool:
+    """An error other than 404: whether the object exists is unknown."""
+    return isinstance(answer, ApiError) and not isinstance(answer, ApiNotFound)
+
+
+def _why(err: ApiError) -> str:
+    """Short, and with no text the server chose beyond its Status reason: "403 Forbidden", "ApiTimeout"."""
+    if isinstance(err, ApiStatusError):
+        return f"{err.status} {err.reason}"
+    return type(err).__name__ if err.host else str(err)

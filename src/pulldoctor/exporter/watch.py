@@ -5,6 +5,8 @@ The loop client-go's reflector runs, in a thread: list page by page, remember th
 normally (the server's ``timeoutSeconds``) resumes from the last version at once; ``410 Gone`` (the
 version was compacted) means re-list; any other error or a lost connection waits a bounded,
 jittered exponential back-off and resumes. Every wait checks the stop flag, so shutdown is prompt.
+Pages, watch lines and the errors (``ApiGone``, ``ApiForbidden``…) are ``pulldoctor.kubeapi``'s, as for
+``diagnose``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import msgspec
 
 from pulldoctor.cluster.model import DocumentError, check_object_count
-from pulldoctor.exporter.transport import (
-    ApiStatusError,
-    ApiTransport,
-    LineTooLong,
-    iter_lines,
-)
+from pulldoctor.errors import ApiError, ApiForbidden, ApiGone, ApiLineTooLong, ApiStatusError
+from pulldoctor.kubeapi import KubeApi, lines, pages, status_error
 
 log = logging.getLogger("pulldoctor.exporter")
 
@@ -81,15 +79,8 @@ class _VersionOnly(msgspec.Struct):
     metadata: _Meta = msgspec.field(default_factory=_Meta)
 
 
-class _Status(msgspec.Struct):
-    code: int = 0
-    reason: str = ""
-    message: str = ""
-
-
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _VERSION = msgspec.json.Decoder(_VersionOnly)
-_STATUS = msgspec.json.Decoder(_Status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +130,7 @@ class Watcher(Generic[T]):
 
     def __init__(
         self,
-        transport: ApiTransport,
+        api: KubeApi,
         resource: Resource,
         codec: Codec[T],
         sink: Sink[T],
@@ -149,7 +140,7 @@ class Watcher(Generic[T]):
         backoff: Backoff | None = None,
         on_synced: Callable[[], None] | None = None,
     ) -> None:
-        self.transport = transport
+        self.api = api
         self.resource = resource
         self.codec = codec
         self.sink = sink
@@ -190,23 +181,26 @@ class Watcher(Generic[T]):
                         if self.on_synced is not None:
                             self.on_synced()
                 version = self._watch(version)
+            except ApiGone:
+                # The version we hold was compacted away: only a fresh list is consistent again.
+                self.stats.error("gone")
+                log.info("%s: 410 Gone, re-listing", self.resource.name)
+                version = None
             except ApiStatusError as err:
-                if err.status == 410:
-                    # The version we hold was compacted away: only a fresh list is consistent again.
-                    self.stats.error("gone")
-                    log.info("%s: 410 Gone, re-listing", self.resource.name)
-                    version = None
-                    continue
                 self.stats.error(f"http_{err.status}")
-                if err.status in (401, 403):
+                if isinstance(err, ApiForbidden):
                     self.stats.refused = True
-                log.warning("%s: API server answered %s", self.resource.name, err)
+                log.warning("%s: %s", self.resource.name, _one_line(err))
                 self._wait(self.backoff.next_delay())
-            except (ConnectionError, OSError, LineTooLong, msgspec.DecodeError, DocumentError, _ShortWatch) as err:
+            except (ApiError, OSError, msgspec.DecodeError, DocumentError, _ShortWatch) as err:
                 if self._stop.is_set():
                     break
-                kind = {LineTooLong: "line_too_long", _ShortWatch: "short_watch"}.get(type(err), "connection")
-                if isinstance(err, (msgspec.DecodeError, DocumentError)):
+                kind = "connection"
+                if isinstance(err, ApiLineTooLong):
+                    kind = "line_too_long"
+                elif isinstance(err, _ShortWatch):
+                    kind = "short_watch"
+                elif isinstance(err, msgspec.DecodeError | DocumentError):
                     kind = "decode"
                 self.stats.error(kind)
                 log.warning("%s: %s; retrying", self.resource.name, _one_line(err))
@@ -234,21 +228,14 @@ class Watcher(Generic[T]):
     def _list(self) -> str:
         """Read every page; hand items to the sink page by page; return the list's resourceVersion."""
         self.sink.begin_list()
-        token = ""
         version = ""
-        for _ in range(MAX_PAGES):
-            extra = {"limit": str(self.page_size)}
-            if token:
-                extra["continue"] = token
-            data = self.transport.get_bytes(self.resource.path, self._query(**extra), cap=MAX_PAGE_BYTES)
+        for items, page_version, _token in pages(self.api, self.resource.path, self._query(), self.codec.decode_list,
+                                                 page_size=self.page_size, cap=MAX_PAGE_BYTES, max_pages=MAX_PAGES,
+                                                 what=self.resource.name):
             if self._stop.is_set():
                 raise ConnectionError("stopping")
-            items, page_version, token = self.codec.decode_list(data)
-            del data
             self.sink.add_listed(items)
             version = page_version or version
-            if not token:
-                break
         self.sink.end_list()
         self.stats.lists += 1
         return version
@@ -261,20 +248,19 @@ class Watcher(Generic[T]):
         )
         started = time.monotonic()
         delivered = 0
-        resp = self.transport.open(self.resource.path, query, read_timeout=timeout + 30)
+        resp = self.api.open(self.resource.path, query, read_timeout=timeout + 30)
         with self._lock:
             self._resp = resp
         try:
             if self._stop.is_set():
                 return version
             self.stats.watches += 1
-            for line in iter_lines(resp, max_line=MAX_LINE_BYTES):
+            for line in lines(resp, max_line=MAX_LINE_BYTES, host=self.api.host, timeout=timeout + 30):
                 if self._stop.is_set():
                     break
                 env = _ENVELOPE.decode(line)
-                if env.type == "ERROR":
-                    status = _STATUS.decode(env.object)
-                    raise ApiStatusError(status.code or 500, status.reason or "Error", status.message[:500])
+                if env.type == "ERROR":  # a Status object: the one mapping makes it ApiGone, ApiForbidden…
+                    raise status_error(500, "Error", bytes(env.object), self.api.host)
                 if env.type == "BOOKMARK":
                     version = _VERSION.decode(env.object).metadata.resourceVersion or version
                     continue
