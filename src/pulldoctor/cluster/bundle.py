@@ -19,6 +19,8 @@ import stat
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,48 @@ OBJECTS = "objects.json"
 # --- reading ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class TarLimits:
+    """The bounds a tar archive from outside is read within: members, bytes per member, bytes in all
+    (decompressed: a gzip bomb stops there). ``what`` names the archive kind in the refusal."""
+
+    members: int
+    member_bytes: int
+    total_bytes: int
+    what: str
+
+
+BUNDLE_LIMITS = TarLimits(MAX_MEMBERS, MAX_MEMBER_BYTES, MAX_TOTAL_BYTES, "pulldoctor bundle")
+
+
+def member_path(name: str) -> str | None:
+    """A member's name as a relative path (``./kubelet/x`` → ``kubelet/x``), or None when it is absolute or
+    climbs out (``..``): such a member is never matched to anything, let alone extracted."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if name.startswith("/") or not parts or ".." in parts:
+        return None
+    return "/".join(parts)
+
+
+def guarded_members(tar: tarfile.TarFile, name: str, limits: TarLimits,
+                    wanted: Callable[[tarfile.TarInfo], bool]) -> Iterator[tarfile.TarInfo]:
+    """The ``wanted`` members of ``tar``, each a regular file, within ``limits``; InputError otherwise.
+    Every member counts toward the caps, wanted or not (skipping one still decompresses it). Shared by the
+    bundle reader and the node-log reader, so both refuse links, devices and oversized members alike."""
+    total = 0
+    for n, member in enumerate(tar):
+        if n >= limits.members:
+            raise InputError(f"{name}: more than {limits.members} members; not a {limits.what}")
+        total += member.size
+        if member.size > limits.member_bytes or total > limits.total_bytes:
+            raise InputError(f"{name}: member {member.name} is too large ({member.size} bytes)")
+        if not wanted(member):
+            continue
+        if not member.isfile():  # a link or device is never part of an archive we read, and never followed
+            raise InputError(f"{name}: member {member.name} is not a regular file; not a {limits.what}")
+        yield member
+
+
 def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
     """Add a bundle's objects, notes and listing record to ``snapshot``. Nothing is extracted to disk."""
     try:
@@ -62,19 +106,10 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
         raise InputError(f"{name}: not a pulldoctor bundle (not a readable .tar.gz: {err})") from None
     manifest: dict[str, Any] | None = None
     decoded: list[tuple[str, Decoded]] = []
-    total = objects = 0
+    objects = 0
     with tar:
         try:
-            for n, member in enumerate(tar):
-                if n >= MAX_MEMBERS:
-                    raise InputError(f"{name}: more than {MAX_MEMBERS} members; not a pulldoctor bundle")
-                total += member.size
-                if member.size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
-                    raise InputError(f"{name}: member {member.name} is too large ({member.size} bytes)")
-                if not member.name.endswith(".json"):
-                    continue
-                if not member.isfile():  # a link or device is never part of a bundle, and never followed
-                    raise InputError(f"{name}: member {member.name} is not a regular file; not a pulldoctor bundle")
+            for member in guarded_members(tar, name, BUNDLE_LIMITS, lambda m: m.name.endswith(".json")):
                 fh = tar.extractfile(member)
                 body = fh.read(MAX_MEMBER_BYTES + 1) if fh else b""
                 where = f"{name}:{member.name}"

@@ -183,9 +183,15 @@ class NodeStatus(Struct, **_OPTS):
     images: list[ContainerImage] = []
 
 
+class NodeSpec(Struct, **_OPTS):
+    # "aws:///us-east-1a/i-0abc…": matches an EKS log collector archive (named by instance id) to its node.
+    provider_id: str = field(default="", name="providerID")
+
+
 class Node(Struct, tag_field="kind", tag="Node", **_OPTS):
     api_version: str = "v1"
     metadata: NodeMeta = field(default_factory=NodeMeta)
+    spec: NodeSpec = field(default_factory=NodeSpec)
     status: NodeStatus = field(default_factory=NodeStatus)
 
 
