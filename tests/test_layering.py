@@ -75,18 +75,22 @@ _LATER = {"pulldoctor.diagnosis", "pulldoctor.render", "pulldoctor.exporter", "p
           "pulldoctor.cli"}
 #: Only the readers of a cluster (cluster/ for diagnose and collect, exporter/ for serve) use the API client.
 _API = {"pulldoctor.kubeapi"}
+#: The node-log reader sits beside cluster/: it uses cluster's tar guards and Node, diagnosis reads its hits.
+_NODELOGS = {"pulldoctor.nodelogs"}
 FORBIDDEN: dict[str, set[str]] = {
-    "kubeapi": _LATER | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages", "pulldoctor.reference",
-                         "pulldoctor.keyring"},
-    "cluster": _LATER | {"pulldoctor.registry", "pulldoctor.messages"},
-    "messages": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.keyring",
-                                 "pulldoctor.reference"},
-    "registry": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.messages"},
-    "reference.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
-                                     "pulldoctor.keyring"},
-    "keyring.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
+    "kubeapi": _LATER | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
+                                     "pulldoctor.reference", "pulldoctor.keyring"},
+    "cluster": _LATER | _NODELOGS | {"pulldoctor.registry", "pulldoctor.messages"},
+    "nodelogs": _LATER | {"pulldoctor.registry", "pulldoctor.messages", "pulldoctor.keyring",
+                          "pulldoctor.reference"},
+    "messages": _LATER | _API | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.keyring",
+                                             "pulldoctor.reference"},
+    "registry": _LATER | _API | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.messages"},
+    "reference.py": _LATER | _API | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
+                                                 "pulldoctor.keyring"},
+    "keyring.py": _LATER | _API | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
     "diagnosis": _API | {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
-    "render": _API | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
+    "render": _API | _NODELOGS | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "exporter": {"pulldoctor.commands", "pulldoctor.cli"},
 }
 

@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read kubectl JSON/YAML files, a directory of them, or a bundle instead of a live cluster")
     _add_request_timeout(p)
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
+    p.add_argument("--node-logs", action="append", default=[], metavar="PATH|NODE=FILE",
+                   help="read the nodes' own logs and settings: an EKS log collector archive, a directory of "
+                        "them, or NODE=FILE (a journalctl export); repeatable (docs/node-logs.md)")
     _add_registry_access(p)
     _add_output(p)
     p.set_defaults(handler="diagnose")

@@ -49,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
     if args.pod and not report.pods_seen:
         where = f"namespace {namespace}" if namespace else ("the input" if args.from_path else "the cluster")
         raise InputError(f"no pod named {args.pod} in {where}")
-    diagnosis = diagnose(report, snapshot, probe=None if args.no_probe else _live(args))
+    node_logs = None
+    if args.node_logs:
+        from pulldoctor.nodelogs import load
+
+        node_logs = load(args.node_logs, snapshot.nodes)
+    diagnosis = diagnose(report, snapshot, probe=None if args.no_probe else _live(args), node_logs=node_logs)
 
     from pulldoctor import render
 

@@ -21,6 +21,7 @@ from pulldoctor.errors import InvalidReference
 if TYPE_CHECKING:  # the registry part is imported only where a probe runs
     from pulldoctor.keyring import Lookup
     from pulldoctor.messages.classifier import Classification
+    from pulldoctor.nodelogs import Hit, NodeLog
     from pulldoctor.reference import ImageRef
     from pulldoctor.registry.models import ProbeResult
 
@@ -136,6 +137,9 @@ class Evidence:
     nodes_with_image: list[str] = field(default_factory=list)  # other nodes whose image list has it
     probe: ProbeResult | None = None                # the registry probe of the node's pull
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)
+    node_log: NodeLog | None = None                 # the node's own logs and settings (--node-logs)
+    log_hits: list[Hit] = field(default_factory=list)  # this container's lines in them, oldest first
+    message_hit: Hit | None = None                  # the kubelet's logged error when it is ``message``
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property

@@ -16,6 +16,7 @@ from pulldoctor.diagnosis.evidence import Evidence, ago
 from pulldoctor.errors import InvalidReference
 from pulldoctor.keyring import Entry, Keyring, Lookup
 from pulldoctor.messages import Classification, classify
+from pulldoctor.nodelogs import Hit, Kind, NodeLog, NodeLogs, for_container
 from pulldoctor.reference import ImageRef, parse
 
 # "Back-off pulling image "x"" alone (kubelets before 1.32, and the BackOff event) carries no reason;
@@ -87,8 +88,29 @@ def image_nodes(snapshot: Snapshot) -> dict[str, list[str]]:
     return out
 
 
+def _cut(message: str, error: str) -> bool:
+    """Whether ``message`` is ``error`` cut short (an event's message is truncated; the log has it whole)."""
+    core = message.rstrip(".… ")[-60:]
+    return len(error) > len(message) and bool(core) and core in error and not error.endswith(core)
+
+
+def log_message(message: str | None, cause: Classification | None, hits: list[Hit]) -> Hit | None:
+    """The kubelet's logged runtime error to use instead of ``message``: when there is no message (events
+    expired), a bare back-off, one that says nothing (``other``), or one cut short."""
+    failed = [h for h in hits if h.kind == Kind.PULL_FAILED and h.error]
+    if not failed:
+        return None
+    newest = failed[-1]
+    error = newest.error or ""
+    says_nothing = cause is not None and cause.cause.value == "other"
+    if message is None or _BARE_BACKOFF.match(message) or says_nothing or _cut(message, error):
+        return newest
+    return None
+
+
 def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str]] | None = None,
-                 now: datetime | None = None, nodes_by_image: Mapping[str, list[str]] | None = None) -> Evidence:
+                 now: datetime | None = None, nodes_by_image: Mapping[str, list[str]] | None = None,
+                 node_logs: NodeLogs | None = None) -> Evidence:
     """The evidence of one ``cluster.FailingContainer``."""
     now = now or datetime.now(UTC)
     ref, ref_error = _parse(fc.image)
@@ -103,6 +125,16 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
     node = fc.node_info
     if node is None and fc.node:
         node = NodeInfo(name=fc.node)
+    node_log: NodeLog | None = node_logs.nodes.get(fc.node) if node_logs is not None and fc.node else None
+    hits: list[Hit] = []
+    message_hit = None
+    if node_log is not None:
+        window = timeline.attempt_window if timeline is not None else None
+        names = {fc.image} | ({ref.normalized} if ref is not None else set())
+        hits = for_container(node_log, names, *(window or (None, None)))
+        logged = log_message(message, _classify(message) if message else None, hits)
+        if logged is not None and logged.error:
+            message, source, message_hit = logged.error, "node log", logged
     return Evidence(
         namespace=fc.namespace, pod=fc.pod, container=fc.container, image=fc.image,
         waiting_reason=fc.waiting_reason, container_type=fc.container_type,
@@ -115,7 +147,7 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
         secrets_elsewhere=_elsewhere_secrets(fc.pull_secrets.missing, fc.namespace, secrets_by_name or {}),
         lookup=_lookup(list(fc.keyring_entries), ref) if ref is not None else None,
         entry_keys=[(e.key, e.source) for e in fc.keyring_entries],
-        node=node, now=now,
+        node=node, now=now, node_log=node_log, log_hits=hits, message_hit=message_hit,
         nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, fc.node),
     )
 
@@ -124,3 +156,23 @@ def _elsewhere(nodes_by_image: Mapping[str, list[str]], image: str, ref: ImageRe
     """Other nodes that list the image (as written or normalised): where a Never-pull pod could run."""
     names = {image, ref.normalized if ref else image}
     return sorted({n for name in names for n in nodes_by_image.get(name, []) if n != node})
+
+
+def log_notes(evidences: list[Evidence], node_logs: NodeLogs) -> list[str]:
+    """A note per node whose log tail does not reach the time of its failing containers' pull attempts
+    (a journal from another time range, or a tail cut before them)."""
+    notes = []
+    for name, log in sorted(node_logs.nodes.items()):
+        windows = [w for ev in evidences if ev.node is not None and ev.node.name == name
+                   and ev.timeline is not None for w in [ev.timeline.attempt_window] if w is not None]
+        if not windows or log.first_at is None or log.last_at is None:
+            continue
+        start, end = min(w[0] for w in windows), max(w[1] for w in windows)
+        if not log.covers(start, end):
+            notes.append(f"node log of {name} covers {_iso(log.first_at)} to {_iso(log.last_at)}, but its pull "
+                         f"attempts were from {_iso(start)} to {_iso(end)}: none of its lines are about them")
+    return notes
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
