@@ -31,10 +31,10 @@ from datetime import UTC, datetime, timedelta
 
 from pulldoctor.nodelogs.model import Hit, Kind
 
-#: Fixed parts the prefilter looks for (bytes.find). Every pattern below contains one of them.
+#: Fixed parts the prefilter looks for (bytes.find, one pass each: fewer and longer is faster, see
+#: bench/bench_nodelogs.py). Every pattern below contains one of them.
 ANCHORS: tuple[bytes, ...] = (
-    b"ancel pulling image ",            # dockershim "Cancel …", containerd "cancel …"
-    b"stop pulling image ",
+    b" pulling image ",                 # dockershim "Cancel …", containerd "cancel …" and "stop …"
     b"for image pull progress updates",
     b"PullImage ",                      # the kubelet's and containerd's PullImage … failed
     b"pull QPS exceeded",
@@ -159,9 +159,9 @@ def _line_at(data: bytes, start: int, end: int) -> str:
 
 def time_range(data: bytes, clock: Clock) -> tuple[datetime | None, datetime | None]:
     """The time of the first and the last dated line among the tail's first and last 50 lines."""
-    lines = data[:1 << 20].split(b"\n")[:50]
+    lines = data[:64 << 10].split(b"\n")[:50]
     first = next((t for t in (header(_line_at(ln, 0, len(ln)), clock)[0] for ln in lines) if t), None)
-    lines = data[-(1 << 20):].split(b"\n")[-50:]
+    lines = data[-(64 << 10):].split(b"\n")[-50:]
     last = next((t for t in (header(_line_at(ln, 0, len(ln)), clock)[0] for ln in reversed(lines)) if t), None)
     return first, last
 
