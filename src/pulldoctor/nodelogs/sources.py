@@ -165,7 +165,7 @@ def load(specs: Sequence[str], nodes: Mapping[str, Node], *, now: datetime | Non
             if node not in nodes:
                 out.notes.append(f"node log {printable(spec)}: node {node} is not in the snapshot; not used")
                 continue
-            _add(out, node, read, now, cap)
+            _add(out, node, read, now)
             continue
         info = _regular(spec, spec)
         if stat.S_ISDIR(info.st_mode):
@@ -224,10 +224,17 @@ def _archive(path: str, out: NodeLogs, by_instance: Mapping[str, str], now: date
             ref = datetime.strptime(m.group(2), "%Y-%m-%d_%H%M").replace(tzinfo=UTC)
         except ValueError:
             pass
-    _add(out, node, read, ref, cap)
+    _add(out, node, read, ref)
 
 
-def _add(out: NodeLogs, node: str, read: _Read, ref: datetime, cap: int) -> None:
+def add_source(out: NodeLogs, node: str, name: str, logs: dict[str, tuple[str, bytes, int]],
+               texts: dict[str, str], ref: datetime) -> None:
+    """Add one source read elsewhere (the node log query, a bundle): log tails per member (unit, bytes, full
+    length) and settings texts per collector member name."""
+    _add(out, node, _Read(name, logs, texts), ref)
+
+
+def _add(out: NodeLogs, node: str, read: _Read, ref: datetime) -> None:
     """Scan the tails and parse the settings of one source into the node's ``NodeLog``."""
     log = out.node(node)
     clock = Clock(ref)

@@ -1,0 +1,72 @@
+"""``diagnose --node-logs api``: the kubelet's node log query through the API server's node proxy, served
+by the fake API server as the kubelet answers it (``journalctl --utc --output=short-precise`` text of the
+units asked, filtered by ``pattern``, from ``sinceTime``); the official client does the talking.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import nodelog_fixtures as f
+
+from helpers import cli
+from kubeapi.server import FakeKubeAPI
+
+IMAGE = "registry.example.com/team/big:1.0"
+AT = f.T0 + timedelta(minutes=5)
+CANCEL = f'level=error msg="cancel pulling image {IMAGE} because of no progress in 1m0s"'
+STOP = f'level=info msg="stop pulling image {IMAGE}: active requests=0, bytes read=0"'
+
+
+def objects(tmp_path: Path) -> list[dict[str, Any]]:
+    return json.loads(f.snapshot(tmp_path / "snap.json").read_text())["items"]  # type: ignore[no-any-return]
+
+
+def run(server: FakeKubeAPI, tmp_path: Path) -> dict[str, Any]:
+    kc = server.write_kubeconfig(tmp_path / "kubeconfig", namespace="shop")
+    r = cli("diagnose", "--kubeconfig", str(kc), "--no-probe", "-o", "json", "--node-logs", "api",
+            "--request-timeout", "5")
+    assert r.returncode == 1, r.stderr
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+def test_node_log_query_makes_the_deadline_certain(tmp_path: Path) -> None:
+    with FakeKubeAPI(objects(tmp_path)) as server:
+        server.node_log(f.NODE, [(AT, "containerd", CANCEL), (AT, "containerd", STOP),
+                                 (AT, "containerd", 'level=info msg="loading plugin"'),
+                                 (AT - timedelta(days=2), "containerd", CANCEL.replace("1m0s", "9m0s"))])
+        doc = run(server, tmp_path)
+        (seen,) = [r for r in server.requests if r.path.endswith("/proxy/logs/")]
+    (got,) = doc["findings"]
+    assert got["cause"] == "pull_timeout_or_progress_deadline" and got["confidence"] == "certain"
+    assert "not one byte arrived" in json.dumps(got["evidence"])
+    assert "9m0s" not in json.dumps(got)            # sinceTime: the old cancel was not asked for
+    assert seen.path == f"/api/v1/nodes/{f.NODE}/proxy/logs/"
+    assert seen.query["sinceTime"] == "2026-12-04T17:00:00Z" and "cancel pulling image" not in seen.query["pattern"]
+    assert " pulling image " in seen.query["pattern"]
+
+
+def test_forbidden_node_proxy_is_a_note(tmp_path: Path) -> None:
+    with FakeKubeAPI(objects(tmp_path)) as server:
+        server.forbid("nodes/proxy")
+        doc = run(server, tmp_path)
+    assert any("not read through the API" in n and "nodes/proxy" in n for n in doc["notes"])
+    assert doc["findings"][0]["confidence"] == "likely"
+
+
+def test_kubelet_without_the_log_query_is_a_note(tmp_path: Path) -> None:
+    with FakeKubeAPI(objects(tmp_path)) as server:
+        server.node_log_query(False)
+        doc = run(server, tmp_path)
+    assert any("enableSystemLogQuery" in n for n in doc["notes"]), doc["notes"]
+
+
+def test_no_cluster_to_ask_is_a_note(tmp_path: Path) -> None:
+    snap = f.snapshot(tmp_path / "snap.json")
+    r = cli("diagnose", "--from", str(snap), "--no-probe", "-o", "json", "--node-logs", "api",
+            "--kubeconfig", str(tmp_path / "missing-kubeconfig"))
+    assert r.returncode == 1, r.stderr
+    assert any(n.startswith("node logs not read through the API:") for n in json.loads(r.stdout)["notes"])
