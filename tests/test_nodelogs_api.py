@@ -70,3 +70,35 @@ def test_no_cluster_to_ask_is_a_note(tmp_path: Path) -> None:
             "--kubeconfig", str(tmp_path / "missing-kubeconfig"))
     assert r.returncode == 1, r.stderr
     assert any(n.startswith("node logs not read through the API:") for n in json.loads(r.stdout)["notes"])
+
+
+def test_collect_carries_the_lines_and_settings_into_the_bundle(tmp_path: Path) -> None:
+    """``collect --node-logs``: the found lines (masked) and the parsed settings travel, never a whole log or
+    the config dump (which can hold a registry password); ``diagnose --from BUNDLE`` uses them."""
+    canary = "CANARY-pw-0xC0FFEE"
+    config = f.CONTAINERD_17_CONFIG + (
+        '    [plugins."io.containerd.grpc.v1.cri".registry.configs."registry.example.com".auth]\n'
+        f'      username = "bot"\n      password = "{canary}"\n')
+    noisy = "".join(f"{f.short(AT)} ip-1 kubelet[1]: I1 x.go:1] routine line {i}\n" for i in range(1000))
+    leaky = (f'{f.short(AT)} ip-1 kubelet[1]: E1 remote_image.go:180] "PullImage from image service failed" '
+             f'err="rpc error: code = Canceled desc = context canceled; https://bot:{canary}@registry.example.com/v2/" '
+             f'image="{IMAGE}"\n')
+    archive = f.archive(tmp_path, f.eks_members(noisy + leaky, f"{f.short(AT)} ip-1 containerd[2]: {CANCEL}\n"
+                                                f"{f.short(AT)} ip-1 containerd[2]: {STOP}\n",
+                                                **{"containerd/containerd-config.txt": config}))
+    bundle = tmp_path / "bundle.tar.gz"
+    with FakeKubeAPI(objects(tmp_path)) as server:
+        kc = server.write_kubeconfig(tmp_path / "kubeconfig", namespace="shop")
+        r = cli("collect", "-o", str(bundle), "--kubeconfig", str(kc), "--node-logs", str(archive))
+    assert r.returncode == 0, r.stderr
+    assert "1 nodes' log lines and settings" in r.stdout
+    import tarfile
+
+    with tarfile.open(bundle) as tar:
+        names = sorted(m.name for m in tar.getmembers())
+        blob = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())  # type: ignore[union-attr]
+    assert names == ["manifest.json", f"nodelogs/{f.NODE}.log", f"nodelogs/{f.NODE}.settings", "objects.json"]
+    assert canary.encode() not in blob and b"routine line" not in blob and b"bot:***@" in blob
+    r = cli("diagnose", "--from", str(bundle), "--no-probe", "-o", "json")
+    (got,) = json.loads(r.stdout)["findings"]
+    assert got["confidence"] == "certain" and 'it is \\"1m0s\\" now' in json.dumps(got["fixes"])

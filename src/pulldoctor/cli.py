@@ -71,6 +71,13 @@ def _add_registry_access(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_node_logs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--node-logs", action="append", default=[], metavar="PATH|NODE=FILE|api",
+                   help="read the nodes' own logs and settings: an EKS log collector archive, a directory of "
+                        "them, NODE=FILE (a journalctl export), or api (the kubelet's node log query, needs "
+                        "nodes/proxy); repeatable (docs/node-logs.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pulldoctor",
@@ -86,9 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read kubectl JSON/YAML files, a directory of them, or a bundle instead of a live cluster")
     _add_request_timeout(p)
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
-    p.add_argument("--node-logs", action="append", default=[], metavar="PATH|NODE=FILE",
-                   help="read the nodes' own logs and settings: an EKS log collector archive, a directory of "
-                        "them, or NODE=FILE (a journalctl export); repeatable (docs/node-logs.md)")
+    _add_node_logs(p)
     _add_registry_access(p)
     _add_output(p)
     p.set_defaults(handler="diagnose")
@@ -117,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bundle file to write (an existing file is replaced atomically)")
     _add_cluster_scope(p)
     _add_request_timeout(p)
+    _add_node_logs(p)
     p.set_defaults(handler="collect")
 
     p = sub.add_parser("serve", help="run the Prometheus exporter")

@@ -50,6 +50,9 @@ MAX_MEMBERS = 1_000
 MAX_MEMBER_BYTES = 256 << 20   # a bundle of 10,000 pods and 100,000 events is well under 100 MiB
 MAX_TOTAL_BYTES = 512 << 20    # decompressed, all members: bounds a gzip bomb
 MANIFEST = "manifest.json"
+#: Members under this folder are not cluster objects: the nodes' logs and settings (``collect --node-logs``),
+#: kept for ``pulldoctor.nodelogs`` (``Snapshot.attachments``).
+ATTACHMENTS = "nodelogs/"
 OBJECTS = "objects.json"
 
 
@@ -107,12 +110,17 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
     manifest: dict[str, Any] | None = None
     decoded: list[tuple[str, Decoded]] = []
     objects = 0
+    attachments: dict[str, bytes] = {}
     with tar:
         try:
-            for member in guarded_members(tar, name, BUNDLE_LIMITS, lambda m: m.name.endswith(".json")):
+            for member in guarded_members(tar, name, BUNDLE_LIMITS, _bundle_member):
                 fh = tar.extractfile(member)
                 body = fh.read(MAX_MEMBER_BYTES + 1) if fh else b""
                 where = f"{name}:{member.name}"
+                rel = member_path(member.name) or ""
+                if rel.startswith(ATTACHMENTS):
+                    attachments[rel] = body
+                    continue
                 objects += body.count(b"{")
                 if objects > MAX_OBJECTS_PER_DOCUMENT:  # each member is checked; so is their sum
                     raise InputError(f"{name}: more than {MAX_OBJECTS_PER_DOCUMENT} JSON objects in all; "
@@ -132,6 +140,7 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
         except (tarfile.TarError, OSError, EOFError) as err:
             raise InputError(f"{name}: damaged bundle ({err})") from None
     listed, notes, created = _check_manifest(manifest, name)
+    snapshot.attachments.update(attachments)
     for _where, d in decoded:
         snapshot.add(d.objects, mark_listed=False)
         snapshot.count_ignored(d.ignored)
@@ -140,6 +149,11 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
             snapshot.mark_listed(str(kind), str(ns))
     snapshot.notes.extend(str(n) for n in notes)
     snapshot.notes.append(f"read from bundle {name} (created {created}); secrets hold registry names only")
+
+
+def _bundle_member(m: tarfile.TarInfo) -> bool:
+    rel = member_path(m.name) or ""
+    return m.name.endswith(".json") or rel.startswith(ATTACHMENTS)
 
 
 def _check_manifest(manifest: object, name: str) -> tuple[dict[str, list[object]], list[object], str]:
@@ -209,13 +223,17 @@ def bundle_objects(snapshot: Snapshot) -> tuple[list[Any], list[str]]:
     return objs, notes
 
 
-def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[str, Any]) -> dict[str, Any]:
-    """Write ``snapshot`` as a bundle at ``path`` atomically (temp file + rename); returns the manifest."""
+def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[str, Any],
+                 attachments: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """Write ``snapshot`` as a bundle at ``path`` atomically (temp file + rename); returns the manifest.
+    ``attachments`` (``nodelogs/…`` members) are masked like the objects and written as they are."""
+    extra = {k: mask_userinfo(v.decode("utf-8", "replace")).encode() for k, v in (attachments or {}).items()
+             if (member_path(k) or "").startswith(ATTACHMENTS)}
     target = _target(path)
     objs, notes = bundle_objects(snapshot)
     # Waiting messages and events can echo a URL with user:password@ in it (a runtime's error text).
     body = mask_userinfo(encode_json(ObjectList(items=objs)).decode()).encode()
-    manifest = {
+    manifest: dict[str, Any] = {
         "pulldoctor_bundle": BUNDLE_FORMAT,
         "version": __version__,
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -227,6 +245,8 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
                    "service_accounts": len(snapshot.service_accounts),
                    "secrets": sum(1 for o in objs if type(o) is Secret)},
     }
+    if extra:
+        manifest["counts"]["node_logs"] = sum(1 for k in extra if k.endswith(".log"))
     directory = target.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
@@ -236,7 +256,7 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             now = time.time()
             head = mask_userinfo(json.dumps(manifest, indent=2)).encode()  # notes and scope quote the API URL
-            for member, data in ((MANIFEST, head), (OBJECTS, body)):
+            for member, data in ((MANIFEST, head), (OBJECTS, body), *sorted(extra.items())):
                 info = tarfile.TarInfo(member)
                 info.size, info.mtime, info.mode = len(data), now, 0o644
                 tar.addfile(info, io.BytesIO(data))

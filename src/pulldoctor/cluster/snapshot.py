@@ -66,6 +66,8 @@ class Snapshot:
     source: str = ""
     #: kind -> namespaces whose objects of that kind were read in full ("*" = all; nodes use "*").
     complete: dict[str, set[str]] = field(default_factory=dict)
+    #: Bundle members that are not cluster objects, by name (``nodelogs/…``: the nodes' logs, read by nodelogs).
+    attachments: dict[str, bytes] = field(default_factory=dict)
     _may_have_duplicates: bool = False
 
     def add(self, objects: Iterable[KubeObject], *, mark_listed: bool = True) -> None:

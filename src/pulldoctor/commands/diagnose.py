@@ -50,23 +50,15 @@ def run(args: argparse.Namespace) -> int:
         where = f"namespace {namespace}" if namespace else ("the input" if args.from_path else "the cluster")
         raise InputError(f"no pod named {args.pod} in {where}")
     node_logs = None
-    if args.node_logs:
+    if args.node_logs or snapshot.attachments:
         from datetime import UTC, datetime
 
-        from pulldoctor.nodelogs import load
-        from pulldoctor.nodelogs.live import read_live
+        from pulldoctor.nodelogs import read_for
 
-        now = datetime.now(UTC)
-        node_logs = load([s for s in args.node_logs if s != "api"], snapshot.nodes, now=now)
-        if "api" in args.node_logs:
-            windows: dict[str, datetime | None] = {}
-            for fc in report.failing:
-                w = fc.timeline.attempt_window if fc.timeline is not None else None
-                if fc.node:
-                    old = windows.get(fc.node)
-                    windows[fc.node] = w[0] if w and (old is None or w[0] < old) else old
-            read_live(windows, node_logs, now=now, kubeconfig=args.kubeconfig, context=args.context,
-                      request_timeout=args.request_timeout)
+        node_logs = read_for(args.node_logs, snapshot.nodes, report.failing, now=datetime.now(UTC),
+                             attachments=snapshot.attachments, bundle=os.path.basename(args.from_path or ""),
+                             kubeconfig=args.kubeconfig, context=args.context,
+                             request_timeout=args.request_timeout)
     diagnosis = diagnose(report, snapshot, probe=None if args.no_probe else _live(args), node_logs=node_logs)
 
     from pulldoctor import render

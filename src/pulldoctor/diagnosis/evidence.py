@@ -140,6 +140,7 @@ class Evidence:
     node_log: NodeLog | None = None                 # the node's own logs and settings (--node-logs)
     log_hits: list[Hit] = field(default_factory=list)  # this container's lines in them, oldest first
     message_hit: Hit | None = None                  # the kubelet's logged error when it is ``message``
+    replaced_cause: Cause | None = None             # what the message it replaced (cut, or saying nothing) said
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property

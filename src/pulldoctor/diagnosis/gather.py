@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from pulldoctor.causes import Cause
 from pulldoctor.cluster.context import NodeInfo
 from pulldoctor.cluster.failing import FailingContainer
 from pulldoctor.cluster.snapshot import Snapshot
@@ -128,12 +129,14 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
     node_log: NodeLog | None = node_logs.nodes.get(fc.node) if node_logs is not None and fc.node else None
     hits: list[Hit] = []
     message_hit = None
+    replaced: Cause | None = None
     if node_log is not None:
         window = timeline.attempt_window if timeline is not None else None
         names = {fc.image} | ({ref.normalized} if ref is not None else set())
         hits = for_container(node_log, names, *(window or (None, None)))
         logged = log_message(message, _classify(message) if message else None, hits)
         if logged is not None and logged.error:
+            replaced = _classify(message).cause if message else None
             message, source, message_hit = logged.error, "node log", logged
     return Evidence(
         namespace=fc.namespace, pod=fc.pod, container=fc.container, image=fc.image,
@@ -147,7 +150,7 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
         secrets_elsewhere=_elsewhere_secrets(fc.pull_secrets.missing, fc.namespace, secrets_by_name or {}),
         lookup=_lookup(list(fc.keyring_entries), ref) if ref is not None else None,
         entry_keys=[(e.key, e.source) for e in fc.keyring_entries],
-        node=node, now=now, node_log=node_log, log_hits=hits, message_hit=message_hit,
+        node=node, now=now, node_log=node_log, log_hits=hits, message_hit=message_hit, replaced_cause=replaced,
         nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, fc.node),
     )
 

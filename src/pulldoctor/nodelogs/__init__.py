@@ -8,8 +8,9 @@ attempts. The diagnosis reads them as a second, independent source (docs/node-lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pulldoctor.nodelogs.model import (
     DEADLINE_KINDS,
@@ -24,8 +25,12 @@ from pulldoctor.nodelogs.model import (
 )
 from pulldoctor.nodelogs.sources import MAX_TAIL_BYTES, load
 
+if TYPE_CHECKING:
+    from pulldoctor.cluster.failing import FailingContainer
+    from pulldoctor.cluster.model import Node
+
 __all__ = ["DEADLINE_KINDS", "MAX_TAIL_BYTES", "DiskFree", "Hit", "Kind", "NodeLog", "NodeLogs", "Setting",
-           "Settings", "for_container", "go_seconds", "load", "same_image"]
+           "Settings", "for_container", "go_seconds", "load", "read_for", "same_image"]
 
 #: A line naming the image counts from this long before the first attempt (a slow pull began earlier) …
 NAMED_BEFORE = timedelta(hours=1)
@@ -71,3 +76,29 @@ def for_container(log: NodeLog, images: Iterable[str], start: datetime | None, e
             continue
         out.append(h)
     return out
+
+
+def read_for(specs: Iterable[str], snapshot_nodes: Mapping[str, Node], failing: Iterable[FailingContainer], *,
+             now: datetime, attachments: Mapping[str, bytes] | None = None, bundle: str = "bundle",
+             kubeconfig: str | None = None, context: str | None = None,
+             request_timeout: float = 30.0) -> NodeLogs:
+    """Every node-log source of one run, as ``diagnose`` and ``collect`` take them: ``--node-logs`` paths and
+    ``NODE=FILE``s, ``api`` (the node log query, for the nodes of the failing containers, from an hour before
+    their first attempt), and the ``nodelogs/`` members a bundle carried."""
+    from pulldoctor.nodelogs.carry import from_members
+    from pulldoctor.nodelogs.live import read_live
+
+    specs = list(specs)
+    logs = load([s for s in specs if s != "api"], snapshot_nodes, now=now)
+    if attachments:
+        from_members(attachments, logs, now=now, bundle=bundle)
+    if "api" in specs:
+        windows: dict[str, datetime | None] = {}
+        for fc in failing:
+            if not fc.node:
+                continue
+            w = fc.timeline.attempt_window
+            old = windows.get(fc.node)
+            windows[fc.node] = w[0] if w is not None and (old is None or w[0] < old) else old
+        read_live(windows, logs, now=now, kubeconfig=kubeconfig, context=context, request_timeout=request_timeout)
+    return logs

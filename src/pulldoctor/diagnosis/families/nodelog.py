@@ -56,7 +56,9 @@ def with_node_log(ev: Evidence, v: Verdict) -> Verdict:
     for h, c in other[-2:]:
         v.contradictions.append(f"the node's {h.unit} log shows {c.value} at "
                                 f"{h.at.strftime('%H:%M:%SZ') if h.at else 'an unknown time'}")
-    said = ev.message_cause == v.cause and ev.message_hit is None
+    # The event's own message is a source apart from the runtime's lines, even when the kubelet's logged
+    # error replaced it (it was cut): what it said counts.
+    said = ev.replaced_cause == v.cause if ev.message_hit is not None else ev.message_cause == v.cause
     if supporting and said and not other and v.confidence != CERTAIN:
         v.confidence = CERTAIN
         v.summary += f" The node's own {supporting[-1].unit} log shows it too."
