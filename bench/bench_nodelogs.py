@@ -16,7 +16,9 @@ Then measures, each best of N rounds, the files in the page cache:
 
     python bench/bench_nodelogs.py [--gib 1.0] [--nodes 20] [--repeat 3]
 
-Prints MiB/s of each, the ratios, and checks that pulldoctor's candidate lines equal grep's count.
+Prints wall and CPU time of each (CPU: this process plus its finished children, so grep's own; steadier
+than wall time on a shared machine), MiB/s of CPU, the ratios, and checks that pulldoctor's candidate lines
+equal grep's count.
 Not a timed test: the numbers depend on the machine; the ratios are the comparable part.
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -97,13 +100,21 @@ def generate(directory: Path, nodes: int, total: int) -> list[Path]:
     return paths
 
 
-def best(fn, repeat: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    out, times = None, []
+def best(fn, repeat: int) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
+    """(best wall seconds, best CPU seconds, result) of ``repeat`` runs. CPU time counts this process and
+    its finished children (grep), so other work on a shared machine disturbs it less than wall time."""
+    out, walls, cpus = None, [], []
     for _ in range(repeat):
+        c0 = resource.getrusage(resource.RUSAGE_SELF)
+        k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
+        walls.append(time.perf_counter() - start)
+        c1 = resource.getrusage(resource.RUSAGE_SELF)
+        k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
+                    + k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime)
+    return min(walls), min(cpus), out
 
 
 def main() -> int:
@@ -154,21 +165,22 @@ def main() -> int:
 
         for p in paths:  # into the page cache, for every contender alike
             p.read_bytes()
-        t_ours, hits = best(ours, args.repeat)
+        t_ours, c_ours, hits = best(ours, args.repeat)
         env = dict(os.environ)
-        t_grep, counted = best(lambda: grep_count(env), args.repeat)
-        t_grep_c, counted_c = best(lambda: grep_count({**env, "LC_ALL": "C"}), args.repeat)
-        t_py, py_count = best(python_alternation, 1)
+        t_grep, c_grep, counted = best(lambda: grep_count(env), args.repeat)
+        t_grep_c, c_grep_c, counted_c = best(lambda: grep_count({**env, "LC_ALL": "C"}), args.repeat)
+        t_py, c_py, py_count = best(python_alternation, 1)
         cands = sum(len(candidates(p.read_bytes())) for p in paths)
         mib = size / (1 << 20)
-        print(f"pulldoctor nodelogs.load : {t_ours:6.2f}s  {mib / t_ours:7.0f} MiB/s  {hits} hits, "
-              f"{cands} candidate lines")
-        print(f"grep -E -c ({env.get('LC_ALL') or env.get('LANG') or 'default locale'}) : {t_grep:6.2f}s  "
-              f"{mib / t_grep:7.0f} MiB/s  {counted} lines")
-        print(f"grep -E -c (LC_ALL=C)    : {t_grep_c:6.2f}s  {mib / t_grep_c:7.0f} MiB/s  {counted_c} lines")
-        print(f"python re alternation    : {t_py:6.2f}s  {mib / t_py:7.0f} MiB/s  {py_count} lines")
-        print(f"ratio pulldoctor/grep: {t_ours / t_grep:.2f}x the time (LC_ALL=C: {t_ours / t_grep_c:.2f}x); "
-              f"python alternation/pulldoctor: {t_py / t_ours:.1f}x")
+        locale = env.get("LC_ALL") or env.get("LANG") or "default locale"
+        rows = [("pulldoctor nodelogs.load", t_ours, c_ours, f"{hits} hits, {cands} candidate lines"),
+                (f"grep -E -c ({locale})", t_grep, c_grep, f"{counted} lines"),
+                ("grep -E -c (LC_ALL=C)", t_grep_c, c_grep_c, f"{counted_c} lines"),
+                ("python re alternation", t_py, c_py, f"{py_count} lines")]
+        for name, wall, cpu, what in rows:
+            print(f"{name:26s}: wall {wall:6.2f}s  cpu {cpu:6.2f}s  {mib / cpu:6.0f} MiB/s of CPU  {what}")
+        print(f"CPU time, pulldoctor / grep: {c_ours / c_grep:.2f}x ({locale}), {c_ours / c_grep_c:.2f}x (LC_ALL=C); "
+              f"python alternation / pulldoctor: {c_py / c_ours:.1f}x")
         if not (cands == counted == counted_c == py_count):
             print("MISMATCH: the candidate lines differ from grep's count", file=sys.stderr)
             return 1

@@ -142,7 +142,9 @@ def read_journal(path: str, spec: str, cap: int) -> _Read:
         with open(path, "rb") as fh:
             if info.st_size > cap:
                 fh.seek(info.st_size - cap)
-            data = fh.read(cap)  # one read of at most the cap: the file is regular, its end known
+            # One read of what is there, at most the cap (the file is regular, its end known): asking for
+            # the whole cap would allocate it even for a small file.
+            data = fh.read(min(cap, info.st_size))
     except OSError as err:
         raise InputError(f"--node-logs {spec}: {err.strerror or err}") from None
     if info.st_size > cap:  # seeked into the middle of a line
