@@ -379,7 +379,7 @@ def test_logs_that_show_nothing_relevant_change_nothing(tmp_path: Path) -> None:
         assert got[key] == without[key], key
     # The only addition: the node's deadline setting as read (a fact, not a line about this pull).
     added = [e for e in got["evidence"] if e not in without["evidence"]]  # type: ignore[attr-defined]
-    assert added == [{"source": "node log", "text": 'image_pull_progress_timeout = 1m0s '
+    assert added == [{"source": "node settings", "text": 'image_pull_progress_timeout = 1m0s '
                       '([plugins."io.containerd.grpc.v1.cri"] in /etc/containerd/config.toml)'}]
 
 

@@ -109,7 +109,7 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
         lines.append(EvidenceLine("node log", said))
     current = current_deadline(ev)
     if current is not None:
-        lines.append(EvidenceLine("node log", f"{current.name} = {printable(current.value or 'unset (default)')} "
+        lines.append(EvidenceLine("node settings", f"{current.name} = {printable(current.value or 'unset (default)')} "
                                               f"({current.where})"))
     contra: list[str] = []
     settle: list[str] = []

@@ -23,7 +23,7 @@ def disk(ev: Evidence, claimed: Cause) -> Verdict:
         lines.append(EvidenceLine("probe", f"image size {size / 1e6:.1f} MB compressed"))
     free = free_text(ev)
     if free:
-        lines.append(EvidenceLine("node log", free))
+        lines.append(EvidenceLine("node settings", free))
     node = ev.node
     d = ev.node_log.settings.disk if ev.node_log is not None else None
     if d is not None and max(d.use_percent, d.inode_use_percent or 0) >= FULL_PERCENT \
