@@ -26,7 +26,7 @@ def short(t: datetime) -> str:
 def snapshot(path: Path, *, message: str | None = "rpc error: code = Canceled desc = context canceled",
              image: str = "registry.example.com/team/big:1.0", events: bool = True,
              runtime: str = "containerd://1.7.11", node: str = NODE, instance: str = INSTANCE,
-             reason: str = "ErrImagePull", event_message: str | None = None) -> Path:
+             reason: str = "ErrImagePull", event_message: str | None = None, kubelet: str = "v1.29.3") -> Path:
     pod = {"kind": "Pod", "apiVersion": "v1",
            "metadata": {"name": "web-1", "namespace": "shop", "uid": "u-1"},
            "spec": {"nodeName": node, "containers": [{"name": "app", "image": image}]},
@@ -37,7 +37,7 @@ def snapshot(path: Path, *, message: str | None = "rpc error: code = Canceled de
     items: list[dict[str, object]] = [pod, {
         "kind": "Node", "apiVersion": "v1", "metadata": {"name": node},
         "spec": {"providerID": f"aws:///us-east-1a/{instance}"},
-        "status": {"nodeInfo": {"containerRuntimeVersion": runtime, "kubeletVersion": "v1.29.3",
+        "status": {"nodeInfo": {"containerRuntimeVersion": runtime, "kubeletVersion": kubelet,
                                 "operatingSystem": "linux", "architecture": "amd64"}}}]
     if events:
         items += [

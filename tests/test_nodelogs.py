@@ -295,10 +295,11 @@ def test_nothing_read_is_a_stall_and_raising_does_not_help(tmp_path: Path) -> No
 
 
 def test_dockershim_cancel_names_the_kubelet_flag(tmp_path: Path) -> None:
-    snap = f.snapshot(tmp_path / "snap.json", runtime="docker://20.10.17")
+    snap = f.snapshot(tmp_path / "snap.json", runtime="docker://20.10.17", kubelet="v1.23.17")
     a = f.archive(tmp_path, f.eks_members(klog(AT, DOCKERSHIM) + klog(AT, PULL_FAILED)))
     got = finding(diagnose(snap, str(a)))
     assert got["confidence"] == "certain"
+    assert "cri-dockerd" not in text_of(got, "evidence") + text_of(got, "fixes")  # the kubelet's deadline fired
     fixes = text_of(got, "fixes")
     assert "--image-pull-progress-deadline=15m" in fixes and "--kubelet-extra-args" in fixes
     assert "it is not set, so the default 1m applies" in fixes

@@ -99,7 +99,10 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
             text += f"; at that rate the whole image takes about {span(est)}"
         lines.append(EvidenceLine("probe", text))
     deadline = runtime_deadline(ev.node.runtime_version if ev.node else None)
-    if deadline is not None:
+    cancel = _cancel(ev)
+    if cancel is not None and cancel.kind == Kind.DOCKERSHIM_CANCEL:
+        pass  # the kubelet's own dockershim deadline fired, not cri-dockerd's: its flag is shown below
+    elif deadline is not None:
         lines.append(EvidenceLine("node", deadline.describe()))
     elif ev.node and ev.node.runtime_version:
         lines.append(EvidenceLine("node", f"runtime {ev.node.runtime_version}"))
