@@ -170,7 +170,7 @@ def main() -> int:
         t_grep, c_grep, counted = best(lambda: grep_count(env), args.repeat)
         t_grep_c, c_grep_c, counted_c = best(lambda: grep_count({**env, "LC_ALL": "C"}), args.repeat)
         t_py, c_py, py_count = best(python_alternation, 1)
-        cands = sum(len(candidates(p.read_bytes())) for p in paths)
+        cands = sum(len(candidates(p.read_bytes())[0]) for p in paths)
         mib = size / (1 << 20)
         locale = env.get("LC_ALL") or env.get("LANG") or "default locale"
         rows = [("pulldoctor nodelogs.load", t_ours, c_ours, f"{hits} hits, {cands} candidate lines"),

@@ -404,3 +404,23 @@ def test_log_text_is_escaped_and_credentials_masked(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stderr
     assert "CANARY-pw-0xC0FFEE" not in r.stdout + r.stderr and "\x1b[2J" not in r.stdout
     assert "\\x1b[2J" in r.stdout and "bob:***@" in r.stdout
+
+
+def test_a_log_full_of_anchors_costs_bounded_work(tmp_path: Path) -> None:
+    """Every line a candidate, some 16 KiB long: the newest lines within the candidate caps are parsed, the
+    rest is a note; the time stays about a second (it was 17 s before the caps)."""
+    import time
+
+    from pulldoctor.nodelogs.scan import MAX_CANDIDATES
+
+    j = tmp_path / "j.txt"
+    with open(j, "w") as fh:
+        for _ in range(1000):
+            fh.write(klog(AT, "PullImage " * 1600))
+        for _ in range(100_000):
+            fh.write(klog(AT, PULL_FAILED))
+    start = time.process_time()
+    logs = load([f"{f.NODE}={j}"], NODES)
+    took = time.process_time() - start
+    assert len(logs.nodes[f.NODE].hits) == MAX_CANDIDATES and took < 10, took
+    assert any("more matching lines than read" in n for n in logs.notes)

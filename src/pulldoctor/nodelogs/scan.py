@@ -1,7 +1,8 @@
 """Find the lines that say something about a pull in a node's log tail, in one pass.
 
-A prefilter finds the few candidate lines: ``bytes.find`` of each pattern's rare fixed part (C speed,
-several GB/s), so the Python per-line work runs on the candidates only. Each candidate line is then parsed
+A prefilter finds the few candidate lines: ``bytes.rfind`` of each pattern's rare fixed part from the end
+(C speed, about a GB/s; the newest lines first, so the caps keep those), so the Python per-line work runs on
+the candidates only. Each candidate line is then parsed
 once: its journal header (``journalctl`` short, short-precise, short-iso or JSON output) and one compiled
 alternation of the patterns below. The wording, with where each is written:
 
@@ -31,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 from pulldoctor.nodelogs.model import Hit, Kind
 
-#: Fixed parts the prefilter looks for (bytes.find, one pass each: fewer and longer is faster, see
+#: Fixed parts the prefilter looks for (bytes.rfind, one pass each: fewer and longer is faster, see
 #: bench/bench_nodelogs.py). Every pattern below contains one of them.
 ANCHORS: tuple[bytes, ...] = (
     b" pulling image ",                 # dockershim "Cancel …", containerd "cancel …" and "stop …"
@@ -41,9 +42,11 @@ ANCHORS: tuple[bytes, ...] = (
     b"no space left on device",
     b"credential provider",
 )
-#: At most this many candidate lines per log tail are parsed (a log full of them is still bounded).
+#: At most this many candidate lines, and this many of their bytes, per log tail are parsed (the newest):
+#: a hostile or garbled log full of anchors costs a bounded time (about a second), not minutes.
 MAX_CANDIDATES = 20_000
-_MAX_LINE = 64 << 10   # a candidate line is cut here: a runtime error is long, but not that long
+MAX_CANDIDATE_BYTES = 8 << 20
+_MAX_LINE = 16 << 10   # a candidate line is cut here: a runtime error is long, but not that long
 
 _Q = r'"((?:[^"\\]|\\.){0,4096})"'  # a Go-quoted string (klog %q, structured values)
 _DETAIL = re.compile(
@@ -56,7 +59,7 @@ _DETAIL = re.compile(
     + r'|PullImage (?P<o_img>"(?:[^"\\]|\\.){1,1024}") from image service failed: (?P<o_err>.+)'
     r'|PullImage \\"(?P<r_img>[^"\\]{1,1024})\\" failed" error=(?P<r_err>"(?:[^"\\]|\\.){0,16384}")'
     r"|(?P<qps>pull QPS exceeded)"
-    r"|(?P<cred>(?i:credential provider)[^\n]{0,200}?(?i:fail|error))"
+    r"|(?P<cred>credential provider[^\n]{0,200}?(?:fail|error))"
     r"|(?P<space>no space left on device)"
 )
 _IMAGE_FIELD = re.compile(r"\bimage=" + _Q)                       # klog's image="…"
@@ -166,31 +169,45 @@ def time_range(data: bytes, clock: Clock) -> tuple[datetime | None, datetime | N
     return first, last
 
 
-def candidates(data: bytes) -> list[int]:
-    """Start offsets of the lines holding an anchor, in order, the newest MAX_CANDIDATES at most."""
+def candidates(data: bytes, limit: int = MAX_CANDIDATES) -> tuple[list[int], bool]:
+    """Start offsets of the lines holding an anchor, in order: the newest ``limit`` at most (each anchor is
+    searched from the end, so a log full of them costs ``limit`` finds, not one per line), and whether
+    there were more."""
     starts: set[int] = set()
+    more = False
     for anchor in ANCHORS:
-        pos = data.find(anchor)
-        while pos != -1:   # bounded: each find moves past the previous line
+        found = 0
+        pos = data.rfind(anchor)
+        while pos != -1:   # bounded: at most ``limit`` lines per anchor, each moving before the previous
+            if found == limit:
+                more = True
+                break
             ls = data.rfind(b"\n", 0, pos) + 1
             starts.add(ls)
-            nl = data.find(b"\n", pos)
-            if nl == -1:
-                break
-            pos = data.find(anchor, nl)
-    return sorted(starts)
+            found += 1
+            pos = data.rfind(anchor, 0, ls)
+    ordered = sorted(starts)
+    if len(ordered) > limit:
+        more, ordered = True, ordered[-limit:]
+    return ordered, more
 
 
 def scan(data: bytes, *, node: str, unit: str, source: str, clock: Clock) -> Scanned:
     """Every hit in ``data`` (a log tail), with the time range of its lines."""
     out = Scanned()
     out.first_at, out.last_at = time_range(data, clock)
-    starts = candidates(data)
-    if len(starts) > MAX_CANDIDATES:
-        out.more, starts = True, starts[-MAX_CANDIDATES:]
-    for ls in starts:
+    starts, out.more = candidates(data)
+    spans, budget = [], MAX_CANDIDATE_BYTES
+    for ls in reversed(starts):  # newest first, until the byte budget is spent
         nl = data.find(b"\n", ls)
-        line = _line_at(data, ls, nl if nl != -1 else len(data)).rstrip("\r")
+        end = min(nl if nl != -1 else len(data), ls + _MAX_LINE)
+        budget -= end - ls
+        if budget < 0:
+            out.more = True
+            break
+        spans.append((ls, end))
+    for ls, end in reversed(spans):
+        line = _line_at(data, ls, end).rstrip("\r")
         at, line_unit, msg, fmt = header(line, clock)
         if fmt:
             out.formats.add(fmt)
