@@ -18,17 +18,23 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "pulldoctor"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cluster"
+CHART = Path(__file__).resolve().parent / "data" / "preflight" / "shop-chart-rendered.yaml"
 
 HEAVY = ("kubernetes", "aiohttp", "prometheus_client", "urllib3")
 
 
-def _imported_after(code: str) -> set[str]:
-    """Top-level modules that running ``code`` in a fresh interpreter adds to a bare interpreter's."""
-    probe = ("import sys, json\nbefore = {m.split('.')[0] for m in sys.modules}\n" + code +
-             "\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules} - before)))\n")
+def _modules_after(code: str) -> set[str]:
+    """Modules (full dotted names) that running ``code`` in a fresh interpreter adds to a bare interpreter's."""
+    probe = ("import sys, json\nbefore = set(sys.modules)\n" + code +
+             "\nprint(json.dumps(sorted(set(sys.modules) - before)))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _imported_after(code: str) -> set[str]:
+    """Top-level modules that running ``code`` in a fresh interpreter adds to a bare interpreter's."""
+    return {m.split(".")[0] for m in _modules_after(code)}
 
 
 def _third_party(modules: set[str]) -> set[str]:
@@ -56,6 +62,7 @@ def test_reading_files_imports_neither_the_kubernetes_client_nor_aiohttp() -> No
     ["ref", "nginx"],
     ["classify", "pull QPS exceeded"],
     ["diagnose", "--from", str(EXAMPLE), "--no-probe", "-o", "json"],
+    ["preflight", str(CHART), "--no-probe", "-o", "sarif"],
 ])
 def test_offline_commands_import_no_heavy_library(argv: list[str]) -> None:
     code = ("from pulldoctor.cli import main\n"
@@ -64,6 +71,42 @@ def test_offline_commands_import_no_heavy_library(argv: list[str]) -> None:
             "except SystemExit:\n"
             "    pass\n")
     assert _imported_after(code) & set(HEAVY) == set()
+
+
+# What `diagnose --from FILES --no-probe` never needs: the live client, YAML (these files are JSON), the
+# prober's event loop, TLS and URL libraries, the exporter. Each costs start-up time on every run.
+NOT_FOR_FILES_WITHOUT_PROBES = (
+    *HEAVY, "cryptography", "yaml", "asyncio", "ssl", "socket", "yarl", "multidict", "concurrent", "tarfile",
+    "pulldoctor.cluster.live", "pulldoctor.cluster.bundle", "pulldoctor.exporter",
+)
+#: The registry modules that only describe results or format sizes; the rest is the prober.
+REGISTRY_WITHOUT_PROBER = {"pulldoctor.registry", "pulldoctor.registry.models", "pulldoctor.registry.manifest"}
+
+
+@pytest.mark.parametrize("output", ["text", "json", "markdown"])
+def test_diagnose_from_json_files_without_probes_imports_only_what_it_runs(output: str) -> None:
+    code = ("import io, contextlib\n"
+            "from pulldoctor.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            f"    code = main(['diagnose', '--from', {str(EXAMPLE)!r}, '--no-probe', '-o', {output!r}])\n"
+            "assert code == 1 and out.getvalue(), (code, out.getvalue())\n")
+    loaded = _modules_after(code)
+    assert {m for m in loaded for banned in NOT_FOR_FILES_WITHOUT_PROBES
+            if m == banned or m.startswith(banned + ".")} == set()
+    assert {m for m in loaded if m.startswith("pulldoctor.registry")} <= REGISTRY_WITHOUT_PROBER
+
+
+def test_the_registry_package_loads_the_prober_on_first_use() -> None:
+    """``pulldoctor.registry.manifest`` (sizes, platforms) costs no event loop; ``from pulldoctor.registry
+    import probe`` still gives the function, not the submodule of the same name."""
+    code = ("import sys, types\n"
+            "import pulldoctor.registry.manifest, pulldoctor.registry.models\n"
+            "assert not {'asyncio', 'ssl', 'yarl', 'aiohttp', 'pulldoctor.registry.probe'} & set(sys.modules)\n"
+            "from pulldoctor.registry import probe, probe_many, probe_sync\n"
+            "import pulldoctor.registry as r\n"
+            "assert all(isinstance(f, types.FunctionType) for f in (probe, probe_many, probe_sync, r.probe))\n"
+            "assert r.probe is probe and 'asyncio' in sys.modules\n")
+    assert _modules_after(code)
 
 
 def test_importing_the_registry_does_not_import_aiohttp() -> None:
@@ -93,6 +136,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "diagnosis": _API | {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "render": _API | _NODELOGS | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "exporter": {"pulldoctor.commands", "pulldoctor.cli"},
+    # preflight reads manifests (with cluster.files' limits) and uses reference, keyring and registry as they are.
+    "preflight": _LATER | {"pulldoctor.messages"},
 }
 
 
@@ -118,6 +163,22 @@ def test_no_part_imports_a_later_stage_of_the_pipeline(part: str) -> None:
            for f in files for name in _imports(f)
            for banned in FORBIDDEN[part] if name == banned or name.startswith(banned + ".")}
     assert bad == set()
+
+
+def test_one_kubernetes_api_client() -> None:
+    """``kubeapi`` is the only part that talks to the official client or urllib3: ``diagnose``, ``collect``
+    and ``serve`` reach a cluster through it (``--node-logs api`` too), with its deadlines, caps and typed errors."""
+    users = {str(f.relative_to(SRC)) for f in SRC.rglob("*.py") for name in _imports(f)
+             if name.split(".")[0] in ("kubernetes", "urllib3")}
+    assert users and all(u.startswith("kubeapi/") for u in users), sorted(users)
+    callers = {str(f.relative_to(SRC)).split("/")[0] for f in SRC.rglob("*.py") for name in _imports(f)
+               if name.startswith("pulldoctor.kubeapi") and not f.is_relative_to(SRC / "kubeapi")}
+    assert callers == {"cluster", "exporter", "nodelogs"}  # nodelogs: the kubelet's node log query (opt-in)
+
+
+def test_importing_the_api_client_loads_neither_kubernetes_nor_urllib3() -> None:
+    """They load when a cluster is reached (``connect``), not when a module that may reach one is imported."""
+    assert _imported_after("import pulldoctor.kubeapi") & set(HEAVY) == set()
 
 
 # Inside diagnosis (docs/architecture.md, "Rule families"): the vocabulary knows no rule; the shared wording
@@ -198,22 +259,6 @@ def test_front_ends_call_the_one_pipeline(front: str) -> None:
     assert "pulldoctor.diagnosis.run" in names
     assert not names & {"pulldoctor.diagnosis.gather", "pulldoctor.diagnosis.conclude", "pulldoctor.diagnosis.attach"}
     assert "probe_note" not in text and ".probe =" not in text
-
-
-def test_one_kubernetes_api_client() -> None:
-    """``kubeapi`` is the only part that talks to the official client or urllib3: ``diagnose``, ``collect``
-    and ``serve`` reach a cluster through it (``--node-logs api`` too), with its deadlines, caps and typed errors."""
-    users = {str(f.relative_to(SRC)) for f in SRC.rglob("*.py") for name in _imports(f)
-             if name.split(".")[0] in ("kubernetes", "urllib3")}
-    assert users and all(u.startswith("kubeapi/") for u in users), sorted(users)
-    callers = {str(f.relative_to(SRC)).split("/")[0] for f in SRC.rglob("*.py") for name in _imports(f)
-               if name.startswith("pulldoctor.kubeapi") and not f.is_relative_to(SRC / "kubeapi")}
-    assert callers == {"cluster", "exporter", "nodelogs"}  # nodelogs: the kubelet's node log query (opt-in)
-
-
-def test_importing_the_api_client_loads_neither_kubernetes_nor_urllib3() -> None:
-    """They load when a cluster is reached (``connect``), not when a module that may reach one is imported."""
-    assert _imported_after("import pulldoctor.kubeapi") & set(HEAVY) == set()
 
 
 if __name__ == "__main__":

@@ -97,8 +97,9 @@ def test_collect_carries_the_lines_and_settings_into_the_bundle(tmp_path: Path) 
     with tarfile.open(bundle) as tar:
         names = sorted(m.name for m in tar.getmembers())
         blob = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())  # type: ignore[union-attr]
-    assert names == ["manifest.json", f"nodelogs/{f.NODE}.log", f"nodelogs/{f.NODE}.settings", "objects.json"]
+    assert [n for n in names if n.startswith("nodelogs/")] == [f"nodelogs/{f.NODE}.log", f"nodelogs/{f.NODE}.settings"]
+    assert {"manifest.json", "objects.json"} <= set(names)
     assert canary.encode() not in blob and b"routine line" not in blob and b"bot:***@" in blob
     r = cli("diagnose", "--from", str(bundle), "--no-probe", "-o", "json")
     (got,) = json.loads(r.stdout)["findings"]
-    assert got["confidence"] == "certain" and 'it is \\"1m0s\\" now' in json.dumps(got["fixes"])
+    assert got["confidence"] == "certain" and "image_pull_progress_timeout is 1m0s now" in json.dumps(got["fixes"])

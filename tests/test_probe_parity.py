@@ -20,6 +20,9 @@ from pulldoctor.registry import ProbeOptions, probe_sync
 
 pytestmark = [pytest.mark.lab, pytest.mark.containerd]
 
+#: The lab's containerd is Debian 12's: the probe follows that version's rules (loopback stays plain HTTP).
+LAB_CONTAINERD = "containerd://1.6.20"
+
 #: What containerd 1.6 says for each cause (research/real-components.md §4).
 RUNTIME_TEXT: dict[Cause, tuple[str, ...]] = {
     Cause.TAG_NOT_FOUND: (": not found",),
@@ -101,7 +104,7 @@ def _disagreement(case: Case, res: object, pulled: object) -> str | None:
 def test_probe_verdicts_match_containerd(lab: Lab, containerd: object) -> None:
     disagreements = []
     for case in cases(lab, containerd):
-        opts = ProbeOptions.build(https_registries=case.https, ca_file=case.ca_file, request_timeout=5.0,
+        opts = ProbeOptions.build(https_registries=case.https, ca_file=case.ca_file, runtime=LAB_CONTAINERD, request_timeout=5.0,
                                   connect_timeout=3.0)
         creds = [case.credential] if case.credential else []
         res = probe_sync(case.image, credentials=creds, platform=case.platform, options=opts)
@@ -141,7 +144,7 @@ def test_hosts_dir_gives_the_probe_containerds_verdicts(lab: Lab, containerd: ob
     if real is not None:  # the copy is byte-identical to what containerd reads
         for f in real.glob("*/hosts.toml"):
             assert (hosts_dir / f.parent.name / "hosts.toml").read_text() == f.read_text()
-    opts = ProbeOptions.build(hosts_dir=str(hosts_dir), request_timeout=5.0, connect_timeout=3.0)
+    opts = ProbeOptions.build(hosts_dir=str(hosts_dir), runtime=LAB_CONTAINERD, request_timeout=5.0, connect_timeout=3.0)
     disagreements = []
     seen: set[Cause | None] = set()
     for case in cases(lab, containerd):
@@ -163,7 +166,7 @@ def test_hosts_dir_tls_evidence_names_the_hosts_toml(lab: Lab, containerd: objec
     hosts_dir = _hosts_dir(lab, tmp_path / "certs.d")
     repo = lab.fresh_repo("parity")
     lab.push(lab.open_registry, repo, "v1")
-    opts = ProbeOptions.build(hosts_dir=str(hosts_dir), request_timeout=5.0, connect_timeout=3.0)
+    opts = ProbeOptions.build(hosts_dir=str(hosts_dir), runtime=LAB_CONTAINERD, request_timeout=5.0, connect_timeout=3.0)
     trusted = probe_sync(f"{containerd.tls_trusted}/{repo}:v1", options=opts)  # type: ignore[attr-defined]
     assert trusted.cause is None
     steps = {s.name: s.detail for s in trusted.steps}
@@ -196,7 +199,7 @@ def test_mirrors_are_tried_in_order_like_containerd(lab: Lab, containerd: object
     _write(certs_d, name_bad, f'server = "https://{name_bad}"\n\n'
            f'[host."http://{lab.closed_port}"]\n  capabilities = ["pull", "resolve"]\n\n'
            f'[host."http://{lab.open_registry}"]\n  capabilities = ["pull", "resolve"]\n')
-    opts = ProbeOptions.build(hosts_dir=str(certs_d), request_timeout=5.0, connect_timeout=3.0)
+    opts = ProbeOptions.build(hosts_dir=str(certs_d), runtime=LAB_CONTAINERD, request_timeout=5.0, connect_timeout=3.0)
 
     ok_image = f"{name_ok}/{repo}:v1"
     res = probe_sync(ok_image, options=opts)

@@ -30,6 +30,12 @@ class Cause(StrEnum):
     DISK_FULL = "disk_full"
     REGISTRY_SERVER_ERROR = "registry_server_error"
     SIGNATURE_INVALID = "signature_invalid"
+    #: A manifest format the node's runtime refuses: Docker schema 1 on containerd 2.0 and later ("no longer
+    #: supported since containerd v2.0").
+    UNSUPPORTED_MANIFEST = "unsupported_manifest"
+    #: A short name (``nginx``) that the node's registries.conf cannot resolve to one registry: containers/image's
+    #: short-name mode ``enforcing`` refuses to guess ("returns ambiguous list"). CRI-O only.
+    AMBIGUOUS_SHORT_NAME = "ambiguous_short_name"
     OTHER = "other"
 
 
@@ -75,6 +81,8 @@ class ContainerType(StrEnum):
     INIT = "init"
     REGULAR = "regular"
     EPHEMERAL = "ephemeral"
+    #: An image volume (``spec.volumes[].image``, beta in 1.34): pulled by the kubelet like a container image.
+    IMAGE_VOLUME = "image_volume"
 
 
 # Kubelet constants (pkg/kubelet/kubelet.go, client-go flowcontrol): the image back-off.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import importlib
 import os
 import sys
@@ -55,7 +56,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _add_registry_access(p: argparse.ArgumentParser) -> None:
+def _add_registry_access(p: argparse.ArgumentParser, *, registries_conf: bool = False) -> None:
     p.add_argument(
         "--insecure-registry",
         action="append",
@@ -69,6 +70,12 @@ def _add_registry_access(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="containerd registry config (certs.d: DIR/HOST/hosts.toml) to probe with, as the node's runtime would",
     )
+    if registries_conf:
+        p.add_argument(
+            "--registries-conf",
+            metavar="FILE",
+            help="a CRI-O node's /etc/containers/registries.conf (mirrors, insecure, blocked) to probe with",
+        )
 
 
 def _add_node_logs(p: argparse.ArgumentParser) -> None:
@@ -94,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_request_timeout(p)
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
     _add_node_logs(p)
-    _add_registry_access(p)
+    _add_registry_access(p, registries_conf=True)
     _add_output(p)
     p.set_defaults(handler="diagnose")
 
@@ -108,9 +115,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="image reference, e.g. ghcr.io/org/app:1.2")
     p.add_argument("--docker-config", metavar="FILE", help="docker config.json with credentials to use")
     p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform the node runs (default: linux/amd64)")
-    _add_registry_access(p)
+    p.add_argument("--runtime", metavar="RUNTIME://VERSION",
+                   help="the node's runtime, whose scheme and manifest rules the probe follows, as in the node's "
+                        "containerRuntimeVersion: containerd://1.6.20, containerd://2.1.4, cri-o://1.33.0 "
+                        "(default: the newest containerd; the newest CRI-O with --registries-conf)")
+    _add_registry_access(p, registries_conf=True)
     _add_output(p, ("text", "json"))
     p.set_defaults(handler="probe")
+
+    p = sub.add_parser("preflight", help="check manifests before a deploy: will their pods get their images?")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="manifest files (YAML, multi-document, or JSON) or directories of them")
+    p.add_argument("-f", "--filename", action="append", metavar="FILE",
+                   help="a manifest file, or - for stdin (helm template … | pulldoctor preflight -f -)")
+    p.add_argument("-n", "--namespace", metavar="NS", help="namespace of objects that name none (default: default)")
+    p.add_argument("--platform", default="linux/amd64", metavar="OS/ARCH[,OS/ARCH…]",
+                   help="platforms of the nodes that will run the pods (default: linux/amd64)")
+    p.add_argument("--docker-config", metavar="FILE",
+                   help="the nodes' own docker config.json credentials, tried after the pods' pull secrets")
+    p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
+    _add_registry_access(p)
+    _add_output(p, ("text", "json", "sarif"))
+    p.add_argument("--fail-on", choices=("error", "warning"), default="error",
+                   help="exit 1 on errors only (default) or on warnings too")
+    p.set_defaults(handler="preflight")
 
     p = sub.add_parser("ref", help="parse and normalise an image reference as the kubelet and containerd do")
     p.add_argument("image", help="image reference")
@@ -126,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="collect")
 
     p = sub.add_parser("serve", help="run the Prometheus exporter")
-    p.add_argument("--listen", default="0.0.0.0:9754", metavar="ADDR:PORT", help="address to serve metrics on")
+    p.add_argument("--listen", default="0.0.0.0:9754", metavar="ADDR:PORT",
+                   help="address to serve metrics on (default 0.0.0.0:9754: every interface, as in a pod)")
+    p.add_argument("--findings-endpoint", action="store_true",
+                   help="also serve /findings, the diagnose JSON (it quotes the cluster's messages; off by default)")
     _add_cluster_scope(p)
     p.add_argument("--probe-interval", default="5m", metavar="DURATION",
                    help="re-probe a registry at most this often per credential (e.g. 30s, 5m)")
@@ -166,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stderr is not None:
             sys.stderr.write("pulldoctor: standard output is closed\n")
         return 2
+    frozen_before = gc.get_freeze_count()
     try:
         module = importlib.import_module(f"pulldoctor.commands.{args.handler}")
         code = int(module.run(args))
@@ -192,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         sys.stderr.write(f"pulldoctor: internal error: {type(err).__name__} (set PULLDOCTOR_DEBUG=1 for details)\n")
         return 3
+    finally:
+        if not frozen_before:  # a command may freeze what it read (diagnose): a caller that goes on
+            gc.unfreeze()      # gets it collectable again
 
 
 if __name__ == "__main__":

@@ -21,10 +21,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, NoReturn
 from urllib.parse import unquote
 
-from pulldoctor.errors import SecretFormatError
+from pulldoctor.errors import InputError, SecretFormatError
 from pulldoctor.reference import ImageRef, parse
 
 __all__ = [
@@ -186,6 +187,27 @@ def entries_from_secret(namespace: str, name: str, type: str, data: Mapping[str,
 def problems_for_secret(namespace: str, name: str, type: str, data: Mapping[str, str]) -> list[SecretProblem]:
     """Every reason this secret gives the kubelet nothing usable (empty list: it is fine). Never raises."""
     return _read_secret(namespace, name, type, data)[1]
+
+
+#: A docker config.json larger than this is not one (a real one is a few KiB).
+MAX_DOCKER_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+def entries_from_docker_config_file(path: str) -> list[Entry]:
+    """The entries of a docker config file named on the command line (``--docker-config``): read bounded, and
+    any problem with the file itself is one ``InputError`` line (``probe`` and ``preflight`` share it)."""
+    try:
+        with Path(path).open("rb") as fh:
+            raw = fh.read(MAX_DOCKER_CONFIG_BYTES + 1)
+    except OSError as err:
+        raise InputError(f"cannot read --docker-config {path}: {err.strerror or type(err).__name__}") from None
+    if len(raw) > MAX_DOCKER_CONFIG_BYTES:
+        raise InputError(f"--docker-config {path} is larger than {MAX_DOCKER_CONFIG_BYTES} bytes; not a docker config")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"--docker-config {path} is not UTF-8 text") from None
+    return entries_from_docker_config(text, f"file {path}")
 
 
 def entries_from_docker_config(

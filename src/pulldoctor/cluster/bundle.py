@@ -4,7 +4,9 @@ What a bundle holds (decided here, documented in the README): every pod in scope
 (reasons Pulling, Pulled, Failed, BackOff, ErrImageNeverPull, InspectFailed, FailedToRetrieveImagePullSecret),
 the nodes those pods run on, the service accounts and the pull secrets (secrets named by a pod or a service
 account) the snapshot read — each reduced to
-the fields ``model`` decodes, so no env values, annotations or managedFields leave the cluster.
+the fields ``model`` decodes, so no env values, annotations or managedFields leave the cluster; and, in
+``owners.json``, the objects of the pods' owner chains (ReplicaSets, Deployments, Jobs, CronJobs, custom
+resources such as an Argo Rollout), reduced to apiVersion, kind, name and ownerReferences.
 Secrets are reduced further to their type and, per registry key, whether a user and a password exist:
 ``{"kind":"Secret",…,"type":…,"pulldoctor/registries":[{"key":"ghcr.io","has_username":true,…}]}``.
 Never a value. The manifest also records what was listed, so "secret missing" stays exact on replay.
@@ -30,6 +32,7 @@ import msgspec
 from pulldoctor import __version__
 from pulldoctor.cluster.model import (
     MAX_OBJECTS_PER_DOCUMENT,
+    WORKLOAD_LIST_DECODER,
     Decoded,
     DocumentError,
     Event,
@@ -37,8 +40,11 @@ from pulldoctor.cluster.model import (
     ObjectList,
     RedactedRegistry,
     Secret,
+    WorkloadList,
     decode_json,
+    decode_with,
     encode_json,
+    malformed_json,
 )
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import IMAGE_EVENT_REASONS
@@ -54,6 +60,7 @@ MANIFEST = "manifest.json"
 #: kept for ``pulldoctor.nodelogs`` (``Snapshot.attachments``).
 ATTACHMENTS = "nodelogs/"
 OBJECTS = "objects.json"
+OWNERS = "owners.json"   # the pods' owner chains (any kind, custom resources too), metadata only
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -125,11 +132,19 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
                 if objects > MAX_OBJECTS_PER_DOCUMENT:  # each member is checked; so is their sum
                     raise InputError(f"{name}: more than {MAX_OBJECTS_PER_DOCUMENT} JSON objects in all; "
                                      "not a pulldoctor bundle")
+                if Path(member.name).name == OWNERS:
+                    try:
+                        snapshot.add(decode_with(WORKLOAD_LIST_DECODER, body).items, mark_listed=False)
+                    except msgspec.MsgspecError as err:
+                        raise InputError(f"{where}: not a list of owners ({err})") from None
+                    continue
                 if Path(member.name).name == MANIFEST:
                     try:
                         manifest = json.loads(body)
-                    except ValueError as err:
-                        raise InputError(f"{where}: not valid JSON ({err})") from None
+                    except (ValueError, RecursionError) as err:  # RecursionError: nested thousands deep
+                        bad = malformed_json(body, err)
+                        at = f"byte {bad.offset}: " if bad.offset is not None else ""
+                        raise InputError(f"{where}: not valid JSON ({at}{bad.what})") from None
                     continue
                 try:
                     decoded.append((where, decode_json(body)))
@@ -141,6 +156,10 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
             raise InputError(f"{name}: damaged bundle ({err})") from None
     listed, notes, created = _check_manifest(manifest, name)
     snapshot.attachments.update(attachments)
+    unread = manifest.get("unread_owners") if isinstance(manifest, dict) else None
+    for row in unread if isinstance(unread, list) else ():
+        if isinstance(row, list) and len(row) == 4 and all(isinstance(x, str) for x in row):
+            snapshot.unread_owners[(row[0], row[1], row[2])] = row[3][:80]
     for _where, d in decoded:
         snapshot.add(d.objects, mark_listed=False)
         snapshot.count_ignored(d.ignored)
@@ -240,11 +259,13 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
         "scope": scope,
         "notes": [*snapshot.notes, *notes],
         "listed": {k: sorted(v) for k, v in sorted(snapshot.complete.items())},
+        "unread_owners": [[*k, why] for k, why in sorted(snapshot.unread_owners.items())],
         "counts": {"pods": len(snapshot.pods), "events": sum(1 for o in objs if type(o) is Event),
                    "nodes": sum(1 for o in objs if type(o).__name__ == "Node"),
                    "service_accounts": len(snapshot.service_accounts),
-                   "secrets": sum(1 for o in objs if type(o) is Secret)},
+                   "secrets": sum(1 for o in objs if type(o) is Secret), "owners": len(snapshot.owners)},
     }
+    owners = encode_json(WorkloadList(items=list(snapshot.owners.values())))
     if extra:
         manifest["counts"]["node_logs"] = sum(1 for k in extra if k.endswith(".log"))
     directory = target.parent
@@ -256,7 +277,7 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             now = time.time()
             head = mask_userinfo(json.dumps(manifest, indent=2)).encode()  # notes and scope quote the API URL
-            for member, data in ((MANIFEST, head), (OBJECTS, body), *sorted(extra.items())):
+            for member, data in ((MANIFEST, head), (OBJECTS, body), (OWNERS, owners), *sorted(extra.items())):
                 info = tarfile.TarInfo(member)
                 info.size, info.mtime, info.mode = len(data), now, 0o644
                 tar.addfile(info, io.BytesIO(data))

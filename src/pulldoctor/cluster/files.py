@@ -71,7 +71,9 @@ def decode_documents(data: bytes, name: str) -> list[Decoded]:
 def _decode_yaml(data: bytes, name: str) -> list[Decoded]:
     import yaml  # only when a YAML file is read
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from pulldoctor.cluster.yamlload import BadValue, loader_class
+
+    loader = loader_class()
     if len(data) > MAX_YAML_BYTES:
         raise InputError(f"{name}: YAML larger than {MAX_YAML_BYTES >> 20} MiB ({len(data)} bytes) would need "
                          "gigabytes to read; use `kubectl get … -o json` instead (up to 1 GiB)")
@@ -89,6 +91,8 @@ def _decode_yaml(data: bytes, name: str) -> list[Decoded]:
                 out.append(convert_python(doc))
             except DocumentError as err:
                 raise InputError(f"{name}: document {n}: {err}") from None
+    except BadValue as err:
+        raise InputError(f"{name}: line {err.line}, column {err.column}: {err}") from None
     except yaml.MarkedYAMLError as err:
         if "nesting depth" in str(err.problem):  # newer libyaml stops deep flow collections before we count
             raise InputError(f"{name}: YAML nested more than {MAX_YAML_DEPTH} deep; not a Kubernetes object") from None
@@ -222,3 +226,53 @@ def load_paths(paths: tuple[str, ...] | list[str], snapshot: Snapshot) -> None:
         else:
             load_file(path, snapshot, p)
             _check_total(snapshot, p)
+
+
+# --- The same limits for other readers of manifests (``preflight``, which keeps every value's line) --------
+
+
+def check_preamble(data: bytes, name: str) -> bytes:
+    """``data`` without a UTF-8 BOM; UTF-16 and binary data refused by name, as ``decode_documents`` does."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{name}: UTF-16 text (PowerShell's '>' writes it); save it as UTF-8")
+    if b"\x00" in data[:4096]:
+        raise InputError(f"{name}: binary data, not JSON or YAML")
+    return data
+
+
+def yaml_loader() -> Any:
+    """libyaml's safe loader when PyYAML has it (about 10x faster), else the pure-Python one."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def yaml_text(data: bytes, name: str) -> str:
+    """The text of YAML ``data`` once it passed the limits ``decode_documents`` applies: size, UTF-8, nesting
+    depth and aliases (a cycle, a "billion laughs"). Raises InputError, or yaml.YAMLError for YAML that does
+    not parse (``yaml_error`` words it)."""
+    import yaml
+
+    if len(data) > MAX_YAML_BYTES:
+        raise InputError(f"{name}: YAML larger than {MAX_YAML_BYTES >> 20} MiB ({len(data)} bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{name}: not JSON or YAML (not UTF-8 text at byte {err.start})") from None
+    _check_yaml_shape(yaml, yaml_loader(), text, name)
+    return text
+
+
+def yaml_error(err: Exception, name: str) -> InputError:
+    """One line for YAML that does not parse: where and what, as ``decode_documents`` says it."""
+    import yaml
+
+    if isinstance(err, yaml.MarkedYAMLError):
+        if "nesting depth" in str(err.problem):  # newer libyaml stops deep flow collections before we count
+            return InputError(f"{name}: YAML nested more than {MAX_YAML_DEPTH} deep; not a Kubernetes object")
+        mark = err.problem_mark or err.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        return InputError(f"{name}: not JSON or YAML ({where}{err.problem or err.context})")
+    return InputError(f"{name}: not JSON or YAML ({err})")

@@ -38,6 +38,7 @@ def config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         ca_file=args.ca_file,
         hosts_dir=args.hosts_dir,
         request_timeout=scope.request_timeout,
+        findings_endpoint=bool(args.findings_endpoint),
     )
 
 

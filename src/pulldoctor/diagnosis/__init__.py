@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pulldoctor.diagnosis.evidence import Evidence, secrets_json, timeline_json
-from pulldoctor.diagnosis.gather import evidence_for, image_nodes, log_notes, secret_namespaces
+from pulldoctor.diagnosis.gather import evidence_for, image_nodes, log_notes, node_platforms, secret_namespaces
 from pulldoctor.diagnosis.groups import group
 from pulldoctor.diagnosis.model import (
     Confidence,
@@ -57,7 +57,9 @@ def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetim
     """Evidence for every failing container of a ``cluster.FailingReport`` (with its node's logs, if read)."""
     by_name = secret_namespaces(snapshot) if snapshot is not None else {}
     by_image = image_nodes(snapshot) if snapshot is not None else {}
-    return [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, node_logs=node_logs)
+    platforms = node_platforms(snapshot) if snapshot is not None else None
+    return [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, platforms=platforms,
+                         node_logs=node_logs)
             for fc in report.failing]
 
 

@@ -123,6 +123,9 @@ class Evidence:
     waiting_message: str | None = None
     pull_policy: str | None = None
     owner: tuple[str, str] | None = None            # (kind, name) of the controller to patch, e.g. Deployment
+    owner_api_version: str = ""                     # its apiVersion ("argoproj.io/v1alpha1" for a Rollout)
+    owner_inferred: tuple[str, str] | None = None   # the unread object the owner was inferred from, if it was
+    owner_note: str = ""                            # how the owner is known, when it was not read
     ref: ImageRef | None = None                     # reference.parse(image); None when it is invalid
     ref_error: InvalidReference | None = None       # why reference.parse refused it
     message: str | None = None                      # the best failure text (waiting message or newest event)
@@ -135,6 +138,8 @@ class Evidence:
     entry_keys: list[tuple[str, str]] = field(default_factory=list)  # (registry key, source) of every entry
     node: NodeInfo | None = None
     nodes_with_image: list[str] = field(default_factory=list)  # other nodes whose image list has it
+    #: every node platform of the cluster (os/arch[/variant] -> node names); None when nodes were not read
+    cluster_platforms: dict[str, list[str]] | None = None
     probe: ProbeResult | None = None                # the registry probe of the node's pull
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)
     node_log: NodeLog | None = None                 # the node's own logs and settings (--node-logs)

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.keyring import Credential
+from pulldoctor.runtime import Runtime, parse_runtime
 
 if TYPE_CHECKING:  # the registry part loads only when a probe runs (``--no-probe`` never pays for it)
     from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult
 
 #: Failures a probe of the registry cannot tell anything about.
-_NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID})
+_NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID,
+                        Cause.AMBIGUOUS_SHORT_NAME})
 #: Short timeouts: a diagnosis should answer in seconds, even when registries are unreachable.
 DIAGNOSE_TIMEOUTS: dict[str, float] = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
 BATCH_DEADLINE = 30.0
@@ -52,16 +54,24 @@ def request_for(ev: Evidence) -> ProbeRequest | None:
     from pulldoctor.registry.models import ProbeRequest
 
     return ProbeRequest(ev.ref, credentials=tuple(_credentials(ev)), platform=_platform(ev),
-                        sample_throughput=wants_throughput(ev))
+                        sample_throughput=wants_throughput(ev), runtime=node_runtime(ev))
+
+
+def node_runtime(ev: Evidence) -> Runtime | None:
+    """The container's node's runtime (``containerRuntimeVersion``), whose scheme rules its probe follows; None
+    when unknown (the probe's default, the newest behaviour)."""
+    return parse_runtime(ev.node.runtime_version if ev.node else None)
 
 
 def options(insecure: Sequence[str] = (), ca_file: str | None = None,
-            hosts_dir: str | None = None) -> ProbeOptions:
-    """Probe options for a diagnosis; ``hosts_dir`` is the nodes' containerd certs.d (malformed → InputError)."""
+            hosts_dir: str | None = None, registries_conf: str | None = None) -> ProbeOptions:
+    """Probe options for a diagnosis; ``hosts_dir`` is the nodes' containerd certs.d, ``registries_conf`` a CRI-O
+    node's registries.conf (malformed → InputError)."""
     from pulldoctor.registry.models import ProbeOptions
 
     t = DIAGNOSE_TIMEOUTS
-    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, dns_timeout=t["dns_timeout"],
+    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, registries_conf=registries_conf,
+                              dns_timeout=t["dns_timeout"],
                               connect_timeout=t["connect_timeout"], request_timeout=t["request_timeout"])
 
 
@@ -104,9 +114,9 @@ def attach(evidences: Sequence[Evidence], probe: Prober) -> list[str]:
             *answers.notes]
 
 
-def _request_key(r: ProbeRequest) -> tuple[str, tuple[str, ...], str, bool]:
+def _request_key(r: ProbeRequest) -> tuple[str, tuple[str, ...], str, bool, str]:
     image = r.image if isinstance(r.image, str) else r.image.normalized
-    return (image, tuple(c.fingerprint for c in r.credentials), r.platform, r.sample_throughput)
+    return (image, tuple(c.fingerprint for c in r.credentials), r.platform, r.sample_throughput, str(r.runtime))
 
 
 def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE) -> Prober:
@@ -116,7 +126,7 @@ def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE) -> Prober:
 
         from pulldoctor.registry import probe_many
 
-        keys: dict[tuple[str, tuple[str, ...], str, bool], int] = {}
+        keys: dict[tuple[str, tuple[str, ...], str, bool, str], int] = {}
         requests: list[ProbeRequest] = []
         for _, request in wanted:
             k = _request_key(request)

@@ -80,3 +80,8 @@ class ExporterConfig:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     page_size: int = 500
+    # The HTTP server (exporter/server.py). /findings quotes the cluster's messages, so it is opt-in.
+    findings_endpoint: bool = False
+    header_timeout: float = 5.0             # connect → complete request head, else the connection is dropped
+    max_connections: int = 1024             # open at once (and at most the fd limit less 64)
+    metrics_ttl: float = 2.0                # a /metrics rendering is reused this long while nothing changed

@@ -52,7 +52,9 @@ def _registry(image: Any) -> str:
 
 def probe_key(request: Any) -> ProbeKey:
     creds = tuple(str(getattr(c, "fingerprint", "")) for c in getattr(request, "credentials", ()) or ())
-    return (_image_name(request.image), str(getattr(request, "platform", "")), creds)
+    runtime = getattr(request, "runtime", None)  # nodes of another runtime probe apart (their scheme rules)
+    return (_image_name(request.image), str(getattr(request, "platform", "")) + (f"@{runtime}" if runtime else ""),
+            creds)
 
 
 @dataclass(slots=True)

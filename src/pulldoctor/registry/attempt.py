@@ -36,7 +36,7 @@ from pulldoctor.registry.models import RateLimit, Step, Throughput
 from pulldoctor.registry.ratelimit import parse_ratelimit
 from pulldoctor.registry.session import Endpoint, Session, credential_label, repo_url
 from pulldoctor.registry.tags import suggest
-from pulldoctor.registry.wire import INDEX_TYPES, MANIFEST_ACCEPT, Response, TransportError
+from pulldoctor.registry.wire import INDEX_TYPES, MANIFEST_ACCEPT, SCHEMA1_TYPES, Response, TransportError
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -247,6 +247,11 @@ class Prober:
             self.a.digest = resp.headers.get("Docker-Content-Digest") or self.ref.digest
             self.a.media_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip() or None
             shown = f"{self.a.digest[:19]}…" if self.a.digest else "no digest header"
+            runtime = self.ctx.options.runtime
+            if self.a.media_type in SCHEMA1_TYPES and runtime.rejects_schema1:
+                self.step("manifest", False, f"{what}, {shown}: a Docker schema 1 manifest ({self.a.media_type}), "
+                          f"which {runtime} refuses (schema 1 support ended in containerd 2.0)", start)
+                return self.fail(Cause.UNSUPPORTED_MANIFEST)
             self.step("manifest", True, f"{what}, {shown}, {self.a.media_type or '-'}", start)
             return await self._platform()
         if status == 404:

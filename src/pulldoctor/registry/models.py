@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulldoctor.causes import Cause
 from pulldoctor.errors import UsageError
+from pulldoctor.runtime import CRIO_NEWEST, NEWEST, Runtime, runtime_option
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -49,6 +50,8 @@ class ProbeOptions:
     sample_seconds: float = 3.0
     #: The node's containerd registry config (``--hosts-dir``), parsed; None = containerd's defaults.
     hosts: HostsDir | None = None
+    #: The node's runtime, whose scheme and manifest rules the probe follows (default: the newest).
+    runtime: Runtime = NEWEST
 
     @staticmethod
     def build(
@@ -56,20 +59,31 @@ class ProbeOptions:
         ca_file: str | None = None,
         https_registries: Iterable[str] = (),
         hosts_dir: str | None = None,
+        runtime: str | Runtime | None = None,
+        registries_conf: str | None = None,
         **kwargs: Any,
     ) -> ProbeOptions:
         """Options from CLI-style values; host names are compared case-insensitively. ``hosts_dir`` is read
         here, so a malformed hosts.toml is an InputError before any probe starts."""
-        hosts = None
+        hosts: HostsDir | None = None
+        if hosts_dir and registries_conf:
+            raise UsageError("--hosts-dir is containerd's registry config and --registries-conf CRI-O's: give the "
+                             "one of the nodes' runtime")
         if hosts_dir:
             from pulldoctor.registry.hosts import load
 
             hosts = load(hosts_dir)
+        elif registries_conf:
+            from pulldoctor.registry import registries_conf as rc
+
+            hosts = rc.load(registries_conf)
+            runtime = runtime or CRIO_NEWEST
         return ProbeOptions(
             insecure_registries=_hosts(insecure_registries, "--insecure-registry"),
             https_registries=_hosts(https_registries, "https registry"),
             ca_file=ca_file,
             hosts=hosts,
+            runtime=runtime_option(runtime) if isinstance(runtime, str) else (runtime or NEWEST),
             **kwargs,
         )
 
@@ -110,6 +124,8 @@ class ProbeRequest:
     #: Also time a bounded download of the largest layer (for slow/cancelled pulls; costs up to
     #: ``sample_bytes``/``sample_seconds``; blob GETs are not Docker Hub pulls).
     sample_throughput: bool = False
+    #: The node's runtime, when it differs from ``ProbeOptions.runtime`` (``diagnose``: each node's own).
+    runtime: Runtime | None = None
 
 
 @dataclass

@@ -89,6 +89,7 @@ class HandshakeResult:
     cert_error: bool = False  # verification failed (as opposed to "not TLS at all")
     reason: str = ""
     der: bytes | None = None
+    timed_out: bool = False  # no handshake within the bound (containerd's HTTP fallback counts it as not TLS)
 
 
 async def handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float) -> HandshakeResult:
@@ -104,7 +105,7 @@ async def handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float) -
     except ssl.SSLError as err:
         return HandshakeResult(False, False, str(err.reason or err).replace("_", " ").lower())
     except TimeoutError:
-        return HandshakeResult(False, False, f"TLS handshake timed out after {timeout:g} s")
+        return HandshakeResult(False, False, f"TLS handshake timed out after {timeout:g} s", timed_out=True)
     except (ConnectionResetError, asyncio.IncompleteReadError, EOFError) as err:
         return HandshakeResult(False, False, f"connection closed during the TLS handshake ({type(err).__name__})")
     except OSError as err:

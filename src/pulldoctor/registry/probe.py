@@ -21,6 +21,8 @@ from pulldoctor.registry.attempt import STAGE_DEADLINE, Attempt, Prober
 from pulldoctor.registry.manifest import Platform, parse_platform
 from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult, Step
 from pulldoctor.registry.session import Session, Target, credential_label
+from pulldoctor.registry.wire import UnreadableJSON
+from pulldoctor.runtime import Runtime
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -120,7 +122,11 @@ async def _probe_target(
             async with asyncio.timeout(deadline):
                 for cred in tried:
                     current = Prober(ctx, ref, ep, node, cred, sample)
-                    attempt = await current.run()
+                    try:
+                        attempt = await current.run()
+                    except UnreadableJSON as err:
+                        current.step(err.step, False, str(err), time.monotonic())
+                        attempt = current.fail(Cause.REGISTRY_SERVER_ERROR)
                     current = None
                     if len(creds) > 1:
                         for s in attempt.steps:
@@ -182,7 +188,14 @@ async def probe_many(
     from pulldoctor.errors import InvalidReference, UsageError
 
     options = options or ProbeOptions()
-    ctx = Session(options)
+    sessions: dict[Runtime, Session] = {}  # one per node runtime asked for (usually one): its scheme rules
+
+    def session(runtime: Runtime | None) -> Session:
+        rt = runtime or options.runtime
+        if rt not in sessions:
+            sessions[rt] = Session(options if rt == options.runtime else dataclasses.replace(options, runtime=rt))
+        return sessions[rt]
+
     try:
         tasks: dict[tuple[str, ...], asyncio.Task[ProbeResult]] = {}
         order: list[tuple[str, tuple[str, ...] | ProbeResult]] = []
@@ -201,8 +214,9 @@ async def probe_many(
                 order.append((original, bad))
                 continue
             sample = bool(getattr(req, "sample_throughput", False))
-            key = _dedupe_key(ref, req.credentials, str(node), sample)
+            key = (*_dedupe_key(ref, req.credentials, str(node), sample), str(req.runtime or options.runtime))
             if key not in tasks:
+                ctx = session(req.runtime)
                 tasks[key] = asyncio.ensure_future(_guarded(ctx, original, ref, req.credentials, node, sample))
             order.append((original, key))
         if tasks:
@@ -220,7 +234,8 @@ async def probe_many(
             out.append(res if res.image == original else dataclasses.replace(res, image=original))
         return out
     finally:
-        await ctx.close()
+        for ctx in sessions.values():
+            await ctx.close()
 
 
 def probe_sync(

@@ -48,6 +48,9 @@ class Target:
     why: str                            # where the scheme comes from, for the evidence
     source: str = ""                    # "certs.d/localhost:5000/hosts.toml" when configured
     label: str = ""                     # unique within a plan: the URL, "+ (server)" if a [host] has it too
+    #: HTTPS first, then plain HTTP if the server answers in HTTP or the handshake times out (containerd 1.7+
+    #: for an HTTP host with a TLS configuration; containers/image for an insecure registry).
+    fallback_http: bool = False
 
     @property
     def url(self) -> str:
@@ -149,11 +152,15 @@ class Session:
         hosts_dir = self.options.hosts
         found = hosts_dir.lookup(ref.registry) if hosts_dir is not None else None
         if found is None:
-            insecure = self.is_insecure(ref)
-            cfg = HostConfig("http" if insecure else "https", ref.endpoint, is_server=True)
-            return Plan((Target(cfg, self._default_why(ref, insecure)),))
-        source = f"{hosts_dir.root.rstrip('/')}/{found.directory}/" + (  # type: ignore[union-attr]
-            "hosts.toml" if found.source == "hosts.toml" else "")
+            return Plan((self._default_target(ref),))
+        if found.source == "registries.conf":  # a CRI-O node's file, not a certs.d directory
+            source = hosts_dir.root  # type: ignore[union-attr]
+            if not found.hosts:
+                return Plan((), Step("hosts", False, f"{source}: [[registry]] {found.directory} has blocked = true, so "
+                                     "the node refuses every pull from it"), True)
+        else:
+            source = f"{hosts_dir.root.rstrip('/')}/{found.directory}/" + (  # type: ignore[union-attr]
+                "hosts.toml" if found.source == "hosts.toml" else "")
         targets: list[Target] = []
         for cfg in found.hosts:
             if not cfg.host:  # no server line: the registry itself, with containerd's defaults
@@ -161,6 +168,13 @@ class Session:
                 cfg = HostConfig("http" if insecure else "https", ref.endpoint, cfg.path, cfg.capabilities, cfg.ca,
                                  cfg.client, cfg.skip_verify, cfg.header, True)
                 targets.append(Target(cfg, self._default_why(ref, insecure), source))
+            elif cfg.fallback_http:  # registries.conf `insecure`: HTTPS unverified, then plain HTTP
+                targets.append(Target(cfg, f"{source} says insecure = true for {cfg.host}: HTTPS without verifying "
+                                      "the certificate, then plain HTTP", source, fallback_http=True))
+            elif cfg.scheme == "http" and cfg.has_tls_config and self._https_first(cfg.host):
+                https = dataclasses.replace(cfg, scheme="https")
+                targets.append(Target(https, f"{source} says {cfg.url} with a TLS configuration: "
+                                      f"{self.options.runtime} tries HTTPS first", source, fallback_http=True))
             else:
                 targets.append(Target(cfg, f"{source} says {cfg.url}", source))
         urls = [t.config.url for t in targets[:-1]]
@@ -181,6 +195,36 @@ class Session:
         if skipped:
             what += f" ({skipped} without the {need} capability skipped)"
         return Plan(usable, Step("hosts", True, what), True)
+
+    def _https_first(self, host: str) -> bool:
+        """containerd 1.7+ upgrades an HTTP host with TLS configured to HTTPS-with-fallback unless its port is
+        80 or not given (hosts.go: the scheme is ambiguous only on another port)."""
+        _, sep, port = host.rpartition(":")
+        return self.options.runtime.https_first_when_tls_configured and bool(sep) and port.isdigit() \
+            and port != "80"
+
+    def _default_target(self, ref: ImageRef) -> Target:
+        """The registry itself, with the runtime's defaults (no hosts.toml entry for it)."""
+        runtime = self.options.runtime
+        declared = self._declared_insecure(ref)
+        if runtime.insecure_tries_https_first:  # CRI-O: loopback is not special; insecure = HTTPS, then HTTP
+            if declared:
+                cfg = HostConfig("https", ref.endpoint, skip_verify=True, is_server=True)
+                return Target(cfg, f"declared insecure: {runtime} tries HTTPS without verifying the certificate, "
+                                   "then plain HTTP", fallback_http=True)
+            return Target(HostConfig("https", ref.endpoint, is_server=True), "")
+        insecure = self.is_insecure(ref)
+        if insecure and not declared and self.options.ca_file and self._https_first(ref.endpoint):
+            cfg = HostConfig("https", ref.endpoint, is_server=True)
+            return Target(cfg, f"a loopback host with a CA configured (--ca-file): {runtime} tries HTTPS first, "
+                               "plain HTTP only if the server answers in HTTP", fallback_http=True)
+        cfg = HostConfig("http" if insecure else "https", ref.endpoint, is_server=True)
+        return Target(cfg, self._default_why(ref, insecure))
+
+    def _declared_insecure(self, ref: ImageRef) -> bool:
+        names = {ref.registry.lower(), ref.endpoint.lower()}
+        hosts = {n.rsplit(":", 1)[0] if n.count(":") == 1 else n for n in names}
+        return bool((names | hosts) & self.options.insecure_registries)
 
     def ssl_for(self, cfg: HostConfig) -> ssl.SSLContext:
         """The TLS settings containerd builds for a host: system + --ca-file + ``ca``, ``client``, ``skip_verify``."""
@@ -243,6 +287,8 @@ class Session:
                 text = f"plain HTTP: {endpoint} is {target.why} (containerd/Docker do the same)"
             steps.append(Step("scheme", True, text))
             return done(steps, None, base)
+        if target.fallback_http:
+            steps.append(Step("scheme", True, f"HTTPS first: {target.why}"))
         ca_file = cfg.ca[0] if cfg.ca else opts.ca_file
         label = "hosts.toml ca" if cfg.ca else "--ca-file"
         assert ctx is not None
@@ -260,7 +306,17 @@ class Session:
         try:
             resp = await self.http.request("GET", base.with_scheme("http").with_path(cfg.path or "/") / "")
         except TransportError:
+            if target.fallback_http and hs.timed_out:  # isTLSError: a handshake timeout falls back too
+                steps.append(Step("scheme", False, f"the TLS handshake timed out and {self.options.runtime} "
+                                  "falls back to plain HTTP, which did not answer either"))
+                return done(steps, Cause.NETWORK_UNREACHABLE, None)
             return done(steps, Cause.TLS_ERROR, None)
+        if target.fallback_http:
+            insecure, ctx = True, None
+            steps.append(Step("scheme", True, f"plain HTTP: {endpoint} answered the TLS handshake in HTTP, and "
+                              f"{self.options.runtime} falls back to HTTP then ({target.why})",
+                              time.monotonic() - start))
+            return done(steps, None, base.with_scheme("http"))
         fix = (f"serve TLS there, or point {target.source} at http://{endpoint}" if target.source else
                "serve TLS there, or declare the registry insecure in the runtime's configuration "
                "(and pass --insecure-registry)")

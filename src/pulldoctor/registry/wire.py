@@ -25,6 +25,11 @@ MANIFEST_ACCEPT = ", ".join(
 INDEX_TYPES = frozenset(
     {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
 )
+#: Docker schema 1 (signed and unsigned): served only when an image was never re-pushed with a current tool.
+SCHEMA1_TYPES = frozenset(
+    {"application/vnd.docker.distribution.manifest.v1+json",
+     "application/vnd.docker.distribution.manifest.v1+prettyjws"}
+)
 USER_AGENT = "pulldoctor (registry probe)"
 _UNSET = object()
 
@@ -43,6 +48,21 @@ class TransportError(Exception):
         self.detail = detail
 
 
+class UnreadableJSON(Exception):
+    """A registry answer whose JSON cannot be read at all: nested deeper than a parser recurses (a real
+    registry never sends that). The registry's fault, not the probe's: the probe reports it as
+    ``registry_server_error`` at the step that read it. The message names the request, never a header."""
+
+    def __init__(self, method: str, url: URL) -> None:
+        path = url.path
+        self.step = ("tags" if path.endswith("/tags/list") else "platform" if "/blobs/" in path
+                     else "manifest" if "/manifests/" in path else "auth")
+        who = "token service" if self.step == "auth" else "registry"
+        where = f"{url.host}:{url.port}" if url.port else str(url.host)  # never url.authority: it has userinfo
+        super().__init__(f"{method} {where}{path[:200]}: the {who}'s answer is JSON nested too deeply to read; "
+                         f"the {who} (or a proxy in front of it) is broken")
+
+
 @dataclass
 class Response:
     """Status, headers and at most ``cap`` bytes of body (``truncated`` when there was more)."""
@@ -55,9 +75,12 @@ class Response:
     method: str
 
     def json(self) -> Any:
-        """Parsed body, or None when it is not JSON (never raises). Parsed once: a digest-addressed document
-        is shared by every probe of its repository, so callers must not mutate it."""
+        """Parsed body, or None when it is not JSON; raises ``UnreadableJSON`` when it is JSON nested too
+        deeply to parse (the one place the registry client decodes JSON). Parsed once: a digest-addressed
+        document is shared by every probe of its repository, so callers must not mutate it."""
         memo = self.__dict__.get("_parsed", _UNSET)
+        if isinstance(memo, UnreadableJSON):
+            raise memo
         if memo is not _UNSET:
             return memo
         doc = None
@@ -66,6 +89,9 @@ class Response:
                 doc = json.loads(self.body)
             except ValueError:
                 doc = None
+            except RecursionError:
+                self.__dict__["_parsed"] = UnreadableJSON(self.method, self.url)
+                raise self.__dict__["_parsed"] from None
         self.__dict__["_parsed"] = doc
         return doc
 

@@ -8,13 +8,43 @@ from __future__ import annotations
 import textwrap
 
 from pulldoctor.diagnosis.model import Confidence, Diagnosis, Finding
-from pulldoctor.redact import printable
+from pulldoctor.render.safe import printable_text
 
 _RESET = "\033[0m"
 _COLOURS = {Confidence.CERTAIN: "\033[1;31m", Confidence.LIKELY: "\033[1;33m", Confidence.POSSIBLE: "\033[1;36m"}
 _DIM = "\033[2m"
 _BOLD = "\033[1m"
 _OWN_CODES = frozenset({_RESET, _DIM, _BOLD, *_COLOURS.values()})
+
+
+def wrap(text: str, width: int, indent: str, hang: str) -> list[str]:
+    """Exactly ``textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=hang,
+    break_long_words=False, break_on_hyphens=False) or [indent]``: lines break at spaces only, a word
+    longer than the line stands alone. Words separated by single spaces (nearly every line) are filled
+    here, several times faster than textwrap's chunking: 300 findings make 3,000 wrapped texts."""
+    # Left to textwrap: runs of spaces or spaces at an end, and what is not printable (tabs and newlines,
+    # which textwrap turns into spaces, and Unicode spaces, which it drops at line ends like spaces).
+    if not text or text[0] == " " or text[-1] == " " or "  " in text or not text.isprintable():
+        return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=hang,
+                             break_long_words=False, break_on_hyphens=False) or [indent]
+    if len(indent) + len(text) <= width:
+        return [indent + text]
+    lines: list[str] = []
+    room = width - len(indent)
+    line: list[str] = []
+    used = 0
+    for word in text.split(" "):
+        if not line:
+            line, used = [word], len(word)
+        elif used + 1 + len(word) <= room:
+            line.append(word)
+            used += 1 + len(word)
+        else:
+            lines.append((hang if lines else indent) + " ".join(line))
+            room = width - len(hang)
+            line, used = [word], len(word)
+    lines.append((hang if lines else indent) + " ".join(line))
+    return lines
 
 
 class _Out:
@@ -27,9 +57,7 @@ class _Out:
         return f"{code}{s}{_RESET}" if self.color else s
 
     def wrap(self, text: str, indent: str, hang: str | None = None) -> None:
-        self.lines.extend(textwrap.wrap(text, self.width, initial_indent=indent,
-                                        subsequent_indent=hang if hang is not None else indent,
-                                        break_long_words=False, break_on_hyphens=False) or [indent])
+        self.lines.extend(wrap(text, self.width, indent, indent if hang is None else hang))
 
     def raw(self, s: str = "") -> None:
         self.lines.append(s)
@@ -73,7 +101,7 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
             out.wrap(f"same cause for {len(others)} more: {names}", "  ", "    ")
     # Messages come from the cluster: no escape sequence but our colours reaches the terminal, and no
     # user:password@ a runtime echoed (lines wrap only at spaces, so none is split).
-    return printable("\n".join(out.lines) + "\n", keep=_OWN_CODES)
+    return printable_text("\n".join(out.lines) + "\n", keep=_OWN_CODES)
 
 
 def _details(out: _Out, f: Finding) -> None:

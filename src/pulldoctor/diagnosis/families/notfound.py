@@ -54,8 +54,11 @@ def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
                      set_image(ev, f"{repo_name}@DIGEST")))]
     tag = (ref.tag if ref else None) or "latest"
     if sugg:
-        return [Fix(f"Tag {tag} does not exist in {repo_name}; the closest tags are {', '.join(sugg[:5])}. "
-                    "Point the container at the one you meant:", (set_image(ev, f"{repo_name}:{sugg[0]}"),))]
+        # A guessed version is never pasted: the nearest lower one is a downgrade, a higher one may be a
+        # major release. The candidates are named; the command carries TAG.
+        return [Fix(f"Tag {tag} does not exist in {repo_name}. Tags that do, closest by name first (the registry's "
+                    f"tag list gives no dates): {', '.join(sugg[:5])}. Put the one you meant for TAG:",
+                    (set_image(ev, f"{repo_name}:TAG"),))]
     unsure = ("" if v.confidence == Confidence.CERTAIN else
               " If skopeo says the repository is unknown, the repository path is wrong instead (containerd "
               "reports a missing repository as \"not found\" too).")
