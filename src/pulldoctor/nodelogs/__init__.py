@@ -1,6 +1,7 @@
 """Node evidence: the kubelet's and the runtime's own logs and settings (``diagnose --node-logs``).
 
-``load(specs, snapshot.nodes)`` reads EKS log collector archives, directories of them and ``NODE=FILE``
+``load(specs, snapshot.nodes)`` (its readers load on first use, so importing the types costs nothing)
+reads EKS log collector archives, directories of them and ``NODE=FILE``
 journal exports into ``NodeLogs`` (per node: the lines that say something about a pull, and the settings
 that decide one); ``for_container`` picks a failing container's lines, by image and by the time of its pull
 attempts. The diagnosis reads them as a second, independent source (docs/node-logs.md).
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pulldoctor.nodelogs.model import (
     DEADLINE_KINDS,
+    MAX_TAIL_BYTES,
     DiskFree,
     Hit,
     Kind,
@@ -23,9 +25,9 @@ from pulldoctor.nodelogs.model import (
     Settings,
     go_seconds,
 )
-from pulldoctor.nodelogs.sources import MAX_TAIL_BYTES, load
 
 if TYPE_CHECKING:
+    from pulldoctor.cluster.bundle import TarLimits
     from pulldoctor.cluster.failing import FailingContainer
     from pulldoctor.cluster.model import Node
 
@@ -76,6 +78,16 @@ def for_container(log: NodeLog, images: Iterable[str], start: datetime | None, e
             continue
         out.append(h)
     return out
+
+
+def load(specs: Iterable[str], nodes: Mapping[str, Node], *, now: datetime | None = None,
+         cap: int = MAX_TAIL_BYTES, limits: TarLimits | None = None) -> NodeLogs:
+    """``sources.load``: read every ``--node-logs`` path and ``NODE=FILE``. The readers (tarfile, TOML,
+    YAML, the bundle's guards) load here, not when the diagnosis imports this package's types."""
+    from pulldoctor.nodelogs.sources import ARCHIVE_LIMITS
+    from pulldoctor.nodelogs.sources import load as read
+
+    return read(list(specs), nodes, now=now, cap=cap, limits=limits or ARCHIVE_LIMITS)
 
 
 def read_for(specs: Iterable[str], snapshot_nodes: Mapping[str, Node], failing: Iterable[FailingContainer], *,

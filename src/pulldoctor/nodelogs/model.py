@@ -23,6 +23,9 @@ class Kind(StrEnum):
     CREDENTIAL_PROVIDER = "credential_provider"  # the kubelet's credential provider plugin failed
 
 
+#: Bytes of log tail read per node, all its logs together.
+MAX_TAIL_BYTES = 64 << 20
+
 #: The kinds that show a no-progress deadline cancelling a pull. containerd's "stop pulling image" is not
 #: one: it ends every pull, cancelled or not; it says how many bytes were read.
 DEADLINE_KINDS = frozenset({Kind.DOCKERSHIM_CANCEL, Kind.CONTAINERD_CANCEL, Kind.CRIO_TIMEOUT})

@@ -24,12 +24,10 @@ from pulldoctor.cluster.bundle import TarLimits, guarded_members, member_path
 from pulldoctor.cluster.model import Node
 from pulldoctor.errors import InputError
 from pulldoctor.nodelogs import settings as st
-from pulldoctor.nodelogs.model import NodeLog, NodeLogs
+from pulldoctor.nodelogs.model import MAX_TAIL_BYTES, NodeLog, NodeLogs
 from pulldoctor.nodelogs.scan import Clock, scan
 from pulldoctor.redact import printable
 
-#: Bytes of log tail read per node, all its logs together (``--node-logs-cap``).
-MAX_TAIL_BYTES = 64 << 20
 #: An archive's bounds: the collector also packs /var/log and journal dumps; a member or the whole beyond
 #: these is refused (decompressing it is the cost of reading its tail).
 ARCHIVE_LIMITS = TarLimits(members=50_000, member_bytes=8 << 30, total_bytes=16 << 30,
