@@ -114,24 +114,29 @@ def test_importing_the_registry_does_not_import_aiohttp() -> None:
 
 
 # Which pulldoctor packages each part may not import (docs/architecture.md: the arrows of the pipeline).
-_LATER = {"pulldoctor.diagnosis", "pulldoctor.render", "pulldoctor.exporter",
-          "pulldoctor.commands", "pulldoctor.cli"}
-#: Only the readers of a cluster (cluster/ for diagnose and collect, exporter/ for serve) use the API client.
+_LATER = {"pulldoctor.diagnosis", "pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands",
+          "pulldoctor.cli"}
+#: Only the readers of a cluster (cluster/ for diagnose and collect, exporter/ for serve, nodelogs/ for the
+#: node log query) use the API client.
 _API = {"pulldoctor.kubeapi"}
+#: The node-log reader sits beside cluster/: it uses cluster's tar guards and Node, diagnosis reads its hits.
+_NODELOGS = {"pulldoctor.nodelogs"}
 FORBIDDEN: dict[str, set[str]] = {
-    "kubeapi": _LATER | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages", "pulldoctor.reference",
-                         "pulldoctor.keyring"},
-    "cluster": _LATER | {"pulldoctor.registry", "pulldoctor.messages"},
-    "messages": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.keyring",
-                                 "pulldoctor.reference"},
-    "registry": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.messages"},
-    "reference.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
-                                     "pulldoctor.keyring"},
-    "keyring.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
+    "kubeapi": _LATER | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
+                                     "pulldoctor.reference", "pulldoctor.keyring"},
+    "cluster": _LATER | _NODELOGS | {"pulldoctor.registry", "pulldoctor.messages"},
+    "nodelogs": _LATER | {"pulldoctor.registry", "pulldoctor.messages", "pulldoctor.keyring",
+                          "pulldoctor.reference"},
+    "messages": _LATER | _API | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.keyring",
+                                             "pulldoctor.reference"},
+    "registry": _LATER | _API | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.messages"},
+    "reference.py": _LATER | _API | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
+                                                 "pulldoctor.keyring"},
+    "keyring.py": _LATER | _API | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
     # Cloud evidence reads keyring and reference only; diagnosis reads it (cloudstep, families/cloud).
-    "cloud": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
+    "cloud": _LATER | _API | _NODELOGS | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
     "diagnosis": _API | {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
-    "render": _API | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
+    "render": _API | _NODELOGS | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "exporter": {"pulldoctor.commands", "pulldoctor.cli"},
     # preflight reads manifests (with cluster.files' limits) and uses reference, keyring and registry as they are.
     "preflight": _LATER | {"pulldoctor.messages"},
@@ -164,13 +169,13 @@ def test_no_part_imports_a_later_stage_of_the_pipeline(part: str) -> None:
 
 def test_one_kubernetes_api_client() -> None:
     """``kubeapi`` is the only part that talks to the official client or urllib3: ``diagnose``, ``collect``
-    and ``serve`` reach a cluster through it, with its deadlines, caps and typed errors."""
+    and ``serve`` reach a cluster through it (``--node-logs api`` too), with its deadlines, caps and typed errors."""
     users = {str(f.relative_to(SRC)) for f in SRC.rglob("*.py") for name in _imports(f)
              if name.split(".")[0] in ("kubernetes", "urllib3")}
     assert users and all(u.startswith("kubeapi/") for u in users), sorted(users)
     callers = {str(f.relative_to(SRC)).split("/")[0] for f in SRC.rglob("*.py") for name in _imports(f)
                if name.startswith("pulldoctor.kubeapi") and not f.is_relative_to(SRC / "kubeapi")}
-    assert callers == {"cluster", "exporter"}
+    assert callers == {"cluster", "exporter", "nodelogs"}  # nodelogs: the kubelet's node log query (opt-in)
 
 
 def test_importing_the_api_client_loads_neither_kubernetes_nor_urllib3() -> None:

@@ -52,6 +52,12 @@ FOREIGN_FLAGS = {
     "--baseline-src": "bench/bench_cluster.py",
     "--image-pull-progress-deadline": "cri-dockerd",  # cri-dockerd's flag, named in the deadline paragraph
     "--tls-verify": "skopeo",                         # skopeo inspect, the probe benchmark's baseline
+    # The kubelet's pull flags docs/node-logs.md reads from the node's unit, and EKS bootstrap.sh's option.
+    "--serialize-image-pulls": "kubelet",
+    "--max-parallel-image-pulls": "kubelet",
+    "--registry-qps": "kubelet",
+    "--registry-burst": "kubelet",
+    "--kubelet-extra-args": "amazon-eks-ami bootstrap.sh",
 }
 #: Values of ``-o`` the README names for other tools (``kubectl get -o yaml``).
 FOREIGN_OUTPUTS = {"yaml": "kubectl get"}

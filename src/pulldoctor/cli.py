@@ -78,6 +78,13 @@ def _add_registry_access(p: argparse.ArgumentParser, *, registries_conf: bool = 
         )
 
 
+def _add_node_logs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--node-logs", action="append", default=[], metavar="PATH|NODE=FILE|api",
+                   help="read the nodes' own logs and settings: an EKS log collector archive, a directory of "
+                        "them, NODE=FILE (a journalctl export), or api (the kubelet's node log query, needs "
+                        "nodes/proxy); repeatable (docs/node-logs.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pulldoctor",
@@ -99,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--credential-provider-config", metavar="FILE",
                    help="the kubelet's CredentialProviderConfig (YAML or JSON): its providers replace the "
                         "defaults for aws://, gce:// and azure:// nodes")
+    _add_node_logs(p)
     _add_registry_access(p, registries_conf=True)
     _add_output(p)
     p.set_defaults(handler="diagnose")
@@ -148,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bundle file to write (an existing file is replaced atomically)")
     _add_cluster_scope(p)
     _add_request_timeout(p)
+    _add_node_logs(p)
     p.set_defaults(handler="collect")
 
     p = sub.add_parser("serve", help="run the Prometheus exporter")

@@ -8,6 +8,10 @@ Stdlib only (``ThreadingHTTPServer``, HTTP/1.1). It serves, from objects given a
   ``/api/v1/namespaces/{ns}/{resource}``, ``/apis/events.k8s.io/v1/[namespaces/{ns}/]events``
   — with ``limit``/``continue`` pagination, ``resourceVersion`` and simple ``fieldSelector`` (``a.b=c,…``);
 - single objects: ``…/{resource}/{name}`` (404 Status when absent);
+- the kubelet's node log query through the node proxy (KEP-2258): ``/api/v1/nodes/{node}/proxy/logs/`` with
+  ``query`` (units, repeatable), ``pattern`` (a regex), ``sinceTime`` — answered as the kubelet answers:
+  ``journalctl --utc --output=short-precise`` text of the entries given with ``node_log(node, entries)``;
+  ``forbid("nodes/proxy")`` answers 403, ``node_log_query(False)`` 404 (the kubelet's handler off);
 - watches: ``?watch=1`` streams chunked JSON lines ``{"type": "ADDED|MODIFIED|DELETED|ERROR", "object": …}``,
   replaying changes after ``resourceVersion`` and then following ``add``/``update``/``delete``/``push``.
 
@@ -31,6 +35,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -141,6 +146,8 @@ class FakeKubeAPI:
         self.requests: list[SeenRequest] = []
         self._exec_counter: Path | None = None
         self._comeback: threading.Timer | None = None
+        self._node_logs: dict[str, list[tuple[datetime, str, str]]] = {}
+        self._node_log_query = True
         for obj in objects:
             self.add(obj, notify=False)
 
@@ -250,6 +257,29 @@ class FakeKubeAPI:
         """Answer 403 to requests for ``resource`` ("secrets", "events", "events.k8s.io/events", …),
         in one namespace or (None) everywhere."""
         self._forbidden.add((resource, namespace))
+
+    def node_log(self, node: str, entries: Iterable[tuple[datetime, str, str]]) -> None:
+        """What the node's journal holds: (UTC time, unit, message) entries."""
+        with self._lock:
+            self._node_logs[node] = sorted(entries)
+
+    def node_log_query(self, enabled: bool) -> None:
+        self._node_log_query = enabled
+
+    def _node_log_text(self, node: str, query: dict[str, list[str]]) -> str:
+        """The kubelet's answer: ``journalctl --utc --output=short-precise -u U… --grep P --since T``."""
+        import re
+
+        units = set(query.get("query", []))
+        pattern = re.compile(query["pattern"][-1]) if query.get("pattern") else None
+        since = datetime.fromisoformat(query["sinceTime"][-1].replace("Z", "+00:00")) if query.get("sinceTime") \
+            else None
+        out = []
+        for at, unit, msg in self._node_logs.get(node, []):
+            if (units and unit not in units) or (since and at < since) or (pattern and not pattern.search(msg)):
+                continue
+            out.append(f"{at.strftime('%b %d %H:%M:%S.%f')} {node.split('.')[0]} {unit}[{100 + len(unit)}]: {msg}\n")
+        return "".join(out)
 
     def allow(self, resource: str, namespace: str | None = None) -> None:
         self._forbidden.discard((resource, namespace))
@@ -412,6 +442,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.4", "platform": "linux/amd64"})
             return 200
         parts = [p for p in path.split("/") if p]
+        if parts[:3] == ["api", "v1", "nodes"] and len(parts) >= 6 and parts[4:6] == ["proxy", "logs"]:
+            return self._node_logs(api, parts[3])
         group = ""
         if parts[:2] == ["api", "v1"]:
             rest = parts[2:]
@@ -450,6 +482,27 @@ class _Handler(BaseHTTPRequestHandler):
         code, body = api._list(resource, namespace, query)
         self._send(code, body)
         return code
+
+    def _node_logs(self, api: FakeKubeAPI, node: str) -> int:
+        if ("nodes/proxy", None) in api._forbidden:
+            self._send(403, _status(403, "Forbidden", f'nodes "{node}" is forbidden: User "test" cannot get '
+                                                      'resource "nodes/proxy" in API group "" at the cluster scope'))
+            return 403
+        if ("", node) not in api._store["nodes"]:
+            self._send(404, _status(404, "NotFound", f'nodes "{node}" not found'))
+            return 404
+        if not api._node_log_query:
+            data = b"404 page not found\n"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+        else:
+            data = api._node_log_text(node, parse_qs(urlsplit(self.path).query)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return 200 if api._node_log_query else 404
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from pulldoctor import yamlconf
 from pulldoctor.errors import InputError
 from pulldoctor.keyring import match_image
 from pulldoctor.redact import printable
@@ -132,9 +131,11 @@ def load_config(path: str) -> list[Provider]:
     if len(raw) > _MAX_CONFIG:
         raise InputError(f"--credential-provider-config {shown}: larger than {_MAX_CONFIG} bytes")
     try:
-        doc = yaml.safe_load(raw.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
-        raise InputError(f"--credential-provider-config {shown}: not valid YAML or JSON") from None
+        doc = yamlconf.load(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"--credential-provider-config {shown}: not valid YAML or JSON (not UTF-8)") from None
+    except yamlconf.YamlConfigError as err:
+        raise InputError(f"--credential-provider-config {shown}: not valid YAML or JSON ({err})") from None
     source = f"--credential-provider-config {shown}"
     return _providers(doc, source)
 

@@ -21,6 +21,8 @@ import stat
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,18 +49,63 @@ from pulldoctor.cluster.model import (
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import IMAGE_EVENT_REASONS
 from pulldoctor.errors import InputError, SecretFormatError
-from pulldoctor.redact import printable_json
+from pulldoctor.redact import mask_all, printable_json
 
 BUNDLE_FORMAT = 1
 MAX_MEMBERS = 1_000
 MAX_MEMBER_BYTES = 256 << 20   # a bundle of 10,000 pods and 100,000 events is well under 100 MiB
 MAX_TOTAL_BYTES = 512 << 20    # decompressed, all members: bounds a gzip bomb
 MANIFEST = "manifest.json"
+#: Members under this folder are not cluster objects: the nodes' logs and settings (``collect --node-logs``),
+#: kept for ``pulldoctor.nodelogs`` (``Snapshot.attachments``).
+ATTACHMENTS = "nodelogs/"
 OBJECTS = "objects.json"
 OWNERS = "owners.json"   # the pods' owner chains (any kind, custom resources too), metadata only
 
 
 # --- reading ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TarLimits:
+    """The bounds a tar archive from outside is read within: members, bytes per member, bytes in all
+    (decompressed: a gzip bomb stops there). ``what`` names the archive kind in the refusal."""
+
+    members: int
+    member_bytes: int
+    total_bytes: int
+    what: str
+
+
+BUNDLE_LIMITS = TarLimits(MAX_MEMBERS, MAX_MEMBER_BYTES, MAX_TOTAL_BYTES, "pulldoctor bundle")
+
+
+def member_path(name: str) -> str | None:
+    """A member's name as a relative path (``./kubelet/x`` → ``kubelet/x``), or None when it is absolute or
+    climbs out (``..``): such a member is never matched to anything, let alone extracted."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if name.startswith("/") or not parts or ".." in parts:
+        return None
+    return "/".join(parts)
+
+
+def guarded_members(tar: tarfile.TarFile, name: str, limits: TarLimits,
+                    wanted: Callable[[tarfile.TarInfo], bool]) -> Iterator[tarfile.TarInfo]:
+    """The ``wanted`` members of ``tar``, each a regular file, within ``limits``; InputError otherwise.
+    Every member counts toward the caps, wanted or not (skipping one still decompresses it). Shared by the
+    bundle reader and the node-log reader, so both refuse links, devices and oversized members alike."""
+    total = 0
+    for n, member in enumerate(tar):
+        if n >= limits.members:
+            raise InputError(f"{name}: more than {limits.members} members; not a {limits.what}")
+        total += member.size
+        if member.size > limits.member_bytes or total > limits.total_bytes:
+            raise InputError(f"{name}: member {member.name} is too large ({member.size} bytes)")
+        if not wanted(member):
+            continue
+        if not member.isfile():  # a link or device is never part of an archive we read, and never followed
+            raise InputError(f"{name}: member {member.name} is not a regular file; not a {limits.what}")
+        yield member
 
 
 def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
@@ -69,22 +116,18 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
         raise InputError(f"{name}: not a pulldoctor bundle (not a readable .tar.gz: {err})") from None
     manifest: dict[str, Any] | None = None
     decoded: list[tuple[str, Decoded]] = []
-    total = objects = 0
+    objects = 0
+    attachments: dict[str, bytes] = {}
     with tar:
         try:
-            for n, member in enumerate(tar):
-                if n >= MAX_MEMBERS:
-                    raise InputError(f"{name}: more than {MAX_MEMBERS} members; not a pulldoctor bundle")
-                total += member.size
-                if member.size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
-                    raise InputError(f"{name}: member {member.name} is too large ({member.size} bytes)")
-                if not member.name.endswith(".json"):
-                    continue
-                if not member.isfile():  # a link or device is never part of a bundle, and never followed
-                    raise InputError(f"{name}: member {member.name} is not a regular file; not a pulldoctor bundle")
+            for member in guarded_members(tar, name, BUNDLE_LIMITS, _bundle_member):
                 fh = tar.extractfile(member)
                 body = fh.read(MAX_MEMBER_BYTES + 1) if fh else b""
                 where = f"{name}:{member.name}"
+                rel = member_path(member.name) or ""
+                if rel.startswith(ATTACHMENTS):
+                    attachments[rel] = body
+                    continue
                 objects += body.count(b"{")
                 if objects > MAX_OBJECTS_PER_DOCUMENT:  # each member is checked; so is their sum
                     raise InputError(f"{name}: more than {MAX_OBJECTS_PER_DOCUMENT} JSON objects in all; "
@@ -112,6 +155,7 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
         except (tarfile.TarError, OSError, EOFError) as err:
             raise InputError(f"{name}: damaged bundle ({err})") from None
     listed, notes, created = _check_manifest(manifest, name)
+    snapshot.attachments.update(attachments)
     unread = manifest.get("unread_owners") if isinstance(manifest, dict) else None
     for row in unread if isinstance(unread, list) else ():
         if isinstance(row, list) and len(row) == 4 and all(isinstance(x, str) for x in row):
@@ -124,6 +168,11 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
             snapshot.mark_listed(str(kind), str(ns))
     snapshot.notes.extend(str(n) for n in notes)
     snapshot.notes.append(f"read from bundle {name} (created {created}); secrets hold registry names only")
+
+
+def _bundle_member(m: tarfile.TarInfo) -> bool:
+    rel = member_path(m.name) or ""
+    return m.name.endswith(".json") or rel.startswith(ATTACHMENTS)
 
 
 def _check_manifest(manifest: object, name: str) -> tuple[dict[str, list[object]], list[object], str]:
@@ -193,13 +242,17 @@ def bundle_objects(snapshot: Snapshot) -> tuple[list[Any], list[str]]:
     return objs, notes
 
 
-def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[str, Any]) -> dict[str, Any]:
-    """Write ``snapshot`` as a bundle at ``path`` atomically (temp file + rename); returns the manifest."""
+def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[str, Any],
+                 attachments: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """Write ``snapshot`` as a bundle at ``path`` atomically (temp file + rename); returns the manifest.
+    ``attachments`` (``nodelogs/…`` members) are masked like the objects and written as they are."""
+    extra = {k: mask_all(v.decode("utf-8", "replace")).encode() for k, v in (attachments or {}).items()
+             if (member_path(k) or "").startswith(ATTACHMENTS)}
     target = _target(path)
     objs, notes = bundle_objects(snapshot)
     # Waiting messages and events can echo a URL with user:password@ in it (a runtime's error text).
     body = printable_json(encode_json(ObjectList(items=objs)).decode()).encode()
-    manifest = {
+    manifest: dict[str, Any] = {
         "pulldoctor_bundle": BUNDLE_FORMAT,
         "version": __version__,
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -213,6 +266,8 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
                    "secrets": sum(1 for o in objs if type(o) is Secret), "owners": len(snapshot.owners)},
     }
     owners = encode_json(WorkloadList(items=list(snapshot.owners.values())))
+    if extra:
+        manifest["counts"]["node_logs"] = sum(1 for k in extra if k.endswith(".log"))
     directory = target.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
@@ -222,7 +277,7 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             now = time.time()
             head = printable_json(json.dumps(manifest, indent=2)).encode()  # notes and scope quote the API URL
-            for member, data in ((MANIFEST, head), (OBJECTS, body), (OWNERS, owners)):
+            for member, data in ((MANIFEST, head), (OBJECTS, body), (OWNERS, owners), *sorted(extra.items())):
                 info = tarfile.TarInfo(member)
                 info.size, info.mtime, info.mode = len(data), now, 0o644
                 tar.addfile(info, io.BytesIO(data))

@@ -210,7 +210,8 @@ class NodeStatus(Struct, **_OPTS):
 
 class NodeSpec(Struct, **_OPTS):
     # "aws:///us-east-1a/i-0abc…", "gce://PROJECT/ZONE/NAME", "azure:///subscriptions/…": the node's cloud,
-    # whose kubelet credential provider supplies its registry's credentials (cloud/providers.py).
+    # whose kubelet credential provider supplies its registry's credentials (cloud/providers.py), and the
+    # instance id that matches an EKS log collector archive to its node (nodelogs/).
     provider_id: str = field(default="", name="providerID")
 
 

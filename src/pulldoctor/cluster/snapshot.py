@@ -82,6 +82,8 @@ class Snapshot:
     source: str = ""
     #: kind -> namespaces whose objects of that kind were read in full ("*" = all; nodes use "*").
     complete: dict[str, set[str]] = field(default_factory=dict)
+    #: Bundle members that are not cluster objects, by name (``nodelogs/…``: the nodes' logs, read by nodelogs).
+    attachments: dict[str, bytes] = field(default_factory=dict)
 
     def add(self, objects: Iterable[KubeObject | Workload], *, mark_listed: bool = True) -> None:
         """Add decoded objects; with ``mark_listed`` (files) a kind counts as listed in every namespace

@@ -113,6 +113,18 @@ class Timeline:
     secret_warnings: list[str] = field(default_factory=list)  # FailedToRetrieveImagePullSecret messages
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def attempt_window(self) -> tuple[datetime, datetime] | None:
+        """When the pull attempts happened: the first and the last time of the Pulling, Failed and BackOff
+        events (None without dated events). Node logs are read in this window."""
+        stats = [s for r, s in self.reasons.items()
+                 if r in (EventReason.PULLING, EventReason.FAILED, EventReason.BACK_OFF, EventReason.INSPECT_FAILED)]
+        firsts = [s.first for s in stats if s.first is not None]
+        lasts = [s.last or s.first for s in stats if (s.last or s.first) is not None]
+        if not firsts or not lasts:
+            return None
+        return min(firsts), max(t for t in lasts if t is not None)
+
 
 def backoff_step(attempts: int) -> int:
     """The kubelet's image back-off after ``attempts`` failed pulls: 10 s doubling, capped at 300 s."""

@@ -65,8 +65,18 @@ def run(args: argparse.Namespace) -> int:
         from pulldoctor.diagnosis import cloudstep
 
         cloud = cloudstep.aws()
+    node_logs = None
+    if args.node_logs or snapshot.attachments:
+        from datetime import UTC, datetime
+
+        from pulldoctor.nodelogs import read_for
+
+        node_logs = read_for(args.node_logs, snapshot.nodes, report.failing, now=datetime.now(UTC),
+                             attachments=snapshot.attachments, bundle=os.path.basename(args.from_path or ""),
+                             kubeconfig=args.kubeconfig, context=args.context,
+                             request_timeout=args.request_timeout)
     diagnosis = diagnose(report, snapshot, probe=None if args.no_probe else _live(args), providers=providers,
-                         cloud=cloud)
+                         cloud=cloud, node_logs=node_logs)
 
     from pulldoctor import render
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pulldoctor.diagnosis.cloudstep import CloudReader
 from pulldoctor.diagnosis.evidence import Evidence, secrets_json, timeline_json
-from pulldoctor.diagnosis.gather import evidence_for, image_nodes, node_platforms, secret_namespaces
+from pulldoctor.diagnosis.gather import evidence_for, image_nodes, log_notes, node_platforms, secret_namespaces
 from pulldoctor.diagnosis.groups import group
 from pulldoctor.diagnosis.model import (
     Confidence,
@@ -31,6 +31,7 @@ from pulldoctor.diagnosis.rules import RULES, decide, fixes
 if TYPE_CHECKING:
     from pulldoctor.cloud.providers import Provider
     from pulldoctor.cluster import FailingReport, Snapshot
+    from pulldoctor.nodelogs import NodeLogs
 
 __all__ = [
     "RULES",
@@ -54,13 +55,13 @@ __all__ = [
 
 
 def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetime | None = None,
-           providers: Sequence[Provider] | None = None) -> list[Evidence]:
-    """Evidence for every failing container of a ``cluster.FailingReport``."""
+           providers: Sequence[Provider] | None = None, node_logs: NodeLogs | None = None) -> list[Evidence]:
+    """Evidence for every failing container of a ``cluster.FailingReport`` (with its node's logs, if read)."""
     by_name = secret_namespaces(snapshot) if snapshot is not None else {}
     by_image = image_nodes(snapshot) if snapshot is not None else {}
     platforms = node_platforms(snapshot) if snapshot is not None else None
     return [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, platforms=platforms,
-                         providers=providers)
+                         providers=providers, node_logs=node_logs)
             for fc in report.failing]
 
 
@@ -87,14 +88,17 @@ def conclude(evidences: Sequence[Evidence], *, not_image: Mapping[str, int] | No
 
 def run(report: FailingReport, snapshot: Snapshot | None = None, *, probe: Prober | None = None,
         skipped: str = "not probed (--no-probe)", notes: Sequence[str] = (), now: datetime | None = None,
-        providers: Sequence[Provider] | None = None, cloud: CloudReader | None = None) -> Diagnosis:
-    """The pipeline every front end calls: gather the evidence of ``report``'s failing containers, ask
-    ``probe`` about those a probe can settle (None: nothing is probed, ``skipped`` says why), ask ``cloud``
-    (``cloudstep.aws``) about cloud registry pulls, let each container's rule family decide and fix it,
-    group the findings. ``notes`` are added to the report's; ``providers`` replaces the kubelet's default
-    credential providers (``--credential-provider-config``)."""
-    evidences = gather(report, snapshot, now, providers)
+        providers: Sequence[Provider] | None = None, cloud: CloudReader | None = None,
+        node_logs: NodeLogs | None = None) -> Diagnosis:
+    """The pipeline every front end calls: gather the evidence of ``report``'s failing containers (with
+    their nodes' logs when ``node_logs`` were read), ask ``probe`` about those a probe can settle (None:
+    nothing is probed, ``skipped`` says why), ask ``cloud`` (``cloudstep.aws``) about cloud registry pulls,
+    let each container's rule family decide and fix it, group the findings. ``notes`` are added to the
+    report's; ``providers`` replaces the kubelet's default credential providers (``--credential-provider-config``)."""
+    evidences = gather(report, snapshot, now, providers, node_logs)
     extra = list(notes)
+    if node_logs is not None:
+        extra += [*node_logs.notes, *log_notes(evidences, node_logs)]
     if probe is None:
         for ev in evidences:
             ev.probe_note = skipped

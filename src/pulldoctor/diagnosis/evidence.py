@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the registry part is imported only where a probe runs
     from pulldoctor.cloud.providers import Provider
     from pulldoctor.keyring import Lookup
     from pulldoctor.messages.classifier import Classification
+    from pulldoctor.nodelogs import Hit, NodeLog
     from pulldoctor.reference import ImageRef
     from pulldoctor.registry.models import ProbeResult
 
@@ -149,6 +150,10 @@ class Evidence:
     ecr_tokens: list[tuple[str, EcrToken]] = field(default_factory=list)  # (source, expiry) of ECR entries
     cloud: AwsEvidence | None = None                # what AWS said about this pull (pulldoctor[aws])
     cloud_note: str | None = None                   # why there is none ("--no-cloud", …)
+    node_log: NodeLog | None = None                 # the node's own logs and settings (--node-logs)
+    log_hits: list[Hit] = field(default_factory=list)  # this container's lines in them, oldest first
+    message_hit: Hit | None = None                  # the kubelet's logged error when it is ``message``
+    replaced_cause: Cause | None = None             # what the message it replaced (cut, or saying nothing) said
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pulldoctor.causes import Cause
 from pulldoctor.cloud import ecrtoken
 from pulldoctor.cloud.providers import Provider, provider_failure, provider_for
 from pulldoctor.cluster.context import NodeInfo, node_info
@@ -20,6 +21,7 @@ from pulldoctor.diagnosis.evidence import Evidence, ago
 from pulldoctor.errors import InvalidReference
 from pulldoctor.keyring import Entry, Keyring, Lookup
 from pulldoctor.messages import Classification, classify
+from pulldoctor.nodelogs import Hit, Kind, NodeLog, NodeLogs, for_container
 from pulldoctor.reference import ImageRef, parse
 
 # "Back-off pulling image "x"" alone (kubelets before 1.32, and the BackOff event) carries no reason;
@@ -145,10 +147,30 @@ def _ecr_tokens(lookup: Lookup | None, ref: ImageRef | None) -> list[tuple[str, 
             if e.credential is not None and e.credential.username == "AWS"]
 
 
+def _cut(message: str, error: str) -> bool:
+    """Whether ``message`` is ``error`` cut short (an event's message is truncated; the log has it whole)."""
+    core = message.rstrip(".… ")[-60:]
+    return len(error) > len(message) and bool(core) and core in error and not error.endswith(core)
+
+
+def log_message(message: str | None, cause: Classification | None, hits: list[Hit]) -> Hit | None:
+    """The kubelet's logged runtime error to use instead of ``message``: when there is no message (events
+    expired), a bare back-off, one that says nothing (``other``), or one cut short."""
+    failed = [h for h in hits if h.kind == Kind.PULL_FAILED and h.error]
+    if not failed:
+        return None
+    newest = failed[-1]
+    error = newest.error or ""
+    says_nothing = cause is not None and cause.cause.value == "other"
+    if message is None or _BARE_BACKOFF.match(message) or says_nothing or _cut(message, error):
+        return newest
+    return None
+
+
 def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str]] | None = None,
                  now: datetime | None = None, nodes_by_image: Mapping[str, list[str]] | None = None,
                  platforms: dict[str, list[str]] | None = None,
-                 providers: Sequence[Provider] | None = None) -> Evidence:
+                 providers: Sequence[Provider] | None = None, node_logs: NodeLogs | None = None) -> Evidence:
     """The evidence of one ``cluster.FailingContainer``; ``providers`` replaces the kubelet's default
     credential providers (None: the defaults of the node's cloud)."""
     now = now or datetime.now(UTC)
@@ -165,6 +187,18 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
     ov = owner_view(fc)
     if node is None and fc.node:
         node = NodeInfo(name=fc.node)
+    node_log: NodeLog | None = node_logs.nodes.get(fc.node) if node_logs is not None and fc.node else None
+    hits: list[Hit] = []
+    message_hit = None
+    replaced: Cause | None = None
+    if node_log is not None:
+        window = timeline.attempt_window if timeline is not None else None
+        names = {fc.image} | ({ref.normalized} if ref is not None else set())
+        hits = for_container(node_log, names, *(window or (None, None)))
+        logged = log_message(message, _classify(message) if message else None, hits)
+        if logged is not None and logged.error:
+            replaced = _classify(message).cause if message else None
+            message, source, message_hit = logged.error, "node log", logged
     lookup = _lookup(list(fc.keyring_entries), ref) if ref is not None else None
     return Evidence(
         namespace=fc.namespace, pod=fc.pod, container=fc.container, image=fc.image,
@@ -182,7 +216,7 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
         provider_failure=provider_failure(message),
         ecr_tokens=_ecr_tokens(lookup, ref),
         entry_keys=[(e.key, e.source) for e in fc.keyring_entries],
-        node=node, now=now,
+        node=node, now=now, node_log=node_log, log_hits=hits, message_hit=message_hit, replaced_cause=replaced,
         nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, fc.node),
         cluster_platforms=platforms,
     )
@@ -192,3 +226,23 @@ def _elsewhere(nodes_by_image: Mapping[str, list[str]], image: str, ref: ImageRe
     """Other nodes that list the image (as written or normalised): where a Never-pull pod could run."""
     names = {image, ref.normalized if ref else image}
     return sorted({n for name in names for n in nodes_by_image.get(name, []) if n != node})
+
+
+def log_notes(evidences: list[Evidence], node_logs: NodeLogs) -> list[str]:
+    """A note per node whose log tail does not reach the time of its failing containers' pull attempts
+    (a journal from another time range, or a tail cut before them)."""
+    notes = []
+    for name, log in sorted(node_logs.nodes.items()):
+        windows = [w for ev in evidences if ev.node is not None and ev.node.name == name
+                   and ev.timeline is not None for w in [ev.timeline.attempt_window] if w is not None]
+        if not windows or log.first_at is None or log.last_at is None:
+            continue
+        start, end = min(w[0] for w in windows), max(w[1] for w in windows)
+        if not log.covers(start, end):
+            notes.append(f"node log of {name} covers {_iso(log.first_at)} to {_iso(log.last_at)}, but its pull "
+                         f"attempts were from {_iso(start)} to {_iso(end)}: none of its lines are about them")
+    return notes
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")

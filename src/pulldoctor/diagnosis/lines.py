@@ -4,8 +4,14 @@ and the retry time, each as ``EvidenceLine``s naming their source. Wording only:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pulldoctor.diagnosis.evidence import Evidence, ago, span
 from pulldoctor.diagnosis.model import EvidenceLine
+from pulldoctor.redact import printable
+
+if TYPE_CHECKING:
+    from pulldoctor.nodelogs import Hit
 
 
 def probe_detail(ev: Evidence) -> str:
@@ -32,11 +38,24 @@ def probe_line(ev: Evidence) -> EvidenceLine:
     return EvidenceLine("probe", probe_detail(ev))
 
 
+def log_where(h: Hit) -> str:
+    """Which node, unit and time a log line is from: ``node-a kubelet 2026-12-04T18:20:01Z``."""
+    at = h.at.strftime("%Y-%m-%dT%H:%M:%SZ") if h.at else "(no time)"
+    return f"{printable(h.node)} {h.unit} {at}"
+
+
+def log_line(h: Hit) -> EvidenceLine:
+    """A node's log line as evidence (source ``node log``): where it is from and the line, escaped."""
+    return EvidenceLine("node log", f"{log_where(h)}: {printable(clip(h.text))}")
+
+
 def message_line(ev: Evidence) -> list[EvidenceLine]:
     if not ev.message:
         return []
     cause = ev.message_cause
     text = clip(ev.message)
+    if ev.message_hit is not None:  # the kubelet's logged error (events gone or cut): say where it is from
+        text = f"{log_where(ev.message_hit)}: PullImage failed: {printable(text)}"
     if cause:
         text += f" → {cause.value}"
     return [EvidenceLine(ev.message_source, text)]

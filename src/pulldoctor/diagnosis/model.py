@@ -31,7 +31,8 @@ class Confidence(StrEnum):
 @dataclass(frozen=True, slots=True)
 class EvidenceLine:
     """One fact and where it came from (``waiting message``, ``event Failed x7 (last 2m ago)``, ``keyring``,
-    ``probe``, ``node``, ``pod spec``, ``secrets``, ``reference``)."""
+    ``probe``, ``node``, ``pod spec``, ``secrets``, ``reference``, ``node log`` (a line of the node's own
+    log, its text starting with node, unit and time), ``node settings`` (a setting or ``df`` read from it))."""
 
     source: str
     text: str

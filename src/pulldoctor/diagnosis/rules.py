@@ -1,7 +1,8 @@
 """The one table of rule families, and the dispatch over it.
 
 ``decide`` picks the family from what the kubelet and the runtime claimed (the waiting reason, then the
-message's classification, then the probe's finding) and lets it decide; ``fixes`` asks the family that
+message's classification, then the node's own log lines, then the probe's finding) and lets it decide
+(the node's lines then corroborate or contradict the verdict: ``families.nodelog``); ``fixes`` asks the family that
 owns the verdict's cause for the steps. Each family lives in ``diagnosis.families``. The README lists this
 table; keep them in step.
 """
@@ -17,6 +18,7 @@ from pulldoctor.diagnosis.families.disk import DISK
 from pulldoctor.diagnosis.families.manifest import MANIFEST
 from pulldoctor.diagnosis.families.network import NETWORK_FAMILY
 from pulldoctor.diagnosis.families.node import INVALID_NAME, NEVER_PULL, SHORT_NAME, SIGNATURE
+from pulldoctor.diagnosis.families.nodelog import log_cause, with_node_log
 from pulldoctor.diagnosis.families.notfound import NOT_FOUND_FAMILY
 from pulldoctor.diagnosis.families.other import FALLBACK, SERVER_ERROR
 from pulldoctor.diagnosis.families.platform import PLATFORM
@@ -55,6 +57,9 @@ def claimed_cause(ev: Evidence) -> Cause:
     mc = ev.message_cause
     if mc is not None and mc != C.OTHER:
         return mc
+    lc = log_cause(ev)  # the node's own lines (events expired, or a message that says nothing)
+    if lc is not None:
+        return lc
     if ev.message is None:
         pc = probe_cause(ev)
         if pc is not None and pc not in UNREACHABLE:
@@ -69,7 +74,7 @@ def decide(ev: Evidence) -> Verdict:
             and not untested_credentials(ev)):
         v = TRANSIENT.decide(ev, claimed)
     else:
-        v = _BY_CAUSE.get(claimed, FALLBACK).decide(ev, claimed)
+        v = with_node_log(ev, _BY_CAUSE.get(claimed, FALLBACK).decide(ev, claimed))
     if ev.owner_note:
         v.evidence.append(EvidenceLine("owner", ev.owner_note))
     return v

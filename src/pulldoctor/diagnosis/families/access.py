@@ -31,8 +31,16 @@ from pulldoctor.diagnosis.kubectl import (
     retyped_secret,
     secret_name,
 )
-from pulldoctor.diagnosis.lines import base_lines, keyring_lines, no_probe_settle, probe_line, why_no_credentials
+from pulldoctor.diagnosis.lines import (
+    base_lines,
+    keyring_lines,
+    log_where,
+    no_probe_settle,
+    probe_line,
+    why_no_credentials,
+)
 from pulldoctor.diagnosis.model import Fix, Verdict
+from pulldoctor.nodelogs import Hit, Kind
 
 
 def access(ev: Evidence, claimed: Cause) -> Verdict:
@@ -117,6 +125,11 @@ def _hedge(ev: Evidence, v: Verdict) -> list[Fix]:
     return steps
 
 
+def credential_provider_failed(ev: Evidence) -> list[Hit]:
+    """The kubelet's lines saying its credential provider plugin failed (so no credentials were sent)."""
+    return [h for h in ev.log_hits if h.kind == Kind.CREDENTIAL_PROVIDER]
+
+
 def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
     if ev.provider_failure is not None:
         return provider_fixes(ev)
@@ -127,6 +140,15 @@ def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
     s = ev.secrets
     host = host_of(ev)
     steps: list[Fix] = []
+    failed = credential_provider_failed(ev)
+    if failed:
+        node = ev.node.name if ev.node else "the node"
+        steps.append(Fix(f"The kubelet's credential provider failed on {node} ({log_where(failed[-1])}), so no "
+                         "credentials were sent: check the plugin named in the kubelet's "
+                         "--image-credential-provider-config (on EKS /etc/eks/image-credential-provider/"
+                         "config.json: ecr-credential-provider, its matchImages, and the node role's "
+                         "ecr:GetAuthorizationToken), then:",
+                         (f"journalctl -u kubelet | grep -i 'credential provider'   # on {node}",)))
     for name in s.missing:
         where = ev.secrets_elsewhere.get(name)
         if where:

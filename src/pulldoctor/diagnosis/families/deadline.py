@@ -11,15 +11,64 @@ from pulldoctor.diagnosis.families.verdicts import probe_cause, probe_state
 from pulldoctor.diagnosis.kubectl import host_of, q
 from pulldoctor.diagnosis.lines import base_lines, probe_line
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
+from pulldoctor.nodelogs import DEADLINE_KINDS, Hit, Kind, Setting, go_seconds
+from pulldoctor.redact import printable
 from pulldoctor.registry.manifest import human_size
 
 #: Below this estimated pull time (at the rate measured from here) the registry is not what makes it slow.
 FAST_PULL_SECONDS = 60.0
 
 
+#: A no-progress gap this long is a hang, not a slow network: raising a deadline at least this long does not help.
+HANG_SECONDS = 300.0
+
+
+def _cancel(ev: Evidence) -> Hit | None:
+    found = [h for h in ev.log_hits if h.kind in DEADLINE_KINDS]
+    return found[-1] if found else None
+
+
+def log_progress(ev: Evidence) -> tuple[str | None, str | None]:
+    """(speed, what the node's log says) when a runtime's cancel line is there: containerd's bytes read at
+    the cancel (0: nothing ever came, a stall; some, after a gap as long as a deadline of 5m or more: a hang;
+    some, with a shorter deadline: slow, a longer one lets it finish) or dockershim's latest progress
+    (Extracting: downloaded, unpacking a layer reports no progress: slow)."""
+    cancel = _cancel(ev)
+    if cancel is None:
+        return None, None
+    deadline = cancel.deadline or "its deadline"
+    if cancel.kind == Kind.DOCKERSHIM_CANCEL:
+        prog = printable(cancel.progress or "")
+        if "Extracting" in prog or "Downloading" in prog:
+            what = "unpacking a downloaded layer" if "Extracting" in prog else "downloading"
+            return "slow", (f"the kubelet (dockershim) cancelled after {deadline} without a progress update while "
+                            f"{what} (latest progress: {prog[:160]!r}): the pull was moving, slower than the deadline")
+        return None, f"the kubelet (dockershim) cancelled after {deadline} without progress (latest: {prog[:160]!r})"
+    stops = [h for h in ev.log_hits if h.kind == Kind.CONTAINERD_STOP and h.bytes_read is not None
+             and (h.at is None or cancel.at is None or abs((h.at - cancel.at).total_seconds()) <= 600)]
+    if not stops:
+        return None, None
+    read = stops[-1].bytes_read or 0
+    size = ev.probe.size if ev.probe is not None else None
+    of = f" of {human_size(size)} ({100 * read // size}%)" if size else ""
+    text = f"{cancel.unit} read {human_size(read)}{of} before it cancelled the pull after {deadline} without progress"
+    if read == 0:
+        return "stall", text + ": not one byte arrived"
+    gap = go_seconds(cancel.deadline)
+    if size and read >= size:
+        return "slow", text + ": the download was complete, unpacking took longer than the deadline"
+    if gap is not None and gap >= HANG_SECONDS:
+        return "stall", text + f": bytes came, then none for {deadline}, a hang rather than a slow link"
+    return "slow", text + ": bytes came, with pauses longer than the deadline"
+
+
 def pull_speed(ev: Evidence) -> str | None:
     """``stall`` (no byte came), ``slow`` (bytes move, the whole image takes long), ``fast``, or None when
-    the probe did not measure it. A probe that itself timed out waiting for the registry is a stall too."""
+    neither the node's log nor the probe measured it. The node's own log (its runtime's bytes read at the
+    cancel) comes first: it saw the very pull. A probe that itself timed out is a stall too."""
+    speed, _ = log_progress(ev)
+    if speed is not None:
+        return speed
     p = ev.probe
     if p is None:
         return None
@@ -50,14 +99,31 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
             text += f"; at that rate the whole image takes about {span(est)}"
         lines.append(EvidenceLine("probe", text))
     deadline = runtime_deadline(ev.node.runtime_version if ev.node else None)
-    if deadline is not None:
+    cancel = _cancel(ev)
+    if cancel is not None and cancel.kind == Kind.DOCKERSHIM_CANCEL:
+        pass  # the kubelet's own dockershim deadline fired, not cri-dockerd's: its flag is shown below
+    elif deadline is not None:
         lines.append(EvidenceLine("node", deadline.describe()))
     elif ev.node and ev.node.runtime_version:
         lines.append(EvidenceLine("node", f"runtime {ev.node.runtime_version}"))
     speed = pull_speed(ev)
+    logged, said = log_progress(ev)
+    if said:
+        lines.append(EvidenceLine("node log", said))
+    current = current_deadline(ev)
+    if current is not None:
+        lines.append(EvidenceLine("node settings", f"{current.name} = {printable(current.value or 'unset (default)')} "
+                                              f"({current.where})"))
     contra: list[str] = []
     settle: list[str] = []
-    if speed == "stall":
+    if logged == "stall":
+        summary = (f"The pull stalled on node {ev.node.name if ev.node else ''} (its runtime's log says how little "
+                   f"arrived): a longer deadline would only wait longer; the node's path to {ev.registry} needs "
+                   "fixing.")
+    elif logged == "slow":
+        summary = ("The pull was moving, but slower than the node's no-progress deadline (its runtime's log "
+                   "shows the progress): a longer deadline lets it finish.")
+    elif speed == "stall":
         summary = (f"The pull stalls: {ev.registry} sends no data (no byte within the probe's time cap), so a "
                    "no-progress deadline cancels it; a longer deadline would only wait longer.")
         if probe_cause(ev) == C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE:
@@ -80,7 +146,7 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
         if tp is None:
             settle.append("a throughput sample of the largest layer (a probe) would tell a stall from a slow "
                           "download")
-    if speed is not None and speed != "fast":
+    if speed is not None and speed != "fast" and logged is None:
         settle.append("the same download from the node itself (crictl pull there) shows whether its path "
                       "behaves like this one")
     return Verdict(C.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, LIKELY, summary, lines, contra, settle,
@@ -98,6 +164,19 @@ def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
     speed = pull_speed(ev)
     deadline = runtime_deadline(runtime or None)
     pull_on_node = (f"crictl pull {q(ev.image)}   # on {node}: does it progress?",)
+    logged, _ = log_progress(ev)
+    setting = logged_setting(ev)
+    if logged is not None and setting is not None:
+        # The node's log saw this very pull: say plainly whether raising its deadline helps, then how.
+        if logged == "stall":
+            current = current_deadline(ev)
+            now = (f" ({current.name} is {printable(current.value)} now, under {current.where})"
+                   if current is not None and current.value else "")
+            return [Fix(f"Raising the deadline will not help: the node's log shows the pull stalled on {node}, so "
+                        f"leave it as it is{now}. Find what blocks the download between {node} and {host_of(ev)} "
+                        "(proxy, firewall, MTU, a mirror that hangs):", pull_on_node)]
+        return [Fix("The node's log shows the pull moving, slower than its no-progress deadline: a longer deadline "
+                    "lets it finish."), setting]
     if speed == "stall":
         what = deadline.setting if deadline is not None and deadline.setting else "the pull deadline"
         return [Fix(f"The registry sends no bytes (the probe's download stalled), so a longer deadline only waits "
@@ -126,6 +205,66 @@ def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
                      "smaller image, a pre-pull):"))
     steps += _settings(deadline)
     return steps
+
+
+def current_deadline(ev: Evidence) -> Setting | None:
+    """The deadline setting as read from the node (its config dump, or the kubelet's flag for dockershim)."""
+    log = ev.node_log
+    if log is None:
+        return None
+    cancel = _cancel(ev)
+    if cancel is not None and cancel.kind == Kind.DOCKERSHIM_CANCEL:
+        flag = log.settings.kubelet.get("--image-pull-progress-deadline")
+        return flag or Setting("--image-pull-progress-deadline", None, "not among the kubelet's flags")
+    return log.settings.progress_timeout
+
+
+def _raised(current: str | None, default: str) -> str:
+    """The value to suggest: 15m, or twice the current one when that is already 15m or more."""
+    now = go_seconds(current) if current else go_seconds(default)
+    if now and now >= 900:
+        return f"{int(now * 2 // 60)}m"
+    return "15m"
+
+
+def logged_setting(ev: Evidence) -> Fix | None:
+    """The deadline fix for the node whose log and settings were read: the exact setting of its runtime and
+    version, its current value, where it lives, and how to apply it."""
+    cancel = _cancel(ev)
+    log = ev.node_log
+    if cancel is None or log is None:
+        return None
+    node = ev.node.name if ev.node else "the node"
+    current = current_deadline(ev)
+    if cancel.kind == Kind.DOCKERSHIM_CANCEL:
+        value = current.value if current is not None else None
+        now = f"it is {printable(value)} now (in {current.where if current else '?'})" if value \
+            else f"it is not set, so the default 1m applies (seen: {printable(cancel.deadline or '1m')})"
+        new = _raised(value or cancel.deadline, "1m")
+        return Fix(f"The kubelet on {node} (dockershim, before 1.24) cancels a pull after "
+                   f"--image-pull-progress-deadline without progress; {now}. Add "
+                   f"--image-pull-progress-deadline={new} to the kubelet's flags: on EKS the node group's "
+                   f"--kubelet-extra-args (bootstrap.sh in the launch template's user data), elsewhere the "
+                   f"kubelet's unit file ({current.where if current and current.value else 'systemctl cat kubelet'}), "
+                   "then:", ("systemctl daemon-reload && systemctl restart kubelet",))
+    if cancel.kind == Kind.CRIO_TIMEOUT:
+        value = current.value if current is not None else cancel.deadline
+        return Fix(f'CRI-O on {node}: pull_progress_timeout is {printable(value or "?")} now; set '
+                   f'pull_progress_timeout = "{_raised(value, "0s")}" under [crio.image] in /etc/crio/crio.conf '
+                   "(or a drop-in in /etc/crio/crio.conf.d/; 0 turns it off), then:", ("systemctl restart crio",))
+    runtime = log.settings.runtime or (f"containerd {ev.node.runtime_version.split('://')[-1]}"
+                                       if ev.node and ev.node.runtime_version else "containerd")
+    value = current.value if current is not None else None
+    major = runtime.split(" ")[-1].lstrip("v").split(".")[0]
+    section = ('[plugins."io.containerd.cri.v1.images"]' if major.isdigit() and int(major) >= 2
+               else '[plugins."io.containerd.grpc.v1.cri"]')
+    where = current.where if current is not None else f"{section} in /etc/containerd/config.toml"
+    now = f'it is "{printable(value)}" now' if value else \
+        f"its value was not in the config dump (the cancel says {printable(cancel.deadline or '?')})"
+    return Fix(f'{printable(runtime)} on {node}: image_pull_progress_timeout cancels a pull after that long '
+               f'without a byte; {now}, under {where}. Set image_pull_progress_timeout = '
+               f'"{_raised(value or cancel.deadline, "5m")}" there (every node of the group: the launch '
+               "template's user data writes /etc/containerd/config.toml), then:", ("systemctl restart containerd",))
 
 
 def _settings(deadline: RuntimeDeadline | None) -> list[Fix]:

@@ -11,12 +11,30 @@ from pulldoctor.diagnosis.families.verdicts import disagree, from_message_only, 
 from pulldoctor.diagnosis.kubectl import DOCKER_HUB, create_secret, host_of, patch_secret_in
 from pulldoctor.diagnosis.lines import base_lines, keyring_lines, probe_line, ratelimit_text
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
+from pulldoctor.nodelogs import Kind
+from pulldoctor.redact import printable
 
 
 def kubelet_qps_limited(ev: Evidence) -> bool:
-    """The kubelet's own registryPullQPS refused the pull: no request left the node, so the registry's answer
-    (now or then) says nothing about it."""
-    return "pull QPS exceeded" in (ev.message or "")
+    """The kubelet's own registryPullQPS refused the pull (its message or its log says so): no request left
+    the node, so the registry's answer (now or then) says nothing about it."""
+    return "pull QPS exceeded" in (ev.message or "") or any(h.kind == Kind.QPS for h in ev.log_hits)
+
+
+def _qps_values(ev: Evidence) -> str:
+    """The node's registryPullQPS / registryBurst as read (flag or config file), with the defaults."""
+    log = ev.node_log
+    if log is None:
+        return ""
+    parts = []
+    for flag, key, default in (("--registry-qps", "registryPullQPS", "5"), ("--registry-burst", "registryBurst", "10")):
+        s = log.settings.kubelet.get(flag) or log.settings.kubelet.get(key)
+        parts.append(f"{key} is {printable(s.value or '?')} (set in {s.where})" if s is not None
+                     else f"{key} is not set (default {default})")
+    serial = log.settings.kubelet.get("--serialize-image-pulls") or log.settings.kubelet.get("serializeImagePulls")
+    if serial is not None:
+        parts.append(f"serializeImagePulls is {printable(serial.value or '?')}")
+    return f" On {log.node}: " + "; ".join(parts) + "."
 
 
 def rate_limit(ev: Evidence, claimed: Cause) -> Verdict:
@@ -47,8 +65,10 @@ def _rate(ev: Evidence, v: Verdict) -> list[Fix]:
     if budget:
         steps.append(Fix(f"{host} reports {budget.removeprefix('rate limit: ')}."))
     if kubelet_qps_limited(ev):
-        return [Fix("Raise the kubelet's registryPullQPS / registryBurst (KubeletConfiguration), or pull fewer "
-                    "images at once.")]
+        return [Fix("Raise the kubelet's registryPullQPS / registryBurst (KubeletConfiguration, or the flags "
+                    "--registry-qps / --registry-burst: on EKS the node group's --kubelet-extra-args), or pull "
+                    f"fewer images at once; 0 means no limit.{_qps_values(ev)}",
+                    ("systemctl restart kubelet   # on the node, after the change",) if ev.node_log else ())]
     if host in DOCKER_HUB or "docker.com/increase-rate-limit" in (ev.message or ""):
         steps.append(Fix("Authenticate the pulls (an account's limit is higher than the anonymous per-IP one):",
                          (create_secret(ev, "dockerhub"), *[f.commands[0] for f in patch_secret_in(ev, "dockerhub")
