@@ -295,7 +295,8 @@ def test_serve_uses_the_same_evidence_cached_per_node_role_and_repository(
     with FakeKubeAPI([o.service_account("default", "default"), node, pods[0]]) as api:
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
         ex = Exporter(ExporterConfig(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(kubeconfig),
-                                     all_namespaces=True, probe=False, backoff_initial=0.1, backoff_max=0.5))
+                                     all_namespaces=True, probe=False, backoff_initial=0.1, backoff_max=0.5,
+                                     findings_endpoint=True))
         try:
             ex.start()
 
