@@ -42,14 +42,24 @@ def run(args: argparse.Namespace) -> int:
     from pulldoctor.diagnosis import run as diagnose
     from pulldoctor.errors import InputError
 
-    snapshot = load_snapshot(SourceSpec.from_args(args))
+    spec = SourceSpec.from_args(args)
+    snapshot = load_snapshot(spec)
     namespace = None if args.all_namespaces else args.namespace
     report = find_failing(snapshot, args.pod, namespace=namespace) if args.from_path else \
         find_failing(snapshot, args.pod)
     if args.pod and not report.pods_seen:
         where = f"namespace {namespace}" if namespace else ("the input" if args.from_path else "the cluster")
         raise InputError(f"no pod named {args.pod} in {where}")
-    diagnosis = diagnose(report, snapshot, probe=None if args.no_probe else _live(args))
+    if not report.pods_seen:
+        # Nothing was judged: neither "nothing is wrong" (0) nor "problems found" (1). Like an absent pod, an
+        # empty scope is most often a mistyped namespace or the wrong input: exit 2, saying what was not seen.
+        from pulldoctor.cluster.namespaces import nothing_seen
+
+        raise InputError(nothing_seen(snapshot, spec))
+    as_of = snapshot.taken_at if args.from_path else None
+    notes = [f"judged as of {as_of.strftime('%Y-%m-%d %H:%M:%SZ')} ({snapshot.taken_how}), not now: ages and "
+             "back-offs are the snapshot's"] if as_of is not None else []
+    diagnosis = diagnose(report, snapshot, probe=None if args.no_probe else _live(args), notes=notes, as_of=as_of)
 
     from pulldoctor import render
 

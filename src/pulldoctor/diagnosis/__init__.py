@@ -51,11 +51,13 @@ __all__ = [
 ]
 
 
-def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetime | None = None) -> list[Evidence]:
+def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetime | None = None, *,
+           at_snapshot: bool = False) -> list[Evidence]:
     """Evidence for every failing container of a ``cluster.FailingReport``."""
     by_name = secret_namespaces(snapshot) if snapshot is not None else {}
     by_image = image_nodes(snapshot) if snapshot is not None else {}
-    return [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image) for fc in report.failing]
+    return [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, at_snapshot=at_snapshot)
+            for fc in report.failing]
 
 
 def finding(ev: Evidence) -> Finding:
@@ -80,16 +82,20 @@ def conclude(evidences: Sequence[Evidence], *, not_image: Mapping[str, int] | No
 
 
 def run(report: FailingReport, snapshot: Snapshot | None = None, *, probe: Prober | None = None,
-        skipped: str = "not probed (--no-probe)", notes: Sequence[str] = (), now: datetime | None = None) -> Diagnosis:
+        skipped: str = "not probed (--no-probe)", notes: Sequence[str] = (), now: datetime | None = None,
+        as_of: datetime | None = None) -> Diagnosis:
     """The pipeline every front end calls: gather the evidence of ``report``'s failing containers, ask
     ``probe`` about those a probe can settle (None: nothing is probed, ``skipped`` says why), let each
-    container's rule family decide and fix it, group the findings. ``notes`` are added to the report's."""
-    evidences = gather(report, snapshot, now)
+    container's rule family decide and fix it, group the findings. ``notes`` are added to the report's.
+    ``as_of``: an offline input's time (``Snapshot.taken_at``); ages and back-offs are judged at it."""
+    evidences = gather(report, snapshot, as_of or now, at_snapshot=as_of is not None)
     extra = list(notes)
     if probe is None:
         for ev in evidences:
             ev.probe_note = skipped
     else:
         extra += attach(evidences, probe)
-    return conclude(evidences, not_image=report.not_image, notes=[*report.notes, *extra],
-                    probed=probe is not None and bool(evidences))
+    d = conclude(evidences, not_image=report.not_image, notes=[*report.notes, *extra],
+                 probed=probe is not None and bool(evidences))
+    d.as_of = as_of
+    return d

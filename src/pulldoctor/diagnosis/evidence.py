@@ -137,6 +137,7 @@ class Evidence:
     probe: ProbeResult | None = None                # the registry probe of the node's pull
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    at_snapshot: bool = False                       # ``now`` is an offline input's time, not the wall clock's
 
     @property
     def message_cause(self) -> Cause | None:

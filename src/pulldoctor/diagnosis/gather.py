@@ -88,8 +88,10 @@ def image_nodes(snapshot: Snapshot) -> dict[str, list[str]]:
 
 
 def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str]] | None = None,
-                 now: datetime | None = None, nodes_by_image: Mapping[str, list[str]] | None = None) -> Evidence:
-    """The evidence of one ``cluster.FailingContainer``."""
+                 now: datetime | None = None, nodes_by_image: Mapping[str, list[str]] | None = None,
+                 at_snapshot: bool = False) -> Evidence:
+    """The evidence of one ``cluster.FailingContainer``, judged at ``now`` (``at_snapshot``: an offline input's
+    time, which the wording then does not call "now")."""
     now = now or datetime.now(UTC)
     ref, ref_error = _parse(fc.image)
     timeline = fc.timeline
@@ -115,7 +117,7 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
         secrets_elsewhere=_elsewhere_secrets(fc.pull_secrets.missing, fc.namespace, secrets_by_name or {}),
         lookup=_lookup(list(fc.keyring_entries), ref) if ref is not None else None,
         entry_keys=[(e.key, e.source) for e in fc.keyring_entries],
-        node=node, now=now,
+        node=node, now=now, at_snapshot=at_snapshot,
         nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, fc.node),
     )
 

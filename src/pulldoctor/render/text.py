@@ -35,6 +35,11 @@ class _Out:
         self.lines.append(s)
 
 
+def as_of(d: Diagnosis) -> str:
+    """`` as of 2026-11-26 13:03Z`` for an offline input (judged at its time, not now); empty when live."""
+    return f" as of {d.as_of.strftime('%Y-%m-%d %H:%M:%SZ')}" if d.as_of is not None else ""
+
+
 def headline(f: Finding) -> str:
     """The one-line verdict: where, what, how sure."""
     where = f"{f.namespace}/{f.pod} [{f.container}{', ' + f.container_type if f.container_type != 'regular' else ''}]"
@@ -55,7 +60,7 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
         out.raw("No container is failing to get its image.")
     else:
         pods = {(f.namespace, f.pod) for f in fs}
-        out.raw(out.c(_BOLD, f"{len(fs)} container(s) in {len(pods)} pod(s) cannot get their image."))
+        out.raw(out.c(_BOLD, f"{len(fs)} container(s) in {len(pods)} pod(s) cannot get their image{as_of(diagnosis)}."))
         for g in diagnosis.groups:
             out.wrap(out.c(_COLOURS[g.members[0].confidence], "≡ ") + g.summary, "", "    ")
         for f in fs:
