@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read kubectl JSON/YAML files, a directory of them, or a bundle instead of a live cluster")
     _add_request_timeout(p)
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="text: every container's evidence, all fix steps and what would settle each verdict")
     _add_registry_access(p)
     _add_output(p)
     p.set_defaults(handler="diagnose")

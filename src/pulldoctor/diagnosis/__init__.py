@@ -98,4 +98,5 @@ def run(report: FailingReport, snapshot: Snapshot | None = None, *, probe: Probe
     d = conclude(evidences, not_image=report.not_image, notes=[*report.notes, *extra],
                  probed=probe is not None and bool(evidences))
     d.as_of = as_of
+    d.not_image_pods = {r: list(pods) for r, pods in report.not_image_pods.items()}
     return d

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pulldoctor.causes import Cause
@@ -173,12 +173,14 @@ async def probe(
 
 
 async def probe_many(
-    requests: Sequence[ProbeRequest], options: ProbeOptions | None = None, *, _raise: bool = False
+    requests: Sequence[ProbeRequest], options: ProbeOptions | None = None, *, _raise: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[ProbeResult]:
     """Probe many images with one session; identical probes run once, tokens are shared.
 
     An invalid reference gives a result with cause ``invalid_image_name`` (a malformed platform: ``other``)
     instead of an exception; each probe gives up after ``options.probe_timeout`` seconds of registry time.
+    ``progress(done, total)`` is called as each distinct probe ends (a terminal's progress line).
     """
     from pulldoctor.errors import InvalidReference, UsageError
 
@@ -215,6 +217,15 @@ async def probe_many(
                 tasks[key] = asyncio.ensure_future(_guarded(ctx, original, ref, req.credentials, node, sample))
             order.append((original, key))
         if tasks:
+            if progress is not None:
+                done, total = [0], len(tasks)
+
+                def tick(_: object) -> None:
+                    done[0] += 1
+                    progress(done[0], total)
+
+                for task in tasks.values():
+                    task.add_done_callback(tick)
             try:
                 await asyncio.wait(list(tasks.values()))
             finally:
