@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from pulldoctor.diagnosis import suggest
 from pulldoctor.diagnosis.evidence import Evidence, secrets_json, timeline_json
 from pulldoctor.diagnosis.gather import evidence_for, image_nodes, secret_namespaces
 from pulldoctor.diagnosis.groups import group
@@ -56,19 +57,30 @@ def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetim
     """Evidence for every failing container of a ``cluster.FailingReport``."""
     by_name = secret_namespaces(snapshot) if snapshot is not None else {}
     by_image = image_nodes(snapshot) if snapshot is not None else {}
-    return [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, at_snapshot=at_snapshot)
-            for fc in report.failing]
+    evidences = [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, at_snapshot=at_snapshot)
+                 for fc in report.failing]
+    if snapshot is not None and evidences:
+        known = suggest.pulled(snapshot)
+        for ev in evidences:
+            if ev.message_cause in suggest.MAYBE_MISSING:
+                ev.similar_repositories = suggest.candidates(ev, known)
+    return evidences
 
 
 def finding(ev: Evidence) -> Finding:
     """Decide one container: the rule's verdict and the fix for it."""
     verdict = decide(ev)
+    steps = fixes(verdict, ev)
+    if verdict.cause in suggest.MAYBE_MISSING and ev.similar_repositories and not suggest.repository_exists(ev):
+        line, first = suggest.lines_and_fix(ev, ev.similar_repositories)
+        verdict.evidence.append(line)
+        steps.insert(0, first)
     probe = ev.probe.to_json() if ev.probe is not None else None
     if probe is None and ev.probe_note:
         probe = {"skipped": ev.probe_note}
     return Finding(
         namespace=ev.namespace, pod=ev.pod, container=ev.container, container_type=ev.container_type,
-        image=ev.image, waiting_reason=ev.waiting_reason, verdict=verdict, fixes=fixes(verdict, ev),
+        image=ev.image, waiting_reason=ev.waiting_reason, verdict=verdict, fixes=steps,
         message=ev.message, node=ev.node.name if ev.node else None, registry=ev.registry,
         timeline=timeline_json(ev.timeline) if ev.timeline else None, probe=probe,
         credentials=secrets_json(ev.secrets),

@@ -138,6 +138,7 @@ class Evidence:
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     at_snapshot: bool = False                       # ``now`` is an offline input's time, not the wall clock's
+    similar_repositories: list[tuple[str, str]] = field(default_factory=list)  # (repository, why): did you mean?
 
     @property
     def message_cause(self) -> Cause | None:

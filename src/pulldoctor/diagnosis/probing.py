@@ -134,7 +134,9 @@ def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE,
                 requests.append(request)
 
         async def run() -> list[ProbeResult]:
-            return list(await asyncio.wait_for(probe_many(requests, opts, progress=progress), deadline))
+            # progress only when asked: a prober given another probe_many (tests, serve) need not know it
+            extra = {"progress": progress} if progress is not None else {}
+            return list(await asyncio.wait_for(probe_many(requests, opts, **extra), deadline))
 
         try:
             results = asyncio.run(run())

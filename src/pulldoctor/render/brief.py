@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from pulldoctor.diagnosis.model import Diagnosis, EvidenceLine, Finding
+from pulldoctor.diagnosis import suggest
+from pulldoctor.diagnosis.model import Diagnosis, EvidenceLine, Finding, Fix
 
 #: pods named in a group or a problem before "…"
 NAMED = 6
@@ -63,10 +64,23 @@ def _shape(text: str) -> str:
 
 
 def problem_key(f: Finding) -> tuple[object, ...]:
-    """Same cause, same rule, same evidence sources and the same first fix once names are masked."""
-    first = f.fixes[0] if f.fixes else None
-    return (f.cause, f.verdict.rule, f.confidence, tuple(_shape(e.source) for e in f.verdict.evidence),
+    """Same cause, same rule, same evidence sources and the same first fix once names are masked. A "did you
+    mean" is the container's own (its line says it), not a different problem."""
+    first = first_fix(f)
+    return (f.cause, f.verdict.rule, f.confidence,
+            tuple(_shape(e.source) for e in f.verdict.evidence if e.source != suggest.SOURCE),
             _shape(first.text) if first else "", len(first.commands) if first else 0)
+
+
+def first_fix(f: Finding) -> Fix | None:
+    """The problem's first fix: the first step that is not one container's "did you mean"."""
+    return next((x for x in f.fixes if not x.text.startswith(suggest.FIX_PREFIX)), None)
+
+
+def did_you_mean(f: Finding) -> str:
+    """`` — did you mean shop/cart?`` for the container's own line, or empty."""
+    line = next((e for e in f.verdict.evidence if e.source == suggest.SOURCE), None)
+    return f" — {line.text.split('? (', 1)[0]}?" if line is not None else ""
 
 
 def deciding(f: Finding) -> list[EvidenceLine]:
@@ -76,7 +90,7 @@ def deciding(f: Finding) -> list[EvidenceLine]:
     lines = f.verdict.evidence
     if not lines:
         return []
-    facts = [e for e in lines[1:] if not e.source.startswith(("event ", "events"))
+    facts = [e for e in lines[1:] if not e.source.startswith(("event ", "events")) and e.source != suggest.SOURCE
              and not (e.source == "probe" and e.text.startswith("could not probe"))]
     return [lines[0], *facts[-1:]]
 

@@ -105,7 +105,8 @@ def _brief(out: _Out, d: Diagnosis) -> None:
                      "    ")
         else:
             for member in (f, *alike):
-                out.wrap(out.c(_COLOURS[member.confidence], "✗ ") + headline(member), "", "    ")
+                out.wrap(out.c(_COLOURS[member.confidence], "✗ ") + headline(member) + short.did_you_mean(member), "",
+                         "    ")
         for i, e in enumerate(short.deciding(f)):
             # The message in one line, its end (the most specific part); a fact of the cluster in two at most.
             # A user:password@ is masked before the cut: a cut one would no longer look like one.
@@ -113,12 +114,12 @@ def _brief(out: _Out, d: Diagnosis) -> None:
             text = short.tail(whole, out.width - 2 - len(head)) if i == 0 else \
                 clip(whole, 2 * out.width - 12 - len(head))
             out.wrap(head + text, "  ", "    ")
-        if f.fixes:
-            fix = f.fixes[0]
+        fix = short.first_fix(f)
+        if fix is not None:
             out.wrap(f"fix: {fix.text}", "  ", "       ")
             for cmd in fix.commands:
                 out.raw(out.c(_DIM, "       $ ") + cmd)
-            if fix.commands and any(a.fixes[:1] != f.fixes[:1] for a in alike):
+            if fix.commands and any(short.first_fix(a) != fix for a in alike):
                 out.wrap(f"(the commands are {f.pod}'s; each pod's own: -v)", "       ")
     out.raw()
     out.wrap("All evidence, every fix step, what would settle it: -v, or diagnose POD.", "")

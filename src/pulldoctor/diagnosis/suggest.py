@@ -1,0 +1,105 @@
+"""Did you mean …? Repositories close to one the registry may not have (Deployment ``cart`` pulling ``shop/crat``).
+
+The candidates are names pulldoctor read: the repositories other pods of the input pull from the same registry
+(those of the same owner first, then the same namespace, then the rest), and the workload's own name put in
+place of the repository's last component (``shop/crat`` of Deployment ``cart`` → ``shop/cart``). They are
+ranked by edit distance (a swap of two neighbours counts as one), and suggested only while the repository
+itself is not known to exist (a probe that lists its tags settles that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pulldoctor.causes import Cause
+from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.diagnosis.gather import _owner
+from pulldoctor.diagnosis.kubectl import set_image
+from pulldoctor.diagnosis.model import EvidenceLine, Fix
+from pulldoctor.errors import InvalidReference
+from pulldoctor.reference import parse
+from pulldoctor.similar import closest
+
+if TYPE_CHECKING:
+    from pulldoctor.cluster import Snapshot
+
+SOURCE = "similar names"        # the evidence line's source (the brief text view shows it on the container's line)
+FIX_PREFIX = "Did you mean "
+MAX_PULLED = 20_000             # distinct (registry, repository, namespace, owner) read from the input
+MAYBE_MISSING = frozenset({Cause.TAG_NOT_FOUND, Cause.REPO_NOT_FOUND, Cause.REPO_NOT_FOUND_OR_NO_ACCESS})
+
+
+@dataclass(frozen=True, slots=True)
+class Pulled:
+    """A repository that a pod of the input pulls, and who pulls it."""
+
+    registry: str
+    repository: str
+    namespace: str
+    owner: str          # "deployment/web", or "pod/NAME" without an owner
+
+
+def pulled(snapshot: Snapshot) -> list[Pulled]:
+    """Every repository the input's pods pull (containers, init and ephemeral containers), once each."""
+    seen: dict[Pulled, None] = {}
+    for p in snapshot.pods:
+        meta = p.metadata
+        ref0 = meta.owner_references[0] if meta.owner_references else None
+        o = _owner((ref0.kind, ref0.name)) if ref0 is not None and ref0.name else None
+        who = f"{o[0].lower()}/{o[1]}" if o else f"pod/{meta.name}"
+        for c in (*p.spec.containers, *p.spec.init_containers, *p.spec.ephemeral_containers):
+            try:
+                ref = parse(c.image)
+            except InvalidReference:
+                continue
+            seen[Pulled(ref.registry, ref.repository, meta.namespace, who)] = None
+            if len(seen) >= MAX_PULLED:
+                return list(seen)
+    return list(seen)
+
+
+def candidates(ev: Evidence, known: list[Pulled]) -> list[tuple[str, str]]:
+    """(repository, why) close to ``ev``'s repository on its registry, nearest first, at most three."""
+    ref = ev.ref
+    if ref is None:
+        return []
+    mine = f"{ev.owner[0].lower()}/{ev.owner[1]}" if ev.owner else f"pod/{ev.pod}"
+    why: dict[str, str] = {}
+    rank: dict[str, int] = {}
+    for k in known:
+        if k.registry != ref.registry or k.repository == ref.repository:
+            continue
+        r = 0 if k.owner == mine and k.namespace == ev.namespace else (1 if k.namespace == ev.namespace else 2)
+        if k.repository not in rank or r < rank[k.repository]:
+            rank[k.repository] = r
+            why[k.repository] = f"{k.owner} in {k.namespace} pulls it" if r else f"{k.owner}'s other pods pull it"
+    if ev.owner:
+        head, _, last = ref.repository.rpartition("/")
+        named = f"{head}/{ev.owner[1]}" if head else ev.owner[1]
+        if last != ev.owner[1] and named not in why:
+            why[named] = f"the {ev.owner[0]} is named {ev.owner[1]}"
+            rank[named] = 0
+    near = closest(ref.repository, why, limit=8)
+    order = {name: i for i, name in enumerate(near)}
+    near.sort(key=lambda n: (order[n], rank[n]))   # distance first (closest's order), then who pulls it
+    return [(n, why[n]) for n in near[:3]]
+
+
+def repository_exists(ev: Evidence) -> bool:
+    """A probe found the tag missing by listing the repository's tags: the repository is there."""
+    return ev.probe is not None and ev.probe.cause is Cause.TAG_NOT_FOUND
+
+
+def lines_and_fix(ev: Evidence, found: list[tuple[str, str]]) -> tuple[EvidenceLine, Fix]:
+    """The evidence line and the first fix step for the closest names."""
+    ref = ev.ref
+    assert ref is not None
+    names = " or ".join(n for n, _ in found)
+    reasons = "; ".join(f"{n}: {w}" for n, w in found)
+    line = EvidenceLine(SOURCE, f"did you mean {names}? ({reasons})")
+    best = f"{ref.registry}/{found[0][0]}"
+    tag = ref.tag if ref.tag and not ref.digest else "TAG"
+    fix = Fix(f"{FIX_PREFIX}{best}? ({found[0][1]}.) pulldoctor has not seen it in the registry: list its tags, "
+              "then point the container at it:", (f"skopeo list-tags docker://{best}", set_image(ev, f"{best}:{tag}")))
+    return line, fix
