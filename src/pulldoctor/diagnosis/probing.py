@@ -135,8 +135,8 @@ def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE,
 
         async def run() -> list[ProbeResult]:
             # progress only when asked: a prober given another probe_many (tests, serve) need not know it
-            extra = {"progress": progress} if progress is not None else {}
-            return list(await asyncio.wait_for(probe_many(requests, opts, **extra), deadline))
+            batch = probe_many(requests, opts) if progress is None else probe_many(requests, opts, progress=progress)
+            return list(await asyncio.wait_for(batch, deadline))
 
         try:
             results = asyncio.run(run())
