@@ -78,3 +78,23 @@ def test_only_the_same_registry_and_close_names(tmp_path: Path) -> None:
     assert candidates(e, known) == []                      # nothing on other.example
     e = ev(f"{HOST}/zzz/qqqqqqq:1", cause=Cause.TAG_NOT_FOUND, owner=None)
     assert candidates(e, known) == []                      # nothing close
+
+
+def test_the_registry_catalog_names_the_repository_meant(lab, tmp_path: Path) -> None:
+    """A real docker-registry (the lab's, on 127.0.0.1): the repository is missing, its catalog has a close one."""
+    pushed = lab.push(lab.open_registry, lab.fresh_repo("catalog", "payments"), "v1")
+    typo = pushed.repo.rsplit("/", 1)[0] + "/paymnets"
+    image = f"{lab.open_registry}/{typo}:v1"
+    pod = o.pod("job-1", "batch", containers=[o.container("app", image)], owner=None,
+                statuses=[o.waiting("app", image, "ErrImagePull", f'failed to pull and unpack image "{image}": '
+                                    f'failed to resolve reference "{image}": {image}: not found')])
+    path = tmp_path / "pods.json"
+    path.write_text(json.dumps(o.as_list([pod])))
+    r = cli("diagnose", "--from", str(path), "-o", "json")
+    assert r.returncode == 1, r.stderr
+    (f,) = json.loads(r.stdout)["findings"]
+    assert f["cause"] == "repo_not_found" and f["confidence"] == "certain"
+    line = next(e["text"] for e in f["evidence"] if e["source"] == SOURCE)
+    assert line.startswith(f"did you mean {pushed.repo}") and f"{lab.open_registry}'s catalog lists it" in line
+    assert f["fixes"][0]["commands"][0] == f"skopeo list-tags docker://{lab.open_registry}/{pushed.repo}"
+    assert "similar_repositories" not in f["probe"]   # the probe's JSON contract is unchanged

@@ -71,8 +71,9 @@ def finding(ev: Evidence) -> Finding:
     """Decide one container: the rule's verdict and the fix for it."""
     verdict = decide(ev)
     steps = fixes(verdict, ev)
-    if verdict.cause in suggest.MAYBE_MISSING and ev.similar_repositories and not suggest.repository_exists(ev):
-        line, first = suggest.lines_and_fix(ev, ev.similar_repositories)
+    near = suggest.with_catalog(ev) if verdict.cause in suggest.MAYBE_MISSING else []
+    if near and not suggest.repository_exists(ev):
+        line, first = suggest.lines_and_fix(ev, near)
         verdict.evidence.append(line)
         steps.insert(0, first)
     probe = ev.probe.to_json() if ev.probe is not None else None

@@ -1,7 +1,8 @@
 """Did you mean …? Repositories close to one the registry may not have (Deployment ``cart`` pulling ``shop/crat``).
 
 The candidates are names pulldoctor read: the repositories other pods of the input pull from the same registry
-(those of the same owner first, then the same namespace, then the rest), and the workload's own name put in
+(those of the same owner first, then the same namespace, then the rest), those the registry's ``/v2/_catalog``
+lists (one bounded page, read by the probe when the repository is missing), and the workload's own name put in
 place of the repository's last component (``shop/crat`` of Deployment ``cart`` → ``shop/cart``). They are
 ranked by edit distance (a swap of two neighbours counts as one), and suggested only while the repository
 itself is not known to exist (a probe that lists its tags settles that).
@@ -84,6 +85,22 @@ def candidates(ev: Evidence, known: list[Pulled]) -> list[tuple[str, str]]:
     order = {name: i for i, name in enumerate(near)}
     near.sort(key=lambda n: (order[n], rank[n]))   # distance first (closest's order), then who pulls it
     return [(n, why[n]) for n in near[:3]]
+
+
+def with_catalog(ev: Evidence) -> list[tuple[str, str]]:
+    """``ev.similar_repositories`` (from the input) and the names the registry's ``/v2/_catalog`` lists close to
+    the repository (the probe reads them once it found the repository missing), nearest first, at most three."""
+    ref = ev.ref
+    found = dict(ev.similar_repositories)
+    if ref is None or ev.probe is None or not ev.probe.similar_repositories:
+        return list(found.items())[:3]
+    for name in ev.probe.similar_repositories:
+        if name != ref.repository:
+            found.setdefault(name, f"{ref.registry}'s catalog lists it")
+    ours = list(found)
+    near = closest(ref.repository, ours, limit=len(ours))
+    near += [n for n in ours if n not in near]   # the workload's name may be further than the cut-off
+    return [(n, found[n]) for n in near[:3]]
 
 
 def repository_exists(ev: Evidence) -> bool:

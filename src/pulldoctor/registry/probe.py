@@ -77,7 +77,7 @@ async def _probe_ref(
             break  # pullable, or the probe's own deadline is spent
     target, best = _verdict(outcomes)
     for name in ("cause", "status", "credentials_sent", "digest", "media_type", "url", "platforms", "size",
-                 "suggestions", "ratelimit", "credential", "throughput"):
+                 "suggestions", "ratelimit", "credential", "throughput", "similar_repositories"):
         setattr(result, name, getattr(best, name))
     result.credentials_sent = any(o.credentials_sent for _t, o in outcomes)
     if plan.configured:
@@ -145,6 +145,7 @@ async def _probe_target(
     result.platforms, result.size, result.suggestions = best.platforms, best.size, best.suggestions
     result.ratelimit = next((a.ratelimit for a in reversed(attempts) if a.ratelimit), None)
     result.throughput = best.throughput
+    result.similar_repositories = list(best.similar_repositories)
     return result
 
 
