@@ -59,11 +59,12 @@ def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetim
     by_image = image_nodes(snapshot) if snapshot is not None else {}
     evidences = [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, at_snapshot=at_snapshot)
                  for fc in report.failing]
-    if snapshot is not None and evidences:
+    maybe_missing = [ev for ev in evidences if ev.message_cause in suggest.MAYBE_MISSING]
+    if snapshot is not None and maybe_missing:
         known = suggest.pulled(snapshot)
-        for ev in evidences:
-            if ev.message_cause in suggest.MAYBE_MISSING:
-                ev.similar_repositories = suggest.candidates(ev, known)
+        memo: dict[tuple[str, str], set[str]] = {}
+        for ev in maybe_missing:
+            ev.similar_repositories = suggest.candidates(ev, known, memo)
     return evidences
 
 

@@ -41,35 +41,53 @@ class Pulled:
     owner: str          # "deployment/web", or "pod/NAME" without an owner
 
 
-def pulled(snapshot: Snapshot) -> list[Pulled]:
-    """Every repository the input's pods pull (containers, init and ephemeral containers), once each."""
+def pulled(snapshot: Snapshot) -> dict[str, list[Pulled]]:
+    """Every repository the input's pods pull (containers, init and ephemeral containers), once each, by
+    registry. Each distinct image is parsed once (a Deployment's replicas share theirs)."""
     seen: dict[Pulled, None] = {}
+    parsed: dict[str, tuple[str, str] | None] = {}
     for p in snapshot.pods:
         meta = p.metadata
         ref0 = meta.owner_references[0] if meta.owner_references else None
         o = _owner((ref0.kind, ref0.name)) if ref0 is not None and ref0.name else None
         who = f"{o[0].lower()}/{o[1]}" if o else f"pod/{meta.name}"
         for c in (*p.spec.containers, *p.spec.init_containers, *p.spec.ephemeral_containers):
-            try:
-                ref = parse(c.image)
-            except InvalidReference:
-                continue
-            seen[Pulled(ref.registry, ref.repository, meta.namespace, who)] = None
-            if len(seen) >= MAX_PULLED:
-                return list(seen)
-    return list(seen)
+            if c.image not in parsed:
+                try:
+                    ref = parse(c.image)
+                    parsed[c.image] = (ref.registry, ref.repository)
+                except InvalidReference:
+                    parsed[c.image] = None
+            where = parsed[c.image]
+            if where is not None:
+                seen[Pulled(where[0], where[1], meta.namespace, who)] = None
+        if len(seen) >= MAX_PULLED:
+            break
+    out: dict[str, list[Pulled]] = {}
+    for k in seen:
+        out.setdefault(k.registry, []).append(k)
+    return out
 
 
-def candidates(ev: Evidence, known: list[Pulled]) -> list[tuple[str, str]]:
-    """(repository, why) close to ``ev``'s repository on its registry, nearest first, at most three."""
+def candidates(ev: Evidence, known: dict[str, list[Pulled]],
+               memo: dict[tuple[str, str], set[str]] | None = None) -> list[tuple[str, str]]:
+    """(repository, why) close to ``ev``'s repository on its registry, nearest first, at most three. ``memo``
+    keeps the close names per (registry, repository) across the containers of one diagnosis."""
     ref = ev.ref
     if ref is None:
         return []
+    key = (ref.registry, ref.repository)
+    if memo is None or key not in memo:
+        close = set(closest(ref.repository, (k.repository for k in known.get(ref.registry, [])), limit=8))
+        if memo is not None:
+            memo[key] = close
+    else:
+        close = memo[key]
     mine = f"{ev.owner[0].lower()}/{ev.owner[1]}" if ev.owner else f"pod/{ev.pod}"
     why: dict[str, str] = {}
     rank: dict[str, int] = {}
-    for k in known:
-        if k.registry != ref.registry or k.repository == ref.repository:
+    for k in known.get(ref.registry, []):
+        if k.repository not in close:
             continue
         r = 0 if k.owner == mine and k.namespace == ev.namespace else (1 if k.namespace == ev.namespace else 2)
         if k.repository not in rank or r < rank[k.repository]:
