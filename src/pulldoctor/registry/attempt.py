@@ -343,16 +343,23 @@ class Prober:
         and mirrors (``?ns=``) have none, a failure is ignored. Not a step: it decides nothing."""
         if self.ns or self.ref.endpoint.lower() in DOCKER_HUB_ENDPOINTS:
             return
-        opts = self.ctx.options
-        url = self.root.joinpath("_catalog").with_query(n=str(CATALOG_PAGE))
-        try:
-            resp = await self.send("GET", url, cap=opts.tags_page_cap)
-        except TransportError:
-            return
-        doc = resp.json() if resp.status == 200 else None
-        names = doc.get("repositories") if isinstance(doc, dict) else None
-        if isinstance(names, list):
-            repos = [n for n in names[:CATALOG_PAGE] if isinstance(n, str)]
+        key = (str(self.root), self.cred.fingerprint if self.cred is not None else "")
+        if key not in self.ctx.catalogs:   # once per registry and credential in a run (None: refused)
+            self.ctx.catalogs[key] = None
+            url = self.root.joinpath("_catalog").with_query(n=str(CATALOG_PAGE))
+            status = self.a.status
+            try:
+                resp = await self.send("GET", url, cap=self.ctx.options.tags_page_cap)
+            except TransportError:
+                return
+            finally:
+                self.a.status = status   # the catalog's answer is not the probe's
+            doc = resp.json() if resp.status == 200 else None
+            names = doc.get("repositories") if isinstance(doc, dict) else None
+            if isinstance(names, list):
+                self.ctx.catalogs[key] = [n for n in names[:CATALOG_PAGE] if isinstance(n, str)]
+        repos = self.ctx.catalogs[key]
+        if repos:
             self.a.similar_repositories = closest(self.ref.repository, repos, limit=3)
 
     def _next_page(self, resp: Response) -> URL | None:
