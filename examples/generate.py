@@ -135,6 +135,9 @@ def main() -> int:
         items = [o for o in objects if o["kind"] == kind]
         (OUT / name).write_text(json.dumps(k.as_list(items), indent=1) + "\n")
         print(f"{OUT / name}: {len(items)} {kind}(s)")
+    owners = k.owner_objects([o for o in objects if o["kind"] == "Pod"])
+    (OUT / "owners.json").write_text(json.dumps(k.as_list(owners), indent=1) + "\n")
+    print(f"{OUT / 'owners.json'}: {len(owners)} ReplicaSet(s) and Deployment(s)")
     return 0
 
 

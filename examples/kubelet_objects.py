@@ -163,5 +163,26 @@ def node(name: str, *, arch: str = "amd64", images: tuple[str, ...] = (), disk_p
     }
 
 
+def owner_objects(pods: list[Obj]) -> list[Obj]:
+    """The ReplicaSets the pods name and the Deployments that own them (what `kubectl get rs,deploy -o json`
+    gives, cut to metadata): pulldoctor follows ownerReferences instead of guessing from names."""
+    out: dict[tuple[str, str, str], Obj] = {}
+    for p in pods:
+        ns = p["metadata"]["namespace"]
+        for ref in p["metadata"].get("ownerReferences", []):
+            if ref["kind"] != "ReplicaSet" or (ns, "ReplicaSet", ref["name"]) in out:
+                continue
+            deploy = ref["name"].rsplit("-", 1)[0]
+            duid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"deployment/{ns}/{deploy}"))
+            out[(ns, "Deployment", deploy)] = {"apiVersion": "apps/v1", "kind": "Deployment",
+                                               "metadata": {"name": deploy, "namespace": ns, "uid": duid}}
+            out[(ns, "ReplicaSet", ref["name"])] = {
+                "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {"name": ref["name"], "namespace": ns, "uid": ref["uid"], "ownerReferences": [
+                    {"apiVersion": "apps/v1", "kind": "Deployment", "name": deploy, "uid": duid, "controller": True,
+                     "blockOwnerDeletion": True}]}}
+    return list(out.values())
+
+
 def as_list(items: list[Obj]) -> Obj:
     return {"apiVersion": "v1", "kind": "List", "items": items}

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --disable-pip-version-check -q 'uv>=0.9'
 [ "$#" -gt 0 ] || set -- --upgrade
-exec .venv/bin/uv pip compile pyproject.toml requirements/build.in --extra test --extra lint \
+exec .venv/bin/uv pip compile pyproject.toml requirements/build.in --extra test --extra lint --extra aws \
   --generate-hashes --universal --python-version 3.11 -o requirements/test.txt "$@"

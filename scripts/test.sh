@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 latest=0
 if [ "${1:-}" = "--latest" ]; then latest=1; shift; fi
 
-debs=(docker-registry nginx apache2-utils containerd runc openssl skopeo podman python3-venv)
+debs=(docker-registry nginx apache2-utils containerd runc openssl skopeo podman python3-venv prometheus)  # prometheus: promtool
 if [ "$(id -u)" = 0 ]; then
   missing=()
   for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done

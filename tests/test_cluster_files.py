@@ -81,14 +81,29 @@ def test_yaml_list_and_unquoted_timestamps(tmp_path: Path) -> None:
 
 
 def test_unknown_kinds_are_ignored_and_counted(tmp_path: Path) -> None:
-    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": "b"}}
-    (tmp_path / "all.json").write_text(json.dumps(o.as_list([*_objects(), deploy, cm, deploy])))
+    (tmp_path / "all.json").write_text(json.dumps(o.as_list([*_objects(), svc, cm, svc])))
     (tmp_path / "cm.yaml").write_text(yaml.safe_dump(cm))
     snap = load_snapshot(tmp_path)
-    assert snap.ignored_kinds == {"Deployment": 2, "ConfigMap": 2}
-    assert any("Deployment ×2" in n for n in snap.notes)
+    assert snap.ignored_kinds == {"Service": 2, "ConfigMap": 2}
+    assert any("Service ×2" in n for n in snap.notes)
     assert _summary(tmp_path) == EXPECTED
+
+
+def test_controllers_are_kept_as_owners_not_ignored(tmp_path: Path) -> None:
+    """Deployments, ReplicaSets, Jobs… are the pods' owner chain: kept (metadata only), not counted as ignored."""
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-7c9d8f6b5", "namespace": "shop",
+          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "u1",
+                               "controller": True}]}, "spec": {"replicas": 3}}
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}
+    (tmp_path / "all.json").write_text(json.dumps(o.as_list([*_objects(), rs])))
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump(deploy))
+    snap = load_snapshot(tmp_path)
+    assert snap.ignored_kinds == {}
+    assert sorted(snap.owners) == [("shop", "Deployment", "web"), ("shop", "ReplicaSet", "web-7c9d8f6b5")]
+    ref = snap.owners[("shop", "ReplicaSet", "web-7c9d8f6b5")].controller_ref()
+    assert ref is not None and (ref.api_version, ref.kind, ref.name, ref.uid) == ("apps/v1", "Deployment", "web", "u1")
 
 
 def test_the_same_pod_in_two_files_is_kept_once(tmp_path: Path) -> None:

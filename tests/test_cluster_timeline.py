@@ -129,3 +129,24 @@ def test_never_pull_has_no_backoff() -> None:
                             "of Never", container="app", count=5))
     assert t.attempts == 0 and t.backoff_seconds is None
     assert t.last_failure_message.startswith("Container image")
+
+
+def test_two_copies_of_one_event_keep_the_newest() -> None:
+    """Snapshot.dedupe on events: the same uid twice (overlapping files) keeps the higher resourceVersion, whose
+    count is the kubelet's latest (the lean Event metadata must carry resourceVersion for this)."""
+    import json as _json
+
+    from pulldoctor.cluster.model import decode_json
+    from pulldoctor.cluster.snapshot import Snapshot
+
+    def copy(rv: str, count: int) -> dict[str, object]:
+        return {"kind": "Event", "metadata": {"name": "web.1", "namespace": "shop", "uid": "e-1",
+                                              "resourceVersion": rv},
+                "involvedObject": {"kind": "Pod", "name": "web", "namespace": "shop", "uid": "p-1"},
+                "reason": "Failed", "message": "Failed to pull image", "count": count}
+
+    snap = Snapshot()
+    for doc in (copy("9", 7), copy("5", 1)):  # the newer one first: order must not matter
+        snap.add(decode_json(_json.dumps({"kind": "List", "items": [doc]}).encode()).objects)
+    snap.dedupe()
+    assert [e.count for e in snap.events] == [7]

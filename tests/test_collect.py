@@ -111,7 +111,7 @@ def test_bundle_contents(api: FakeKubeAPI, tmp_path: Path) -> None:
     out = tmp_path / "b.tgz"
     assert main(["collect", "-o", str(out), "--kubeconfig", str(kc)]) == 0
     with tarfile.open(out, "r:gz") as tar:
-        assert sorted(tar.getnames()) == ["manifest.json", "objects.json"]
+        assert sorted(tar.getnames()) == ["manifest.json", "objects.json", "owners.json"]
         manifest = json.load(tar.extractfile("manifest.json"))
         objs = json.load(tar.extractfile("objects.json"))
     assert manifest["pulldoctor_bundle"] == 1 and manifest["created"].endswith("Z")

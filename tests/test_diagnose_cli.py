@@ -126,3 +126,26 @@ def test_bundle_gives_the_same_causes_without_secret_values(tmp_path: Path) -> N
     from_files = json.loads(run("--from", str(EXAMPLE), "--no-probe", "-o", "json").stdout)
     key = lambda doc: sorted((f["pod"], f["cause"]) for f in doc["findings"])  # noqa: E731
     assert key(from_bundle) == key(from_files)
+
+
+@pytest.mark.parametrize("argv", [
+    ["diagnose", "--from", str(EXAMPLE), "--no-probe", "-o", "json"],
+    ["diagnose", "no-such-pod", "--from", str(EXAMPLE), "--no-probe"],
+    ["diagnose", "--from", str(ROOT / "no-such-dir"), "--no-probe"],
+])
+def test_the_cyclic_gc_is_back_as_it_was_after_a_diagnosis(argv: list[str]) -> None:
+    """diagnose reads with the cyclic GC off and freezes the snapshot; a caller that goes on (main() in
+    process) gets the GC back, enabled and with nothing frozen, whether the command succeeded or not."""
+    import os  # here, not at the top: this module's imports are being reorganised on main
+    import sys
+
+    code = ("import contextlib, gc, io, json\n"
+            "from pulldoctor.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            f"    rc = main({argv!r})\n"
+            "print(json.dumps([rc, gc.isenabled(), gc.get_freeze_count()]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert out.returncode == 0, out.stderr
+    rc, enabled, frozen = json.loads(out.stdout)
+    assert rc in (1, 2) and enabled is True and frozen == 0

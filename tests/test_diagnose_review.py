@@ -92,13 +92,47 @@ def _snapshot(d: Path) -> None:
         "state": {"waiting": {"reason": "ImagePullBackOff",
                               "message": k.backoff_message(eimg, _not_found(eimg))}}}]
     pods.append(ep)
+    # --- issue 14: the destructive shapes, each with what the fix must keep ----------------------------------
+    refused = _status(f"{R}/p/multi:1", "401 Unauthorized")
+    add("multi-7c9d8f6b5-aaaaa", f"{R}/p/multi:1", refused, pull_secrets=("multi",),
+        owner=("ReplicaSet", "multi-7c9d8f6b5"))
+    add("opaque-7c9d8f6b5-aaaaa", f"{R}/p/opaque:1", _status(f"{R}/p/opaque:1", "401 Unauthorized"),
+        pull_secrets=("opaque",), owner=("ReplicaSet", "opaque-7c9d8f6b5"))
+    add("listed-7c9d8f6b5-aaaaa", "other.example.invalid/p/listed:1",
+        _status("other.example.invalid/p/listed:1", "401 Unauthorized").replace(R, "other.example.invalid"),
+        service_account="builder", owner=("ReplicaSet", "listed-7c9d8f6b5"))
+    # --- owners: read from the objects, inferred (and said so) only where they were not read ---------------
+    add("roll-6d4f8b7c9-aaaaa", f"{R}/a/roll:1", _not_found(f"{R}/a/roll:1"), owner=("ReplicaSet", "roll-6d4f8b7c9"))
+    add("api-5d8f7c9b4-aaaaa", f"{R}/a/api:1", _not_found(f"{R}/a/api:1"), owner=("ReplicaSet", "api-5d8f7c9b4"))
+    add("job-28900000-abcde", f"{R}/a/jobc:1", _not_found(f"{R}/a/jobc:1"), owner=("Job", "job-28900000"))
+    add("backup-28930141-aaaaa", f"{R}/a/backup:1", _not_found(f"{R}/a/backup:1"),
+        owner=("Job", "backup-28930141"))
+    add("once-aaaaa", f"{R}/a/once:1", _not_found(f"{R}/a/once:1"), owner=("Job", "once"))
+    unread = {"rs-only-x2x4q", "api-5d8f7c9b4-aaaaa", "roll-6d4f8b7c9-aaaaa"}
+    owners = k.owner_objects([p for p in pods if p["metadata"]["name"] not in unread])
+    owners += [_workload("ReplicaSet", "roll-6d4f8b7c9", ("argoproj.io/v1alpha1", "Rollout", "roll")),
+               _workload("Job", "backup-28930141", ("batch/v1", "CronJob", "backup")),
+               _workload("CronJob", "backup"), _workload("Job", "once")]
+    opaque = k.secret(NS, "opaque", {R: ("u", "CANARY-pw-7f3a9c")})
+    opaque["type"] = "Opaque"
     files = {
         "pods": pods, "events": events, "nodes": [k.node("node-a"), k.node("node-b", images=(never,))],
         "serviceaccounts": [k.service_account(NS, "default"), k.service_account(NS, "builder", ("good-one",))],
-        "secrets": [k.secret(NS, "good-one", {R: ("u", "CANARY-pw-7f3a9c")})],
+        "secrets": [k.secret(NS, "good-one", {R: ("u", "CANARY-pw-7f3a9c")}), opaque,
+                    k.secret(NS, "multi", {R: ("u", "CANARY-pw-7f3a9c"), "ghcr.io": ("g", "CANARY-pw-7f3a9c")})],
+        "owners": owners,
     }
     for name, items in files.items():
         (d / f"{name}.json").write_text(json.dumps(k.as_list(items)))
+
+
+def _workload(kind: str, name: str, owner: tuple[str, str, str] | None = None) -> dict[str, Any]:
+    group = "batch/v1" if kind in ("Job", "CronJob") else "apps/v1"
+    meta: dict[str, Any] = {"name": name, "namespace": NS, "uid": f"uid-{kind}-{name}"}
+    if owner:
+        meta["ownerReferences"] = [{"apiVersion": owner[0], "kind": owner[1], "name": owner[2], "controller": True,
+                                    "uid": f"uid-{owner[1]}-{owner[2]}"}]
+    return {"apiVersion": group, "kind": kind, "metadata": meta}
 
 
 @pytest.fixture(scope="module")
@@ -180,9 +214,11 @@ def test_forbidden_anonymous_pull_needs_credentials(report: dict[str, dict[str, 
 def test_platform_fix_keeps_the_platforms_the_image_has(report: dict[str, dict[str, Any]]) -> None:
     f = report["plat-7c9d8f6b5-aaaaa"]
     assert (f["cause"], f["confidence"]) == ("platform_mismatch", "likely")
+    # Never pushed over the published tag (issue 14, item 5): a NEW tag, then the container points at it.
     assert _commands(f) == [
         "docker buildx imagetools inspect registry.example.invalid/a/plat:1",
-        "docker buildx build --platform PLATFORMS,linux/amd64 -t registry.example.invalid/a/plat:1 --push ."]
+        "docker buildx build --platform PLATFORMS,linux/amd64 -t registry.example.invalid/a/plat:NEW_TAG --push .",
+        "kubectl set image deployment/plat app=registry.example.invalid/a/plat:NEW_TAG -n t"]
 
 
 def test_loopback_refused_checks_the_port_over_the_nodes_scheme(report: dict[str, dict[str, Any]]) -> None:
@@ -234,11 +270,11 @@ def _ev(image: str, message: str, **kw: Any) -> Any:
     return Evidence(**base)
 
 
-def _sends(image: str) -> Any:
+def _sends(image: str, secret: str = "regcred") -> Any:
     from pulldoctor.keyring import Credential, Entry, Keyring
     from pulldoctor.reference import parse
 
-    entry = Entry(key=image.split("/")[0], source="secret shop/regcred", credential=Credential("user", "pw"),
+    entry = Entry(key=image.split("/")[0], source=f"secret shop/{secret}", credential=Credential("user", "pw"),
                   has_username=True, has_password=True)
     return Keyring([entry]).lookup(parse(image))
 
@@ -263,8 +299,10 @@ def test_ecr_token_refresh_is_a_real_kubectl_command() -> None:
     from pulldoctor.diagnosis.rules import decide, fixes
 
     img = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:1"
-    e = _ev(img, "failed to fetch oauth token: unexpected status: 401 Unauthorized", lookup=_sends(img),
-            secrets=PullSecrets(names=["ecr"], source="pod"))
+    host = img.split("/")[0]
+    # Secret ecr was read and holds this registry only: refreshing it whole loses nothing.
+    e = _ev(img, "failed to fetch oauth token: unexpected status: 401 Unauthorized", lookup=_sends(img, "ecr"),
+            secrets=PullSecrets(names=["ecr"], source="pod"), entry_keys=[(host, "secret shop/ecr")])
     v = decide(e)
     cmds = [c for f in fixes(v, e) for c in f.commands]
     assert not any("--docker-password-stdin" in c for c in cmds), cmds
@@ -379,3 +417,79 @@ def test_missing_events_are_not_claimed_as_expired_for_sure(report: dict[str, di
     lines = [e["text"] for e in f["evidence"] if e["source"] == "events"]
     assert lines == [("no kubelet events for this container: expired (they last about 1 h by default) or never "
                       "recorded; only the waiting state is left")]
+
+
+# ------------------------------------------------------------------ issue 14: fixes keep what they did not read
+
+def _fix_text(f: dict[str, Any]) -> str:
+    return " ".join(x["text"] for x in f["fixes"])
+
+
+def test_refused_credentials_change_one_registry_entry_and_keep_the_others(report: dict[str, dict[str, Any]]) -> None:
+    f = report["multi-7c9d8f6b5-aaaaa"]
+    assert f["cause"] == "auth_invalid"
+    cmds = _commands(f)
+    assert not any("create secret docker-registry multi" in c for c in cmds), cmds   # would drop ghcr.io
+    merge = next(c for c in cmds if c.startswith("kubectl get secret multi -n t -o json | jq "))
+    assert "--arg k registry.example.invalid" in merge and ".auths[$k] = {auth: $a}" in merge
+    assert merge.endswith("| kubectl replace -f -") and "USER:PASSWORD" in merge
+    assert "ghcr.io stay as they are" in _fix_text(f)
+
+
+def test_a_service_account_list_is_appended_to_never_replaced(report: dict[str, dict[str, Any]]) -> None:
+    cmds = _commands(report["listed-7c9d8f6b5-aaaaa"])   # builder lists good-one (read)
+    assert ("kubectl patch serviceaccount builder -n t --type=json -p '[{\"op\":\"add\",\"path\":"
+            "\"/imagePullSecrets/-\",\"value\":{\"name\":\"pull-other-example-invalid\"}}]'") in cmds
+    cmds = _commands(report["bare"])                      # default was read and lists none
+    assert any('"path":"/imagePullSecrets","value":[{"name":"pull-registry-example-invalid"}]' in c for c in cmds)
+    for f in report.values():
+        for c in _commands(f):
+            assert not (c.startswith("kubectl patch serviceaccount") and "--type=json" not in c), c
+
+
+def test_an_opaque_secret_is_copied_into_a_typed_one_not_deleted(report: dict[str, dict[str, Any]]) -> None:
+    f = report["opaque-7c9d8f6b5-aaaaa"]
+    cmds = _commands(f)
+    assert not any(c.startswith("kubectl delete secret") for c in cmds), cmds
+    assert "set its type" not in _fix_text(f) and "cannot be changed" in _fix_text(f)
+    assert cmds[:2] == [
+        "(umask 077 && kubectl get secret opaque -n t -o jsonpath='{.data.\\.dockerconfigjson}' | base64 -d > "
+        "opaque.dockerconfigjson)",
+        "kubectl create secret generic opaque-dockerconfig -n t --type=kubernetes.io/dockerconfigjson "
+        "--from-file=.dockerconfigjson=opaque.dockerconfigjson && rm opaque.dockerconfigjson"]
+    assert '{"name":"opaque"},{"name":"opaque-dockerconfig"}' in cmds[2]
+    assert "CANARY-pw-7f3a9c" not in json.dumps(f)
+
+
+def test_an_argo_rollouts_replicaset_is_not_a_deployment(report: dict[str, dict[str, Any]]) -> None:
+    cmds = _commands(report["roll-6d4f8b7c9-aaaaa"])
+    assert not any("deployment" in c for c in cmds), cmds
+    assert cmds[-1].startswith("kubectl edit rollout.argoproj.io/roll -n t")
+
+
+def test_an_unread_replicaset_owner_is_said_inferred_and_read_first(report: dict[str, dict[str, Any]]) -> None:
+    f = report["api-5d8f7c9b4-aaaaa"]
+    owner = [e["text"] for e in f["evidence"] if e["source"] == "owner"]
+    assert owner == ["ReplicaSet api-5d8f7c9b4 was not read (not in the input): Deployment api is inferred from its name"]
+    cmds = _commands(f)
+    assert cmds[0] == "kubectl get replicaset api-5d8f7c9b4 -n t -o jsonpath='{.metadata.ownerReferences}'"
+    # Read ReplicaSets need no such step, and name their real owner.
+    assert not [e for e in report["forb-7c9d8f6b5-aaaaa"]["evidence"] if e["source"] == "owner"]
+
+
+def test_a_cron_named_job_without_its_cronjob_is_inferred_not_asserted(report: dict[str, dict[str, Any]]) -> None:
+    f = report["job-28900000-abcde"]
+    assert any("CronJob job is inferred" in e["text"] for e in f["evidence"] if e["source"] == "owner")
+    cmds = _commands(f)
+    assert cmds[0] == "kubectl get job job-28900000 -n t -o jsonpath='{.metadata.ownerReferences}'"
+    # A Job read with its CronJob owner: the CronJob from the object, whatever the Job's name says.
+    assert _commands(report["backup-28930141-aaaaa"])[-1] == (
+        "kubectl set image cronjob/backup app=registry.example.invalid/a/backup:TAG -n t")
+
+
+def test_a_bare_job_is_re_created_and_says_so(report: dict[str, dict[str, Any]]) -> None:
+    f = report["once-aaaaa"]
+    cmds = _commands(f)
+    assert cmds[-1].startswith("kubectl get job once -n t -o json | jq ") and cmds[-1].endswith("replace --force -f -")
+    assert "immutable" in f["fixes"][-1]["text"] and "creates it again" in f["fixes"][-1]["text"]
+    assert not [e for e in f["evidence"] if e["source"] == "owner"]

@@ -103,14 +103,22 @@ def test_no_secret_fix_patches_owner_and_service_account() -> None:
     e = ev(cause=Cause.AUTH_MISSING, probe=probe(Cause.AUTH_MISSING, status=401))
     cmds = [c for f in fixes(decide(e), e) for c in f.commands]
     assert any(c.startswith("kubectl patch deployment web -n shop") for c in cmds)
-    assert any(c.startswith("kubectl patch serviceaccount default -n shop") for c in cmds)
+    # The service account was not read: its list is appended to through a read-change-replace, never patched whole.
+    assert any(c.startswith("kubectl get serviceaccount default -n shop -o json | jq ") and
+               c.endswith("| kubectl replace -f -") for c in cmds), cmds
+    assert not any(c.startswith("kubectl patch serviceaccount") for c in cmds), cmds
 
 
 def test_tag_not_found_offers_closest_tags() -> None:
     e = ev(cause=Cause.TAG_NOT_FOUND, probe=probe(Cause.TAG_NOT_FOUND, status=404, suggestions=["1.4.0", "1.5"]))
     v = decide(e)
     assert (v.cause, v.confidence) == (Cause.TAG_NOT_FOUND, Confidence.CERTAIN)
-    assert any(f"app={HOST}/shop/web:1.4.0" in c for f in fixes(v, e) for c in f.commands)
+    steps = fixes(v, e)
+    cmds = [c for f in steps for c in f.commands]
+    # No guessed version to paste (1.4.0 may be a downgrade): a TAG placeholder, the candidates in the text.
+    assert cmds == [f"kubectl set image deployment/web app={HOST}/shop/web:TAG -n shop"]
+    assert not any("1.4.0" in c or ":1.5" in c for c in cmds)
+    assert "1.4.0, 1.5" in steps[0].text and "closest by name" in steps[0].text
 
 
 def test_not_found_probe_sees_missing_repository() -> None:
@@ -240,13 +248,21 @@ def test_slow_but_moving_pull_gets_rate_estimate_and_the_runtime_setting() -> No
     assert '[plugins."io.containerd.grpc.v1.cri"]' in fix and "CRI-O" not in fix
 
 
+def test_unmeasured_pull_tells_how_to_choose_between_path_and_deadline() -> None:
+    e = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=None, node=NodeInfo("n", runtime_version="containerd://1.7.2"))
+    _said, fix = _deadline_text(e)
+    assert "not known" in fix and fix.index("crictl pull") < fix.index('image_pull_progress_timeout = "15m"')
+    assert fix.index("If no bytes arrive") < fix.index("Only if bytes move but slowly") < fix.index('"15m"')
+
+
 def test_stall_is_named_and_raising_the_deadline_is_not_the_fix() -> None:
     stalled = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE, probe=_sampled(None, ttfb=None),
                  node=NodeInfo("n", runtime_version="cri-o://1.32.3"))
     said, fix = _deadline_text(stalled)
     assert "stalls" in said and "no byte" in said
-    assert fix.index("only waits longer") < fix.index("pull_progress_timeout")
-    assert 'default "10s"' in fix and "[crio.image]" in fix and "containerd" not in fix
+    # Chosen by the evidence: a stall gets the path, and no advice to raise the deadline (issue 14, item 6).
+    assert "only waits longer" in fix and "leave pull_progress_timeout as it is" in fix
+    assert '"15m"' not in fix and "systemctl restart" not in fix and "containerd" not in fix
     timed_out = ev(cause=Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE,
                    probe=probe(Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE), node=NodeInfo("n"))
     assert "stalls" in decide(timed_out).summary
@@ -420,3 +436,27 @@ def test_run_is_the_pipeline_and_a_prober_only_answers() -> None:
     assert d.notes[-1] == "a test's note" and d.notes[:len(report.notes)] == report.notes
     assert {f.pod: f.probe for f in run(report, snapshot).findings} == {
         f.pod: {"skipped": "not probed (--no-probe)"} for f in d.findings}
+
+
+@pytest.mark.parametrize(("cluster", "selector"), [
+    ({"linux/amd64": ["n"], "linux/arm64": ["arm-1"]}, "arm64"),   # some node runs the image: offer it
+    ({"linux/amd64": ["n", "m"]}, None),                           # none does: a nodeSelector would leave it Pending
+])
+def test_platform_fix_offers_only_architectures_the_cluster_has(cluster: dict[str, list[str]],
+                                                                selector: str | None) -> None:
+    e = ev(cause=Cause.PLATFORM_MISMATCH, probe=probe(None, platforms=["linux/arm64"]),
+           node=NodeInfo("n", os="linux", arch="amd64"), cluster_platforms=cluster)
+    v = decide(e)
+    assert v.cause == Cause.PLATFORM_MISMATCH
+    steps = fixes(v, e)
+    cmds = [c for f in steps for c in f.commands]
+    patches = [c for c in cmds if "nodeSelector" in c]
+    if selector:
+        assert patches == [f"kubectl patch deployment web -n shop -p '{{\"spec\":{{\"template\":{{\"spec\":"
+                           f"{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"{selector}\"}}}}}}}}}}'"]
+        assert "arm-1" in steps[-1].text
+    else:
+        assert patches == [] and "None of the 2 node(s) read (m, n; linux/amd64) can run it" in steps[-1].text
+        assert steps[-1].commands == ("kubectl get nodes -L kubernetes.io/arch",)
+    build = next(c for c in cmds if c.startswith("docker buildx build"))
+    assert f"-t {HOST}/shop/web:NEW_TAG --push" in build and ":1.4 " not in build

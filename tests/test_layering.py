@@ -20,16 +20,21 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "pulldoctor"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cluster"
 CHART = Path(__file__).resolve().parent / "data" / "preflight" / "shop-chart-rendered.yaml"
 
-HEAVY = ("kubernetes", "aiohttp", "prometheus_client", "urllib3")
+HEAVY = ("kubernetes", "aiohttp", "prometheus_client", "urllib3", "boto3", "botocore")
+
+
+def _modules_after(code: str) -> set[str]:
+    """Modules (full dotted names) that running ``code`` in a fresh interpreter adds to a bare interpreter's."""
+    probe = ("import sys, json\nbefore = set(sys.modules)\n" + code +
+             "\nprint(json.dumps(sorted(set(sys.modules) - before)))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def _imported_after(code: str) -> set[str]:
     """Top-level modules that running ``code`` in a fresh interpreter adds to a bare interpreter's."""
-    probe = ("import sys, json\nbefore = {m.split('.')[0] for m in sys.modules}\n" + code +
-             "\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules} - before)))\n")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
-    assert out.returncode == 0, out.stderr
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {m.split(".")[0] for m in _modules_after(code)}
 
 
 def _third_party(modules: set[str]) -> set[str]:
@@ -68,6 +73,42 @@ def test_offline_commands_import_no_heavy_library(argv: list[str]) -> None:
     assert _imported_after(code) & set(HEAVY) == set()
 
 
+# What `diagnose --from FILES --no-probe` never needs: the live client, YAML (these files are JSON), the
+# prober's event loop, TLS and URL libraries, the exporter. Each costs start-up time on every run.
+NOT_FOR_FILES_WITHOUT_PROBES = (
+    *HEAVY, "cryptography", "yaml", "asyncio", "ssl", "socket", "yarl", "multidict", "concurrent", "tarfile",
+    "pulldoctor.cluster.live", "pulldoctor.cluster.bundle", "pulldoctor.exporter",
+)
+#: The registry modules that only describe results or format sizes; the rest is the prober.
+REGISTRY_WITHOUT_PROBER = {"pulldoctor.registry", "pulldoctor.registry.models", "pulldoctor.registry.manifest"}
+
+
+@pytest.mark.parametrize("output", ["text", "json", "markdown"])
+def test_diagnose_from_json_files_without_probes_imports_only_what_it_runs(output: str) -> None:
+    code = ("import io, contextlib\n"
+            "from pulldoctor.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            f"    code = main(['diagnose', '--from', {str(EXAMPLE)!r}, '--no-probe', '-o', {output!r}])\n"
+            "assert code == 1 and out.getvalue(), (code, out.getvalue())\n")
+    loaded = _modules_after(code)
+    assert {m for m in loaded for banned in NOT_FOR_FILES_WITHOUT_PROBES
+            if m == banned or m.startswith(banned + ".")} == set()
+    assert {m for m in loaded if m.startswith("pulldoctor.registry")} <= REGISTRY_WITHOUT_PROBER
+
+
+def test_the_registry_package_loads_the_prober_on_first_use() -> None:
+    """``pulldoctor.registry.manifest`` (sizes, platforms) costs no event loop; ``from pulldoctor.registry
+    import probe`` still gives the function, not the submodule of the same name."""
+    code = ("import sys, types\n"
+            "import pulldoctor.registry.manifest, pulldoctor.registry.models\n"
+            "assert not {'asyncio', 'ssl', 'yarl', 'aiohttp', 'pulldoctor.registry.probe'} & set(sys.modules)\n"
+            "from pulldoctor.registry import probe, probe_many, probe_sync\n"
+            "import pulldoctor.registry as r\n"
+            "assert all(isinstance(f, types.FunctionType) for f in (probe, probe_many, probe_sync, r.probe))\n"
+            "assert r.probe is probe and 'asyncio' in sys.modules\n")
+    assert _modules_after(code)
+
+
 def test_importing_the_registry_does_not_import_aiohttp() -> None:
     assert _imported_after("import pulldoctor.registry") & {"aiohttp", "kubernetes"} == set()
 
@@ -87,6 +128,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "reference.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages",
                                      "pulldoctor.keyring"},
     "keyring.py": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
+    # Cloud evidence reads keyring and reference only; diagnosis reads it (cloudstep, families/cloud).
+    "cloud": _LATER | _API | {"pulldoctor.cluster", "pulldoctor.registry", "pulldoctor.messages"},
     "diagnosis": _API | {"pulldoctor.render", "pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "render": _API | {"pulldoctor.exporter", "pulldoctor.commands", "pulldoctor.cli"},
     "exporter": {"pulldoctor.commands", "pulldoctor.cli"},
@@ -213,6 +256,18 @@ def test_front_ends_call_the_one_pipeline(front: str) -> None:
     assert "pulldoctor.diagnosis.run" in names
     assert not names & {"pulldoctor.diagnosis.gather", "pulldoctor.diagnosis.conclude", "pulldoctor.diagnosis.attach"}
     assert "probe_note" not in text and ".probe =" not in text
+
+
+def test_only_the_aws_reader_imports_boto3() -> None:
+    """boto3 is the optional ``aws`` extra: one module reads AWS, and only inside its functions."""
+    users = {str(f.relative_to(SRC)) for f in SRC.rglob("*.py") for name in _imports(f)
+             if name.split(".")[0] in ("boto3", "botocore")}
+    assert users == {"cloud/aws.py"}
+    top = {a.name.split(".")[0] for node in ast.parse((SRC / "cloud/aws.py").read_text(encoding="utf-8")).body
+           if isinstance(node, ast.Import | ast.ImportFrom)
+           for a in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+    assert not top & {"boto3", "botocore"}
+    assert _imported_after("import pulldoctor.diagnosis, pulldoctor.cloud.aws") & {"boto3", "botocore"} == set()
 
 
 if __name__ == "__main__":

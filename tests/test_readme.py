@@ -48,6 +48,8 @@ OFFLINE = {"ref", "classify"}
 FOREIGN_FLAGS = {
     "--corpus": "bench/bench_classify.py",            # the benchmarks' own options
     "--failing": "bench/bench_serve.py",
+    "--as-is": "bench/bench_cluster.py",
+    "--baseline-src": "bench/bench_cluster.py",
     "--image-pull-progress-deadline": "cri-dockerd",  # cri-dockerd's flag, named in the deadline paragraph
     "--tls-verify": "skopeo",                         # skopeo inspect, the probe benchmark's baseline
 }

@@ -581,3 +581,79 @@ def test_a_slow_endless_registry_hits_the_probe_deadline() -> None:
 def test_probe_many_reports_a_bad_platform_per_request() -> None:
     results = run(probe_many([ProbeRequest("127.0.0.1:9/a:v1", platform="linux")], ProbeOptions(**FAST)))
     assert results[0].cause is Cause.OTHER and results[0].steps[0].name == "platform"  # type: ignore[index]
+
+
+# -- generated: JSON nested too deeply to read, wherever the client reads JSON ------------------------------
+#
+# json.loads raised RecursionError, which escaped as cause ``other`` ("internal error in the probe"): a
+# registry that answers so is broken or hostile, and the finding must say so (registry_server_error).
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DEEP_PLACES = ["manifest", "config", "tags", "tags404", "error403", "token", "token401"]
+
+
+def _deep(depth: int, brackets: str, wrapper: str) -> bytes:
+    opening, closing = ("[" * depth, "]" * depth) if brackets == "[" else ('{"a":' * depth, "}" * depth)
+    inner = opening + "1" + closing
+    return (inner if wrapper == "top" else json.dumps({wrapper: "HOLE"}).replace('"HOLE"', inner)).encode()
+
+
+def _deep_registry(place: str, body: bytes) -> Handler:
+    """A registry answering well everywhere but at ``place``, where it sends ``body``."""
+    config, cdig, manifest, digest = config_and_manifest()
+    deep = web.Response(body=body, content_type="application/json")
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path == "/token":
+            if place == "token":
+                return deep
+            if place == "token401":
+                return web.Response(status=401, body=body, content_type="application/json")
+            return web.json_response({"token": "tok"})
+        if place.startswith("token") and request.headers.get("Authorization") != "Bearer tok":
+            realm = f"http://{request.host}/token"
+            return web.Response(status=401, headers={"WWW-Authenticate": f'Bearer realm="{realm}",service="s"'})
+        if "/manifests/" in path:
+            if place.startswith("tags"):
+                return web.Response(status=404)
+            if place == "error403":
+                return web.Response(status=403, body=None if request.method == "HEAD" else body,
+                                    content_type="application/json")
+            if place == "manifest" and request.method == "GET":
+                return web.Response(body=body, headers={"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": digest})
+            return web.Response(body=manifest, headers={"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": digest})
+        if path.endswith(cdig):
+            return deep if place == "config" else web.Response(body=config)
+        if path.endswith("/tags/list"):
+            return web.Response(status=404 if place == "tags404" else 200, body=body, content_type="application/json")
+        return web.Response(status=404)
+
+    return handle
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(st.sampled_from(DEEP_PLACES), st.sampled_from([5_000, 10_000, 100_000]), st.sampled_from(["[", "{"]),
+       st.sampled_from(["top", "errors", "tags", "token", "manifests"]))
+def test_generated_deeply_nested_json_is_a_registry_server_error(place: str, depth: int, brackets: str,
+                                                                 wrapper: str) -> None:
+    """Depths that fit the body caps (64 KiB for error bodies, tokens and configs; a longer body is cut,
+    quoted in part and never parsed), and 100,000 for manifests and tag lists (4 and 1 MiB). At least 5,000:
+    Hypothesis raises the recursion limit while it runs a test (to about 2,000)."""
+    if depth == 100_000 and place not in ("manifest", "tags"):
+        depth = 10_000
+
+    async def main() -> object:
+        runner, port = await start_app(_deep_registry(place, _deep(depth, brackets, wrapper)))
+        try:
+            return await probe(f"127.0.0.1:{port}/a/b:v1", options=ProbeOptions(**FAST))
+        finally:
+            await runner.cleanup()
+
+    res = run(main())
+    details = " | ".join(s.detail for s in res.steps)  # type: ignore[attr-defined]
+    assert "internal error" not in details, details
+    assert res.cause is Cause.REGISTRY_SERVER_ERROR, (res.cause, details)  # type: ignore[attr-defined]
+    assert "nested too deeply" in res.failed_step.detail, details  # type: ignore[attr-defined]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import textwrap
 import unicodedata
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_diagnose_rules import HOST, cls, ev, probe
 
 from pulldoctor import render
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis import conclude
 from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.render.text import wrap as text_wrap
 
 
 def _diagnosis():
@@ -82,3 +86,55 @@ def test_a_group_is_told_once_in_text_but_every_finding_stays_in_json() -> None:
     assert text.count("evidence:") == 1 and "same cause for 3 more: shop/p1, shop/p2, shop/p3" in text
     assert text.splitlines()[1].startswith("≡ dns_failure on registry")
     assert len(json.loads(render.json(d))["findings"]) == 4
+
+
+# The text renderer fills single-spaced words itself (textwrap's chunking was most of its time); the
+# lines must be textwrap's, byte for byte, whatever the text.
+_WRAP_TEXT = st.lists(st.sampled_from(["a", "word", "kubectl", "-n", "x" * 30, "y" * 90, "é", "✗", "—", " ",
+                                       "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\xa0", "re-try", ""]),
+                      max_size=40).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_WRAP_TEXT, width=st.integers(min_value=1, max_value=120),
+       indent=st.sampled_from(["", "  ", "    "]), hang=st.sampled_from(["", "  ", "    ", "      ", "       "]))
+def test_wrapping_is_textwraps(text: str, width: int, indent: str, hang: str) -> None:
+    expected = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=hang,
+                             break_long_words=False, break_on_hyphens=False) or [indent]
+    assert text_wrap(text, width, indent, hang) == expected
+
+
+def test_wrapping_fills_words_to_the_width_and_leaves_long_words_whole() -> None:
+    text = "same cause for 12 more: " + ", ".join(f"team-{i}/svc{i}-00{i}-x1a2b3" for i in range(6)) + " " + "z" * 95
+    lines = text_wrap(text, 80, "  ", "    ")
+    assert lines[0].startswith("  same cause for 12 more: team-0/") and all(len(x) <= 80 for x in lines[:-1])
+    assert lines[-1] == "    " + "z" * 95
+    assert " ".join(x.strip() for x in lines) == text
+
+
+# The renderers mask and escape line by line (lines without "@" that are printable are skipped): the
+# result must be redact's over the whole text, whatever the text.
+_REDACT_TEXT = st.lists(st.sampled_from(["https://", "oci://", "user", ":", "pw", "s3cr3t", "@", "/", "host.example",
+                                         ":5000", "repo", " ", "\n", "\r", "\t", "\x1b[1m", "\x1b[0m", "\x1b]0;t\x07",
+                                         "\x9b", "\x7f", "é", "\xa0", "\"", "'", "-", ".", "_", "\\", "<", "x"]),
+                        max_size=60).map("".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(text=_REDACT_TEXT)
+def test_line_by_line_masking_is_redacts(text: str) -> None:
+    from pulldoctor.redact import mask_userinfo, printable
+    from pulldoctor.render.safe import masked_text, printable_text
+
+    keep = frozenset({"\x1b[1m", "\x1b[0m"})
+    assert masked_text(text) == mask_userinfo(text)
+    assert printable_text(text) == printable(text)
+    assert printable_text(text, keep) == printable(text, keep)
+
+
+def test_line_by_line_masking_masks_a_password_and_escapes_a_control() -> None:
+    from pulldoctor.render.safe import masked_text, printable_text
+
+    text = "ok line\nfailed to pull https://bob:canary-pw@reg.example/v2/: 401\n\x1b]0;pwned\x07 title\n"
+    assert "canary-pw" not in masked_text(text) and "canary-pw" not in printable_text(text)
+    assert "\x1b" not in printable_text(text) and printable_text(text).startswith("ok line\n")

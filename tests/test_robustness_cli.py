@@ -124,8 +124,8 @@ def test_one_megabyte_references_are_refused_fast_and_short(image: str) -> None:
     from pulldoctor.errors import InvalidReference
     from pulldoctor.reference import parse
 
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: a quadratic parse shows, a busy machine does not
     with pytest.raises(InvalidReference) as err:
         parse(image)
-    assert time.monotonic() - started < 1
+    assert time.process_time() - started < 1
     assert len(str(err.value)) < 700 and len(error_line(str(err.value))) <= MAX_ERROR_CHARS + 60

@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from helpers import assert_one_line_error
 from helpers import cli as _cli
@@ -66,7 +69,7 @@ CASES: dict[str, tuple[bytes, str]] = {
     "truncated.json": (b'{"kind": "Pod", "metadata": {', "not valid JSON"),
     "number.json": (b"42", "not a Kubernetes object"),
     "string.json": (b'"pod"', "not a Kubernetes object"),
-    "numbers.json": (b"[1, 2, 3]", "not valid JSON"),
+    "numbers.json": (b"[1, 2, 3]", "a list, not a Kubernetes object"),  # valid JSON: the shape is wrong
     "garbage.json": (bytes(range(256)) * 8, "binary data"),
     "nul-later.json": (b'{"kind": "Pod"}' + b" " * 100 + b"\x00" * 10, "binary data"),
     "utf16.json": ('{"kind": "Pod"}'.encode("utf-16"), "UTF-16"),
@@ -371,3 +374,371 @@ def test_many_files_together_are_bounded(tmp_path: Path, monkeypatch: pytest.Mon
         write_json(tmp_path / f"pods{n}.json", o.as_list([failing_pod(f"p{n}-{i}") for i in range(3)]))
     with pytest.raises(InputError, match=r"pods1\.json: more than 5 objects in all"):
         load_snapshot(tmp_path)
+
+
+# --- generated: YAML that parses but whose values or shapes are wrong --------------------------------
+#
+# PyYAML's constructors raise ValueError, KeyError, AttributeError, IndexError or TypeError for values it
+# parses (``!!int abc``, ``!!bool maybe``, ``!!timestamp nope``, 2026-13-45, an int of 5,000 digits), and
+# a scalar where a list is due reached ``convert_python`` as a TypeError. Each class is generated here and
+# run through the CLI's entry point (in-process for speed; ``test_generated_classes_through_the_process``
+# runs one of each as a real process).
+
+_YAML_HOLE = "__HOLE__"
+
+
+def _run_main(*args: str) -> tuple[int, str, str]:
+    """``pulldoctor ARGS`` in this process: the real entry point and its error mapping, without a fork."""
+    from contextlib import redirect_stderr, redirect_stdout
+    from unittest import mock
+
+    from pulldoctor.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ), redirect_stdout(out), redirect_stderr(err):
+        os.environ.pop("PULLDOCTOR_DEBUG", None)
+        rc = main(list(args))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def _diagnose_text(text: str, suffix: str = ".yaml") -> subprocess.CompletedProcess[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d, f"gen{suffix}")
+        path.write_text(text)
+        rc, out, err = _run_main("diagnose", "--from", str(path), "--no-probe")
+    return subprocess.CompletedProcess([], rc, out, err)
+
+
+def _never_internal(r: subprocess.CompletedProcess[str]) -> None:
+    """Any outcome but a crash: 0/1 with a report, or 2 with one line."""
+    assert r.returncode in (0, 1, 2), (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr[-2000:]
+    if r.returncode == 2:
+        assert_one_line_error(r)
+
+
+def _yaml_with(value_text: str, where: str) -> str:
+    """A failing pod (and its event) as YAML, with raw YAML ``value_text`` at ``where``."""
+    import yaml
+
+    pod = failing_pod()
+    ev = o.event(pod, "Failed", f'Failed to pull image "{IMG}": not found', container="app")
+    target: dict[str, Any] = ev if where.startswith("event.") else pod
+    keys = where.removeprefix("event.").split(".")
+    node: Any = target
+    for k in keys[:-1]:
+        node = node[int(k)] if k.isdigit() else node.setdefault(k, {})
+    node[keys[-1]] = _YAML_HOLE
+    text = yaml.safe_dump(o.as_list([pod, ev]), default_flow_style=False, width=1 << 20)
+    assert text.count(_YAML_HOLE) == 1
+    return text.replace(_YAML_HOLE, value_text)
+
+
+_SCALAR_PLACES = ["x", "metadata.name", "metadata.annotations.note", "metadata.labels.app", "spec.nodeName",
+                  "spec.containers.0.image", "status.containerStatuses.0.restartCount",
+                  "status.containerStatuses.0.ready", "event.count", "event.lastTimestamp", "event.message"]
+_TIME_PLACES = ["event.lastTimestamp", "event.firstTimestamp", "event.eventTime"]
+
+
+def _constructs(tag: str, value: str) -> bool:
+    """Whether PyYAML's own SafeLoader builds ``tag value`` (True: not a bad value)."""
+    import yaml
+
+    try:
+        yaml.safe_load(f"x: {tag} {value}")
+    except yaml.YAMLError:
+        return True  # refused cleanly by the parser or a constructor: not the class tested here
+    except Exception:
+        return False
+    return True
+
+
+_TAG_VALUE_ALPHABET = st.sampled_from("abcxyz0123456789-+._: eEoOxXnN")
+
+
+@st.composite
+def _bad_tagged_scalars(draw: st.DrawFn) -> tuple[str, str]:
+    tag = draw(st.sampled_from(["!!int", "!!float", "!!bool", "!!timestamp"]))
+    value = json.dumps(draw(st.text(_TAG_VALUE_ALPHABET, max_size=12)))
+    assume(not _constructs(tag, value))
+    return f"{tag} {value}", draw(st.sampled_from(_SCALAR_PLACES))
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(_bad_tagged_scalars())
+def test_generated_explicit_tags_with_bad_values(case: tuple[str, str]) -> None:
+    value, where = case
+    r = _diagnose_text(_yaml_with(value, where))
+    assert_one_line_error(r, "gen.yaml")
+
+
+@st.composite
+def _timestamps(draw: st.DrawFn) -> str:
+    """Text YAML 1.1 resolves as a timestamp: date, or date and time (valid or not)."""
+    n = st.integers
+    y, mo, d = draw(n(0, 9999)), draw(n(0, 99)), draw(n(0, 99))
+    if draw(st.booleans()):
+        return f"{y:04d}-{mo:02d}-{d:02d}"
+    sep = draw(st.sampled_from(["T", "t", " ", "  "]))
+    h, mi, s = draw(n(0, 99)), draw(n(0, 99)), draw(n(0, 99))
+    frac = draw(st.sampled_from(["", ".", ".5", ".123456789"]))
+    tz = draw(st.sampled_from(["", "Z", "+00:00", "-05:30", "+99:99", " +1", "-23"]))
+    return f"{y:04d}-{mo}-{d}{sep}{h}:{mi:02d}:{s:02d}{frac}{tz}"
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(_timestamps(), st.sampled_from(_SCALAR_PLACES + _TIME_PLACES))
+def test_generated_dates_and_times_never_crash(value: str, where: str) -> None:
+    """A timestamp-looking scalar is text, as kubectl reads it; a time field parses it (RFC 3339) or names
+    the field in one line."""
+    r = _diagnose_text(_yaml_with(value, where))
+    _never_internal(r)
+    impossible = any(not 1 <= int(part) <= lim for part, lim in zip(re.split(r"[-Tt ]", value)[1:3], (12, 31),
+                                                                     strict=True))
+    if where in _TIME_PLACES and impossible:
+        assert_one_line_error(r, where.rsplit(".", 1)[-1])
+
+
+@st.composite
+def _huge_ints(draw: st.DrawFn) -> str:
+    digits = draw(st.integers(4301, 6000))
+    form = draw(st.sampled_from(["plain", "signed", "underscores", "hex", "octal", "sexagesimal", "tagged"]))
+    body = "9" * digits
+    return {"plain": body, "signed": "-" + body, "underscores": "1_" + body, "hex": "0x" + "f" * digits,
+            "octal": "07" + "7" * digits, "sexagesimal": "1" + ":59" * (digits // 2),
+            "tagged": f'!!int "{body}"'}[form]
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(_huge_ints(), st.sampled_from(_SCALAR_PLACES))
+def test_generated_huge_integers(value: str, where: str) -> None:
+    r = _diagnose_text(_yaml_with(value, where))
+    assert_one_line_error(r, "gen.yaml", "digits")
+
+
+# Every list pulldoctor reads, by kind: (document kind, path to the list).
+_LIST_PLACES = [("Pod", "spec.containers"), ("Pod", "spec.initContainers"), ("Pod", "spec.imagePullSecrets"),
+                ("Pod", "status.containerStatuses"), ("Pod", "status.conditions"),
+                ("Pod", "metadata.ownerReferences"), ("Node", "status.images"), ("Node", "status.conditions"),
+                ("ServiceAccount", "imagePullSecrets"), ("List", "items"), ("PodList", "items"),
+                ("EventList", "items"), ("NodeList", "items"), ("SecretList", "items"),
+                ("ServiceAccountList", "items")]
+# Every object pulldoctor reads inside them.
+_MAP_PLACES = [("Pod", "metadata"), ("Pod", "spec"), ("Pod", "status"), ("Pod", "status.containerStatuses.0"),
+               ("Pod", "status.containerStatuses.0.state"), ("Pod", "status.containerStatuses.0.state.waiting"),
+               ("Pod", "spec.containers.0"), ("Node", "status.nodeInfo"), ("List", "items.0"),
+               ("List", "items.0.metadata")]
+_NOT_A_LIST = st.one_of(st.integers(-10, 10**6), st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
+                        st.text(max_size=8), st.just({"a": 1}), st.just({"kind": "Pod"}))
+_NOT_A_MAP = st.one_of(st.integers(-10, 10**6), st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
+                       st.text(max_size=8), st.just([1]), st.just(["a", "b"]))
+
+
+def _doc(kind: str) -> dict[str, Any]:
+    pod = failing_pod()
+    if kind == "Pod":
+        return pod
+    if kind == "Node":
+        return o.node("node-1", images=["nginx:1.25"])
+    if kind == "ServiceAccount":
+        return o.service_account("default", pull_secrets=["regcred"])
+    item = {"List": pod, "PodList": pod, "NodeList": o.node("node-1"),
+            "EventList": o.event(pod, "Pulling", "x", container="app"), "SecretList": o.secret("regcred"),
+            "ServiceAccountList": o.service_account("default")}[kind]
+    return o.as_list([item], kind)
+
+
+def _put(doc: dict[str, Any], where: str, value: object) -> dict[str, Any]:
+    node: Any = doc
+    keys = where.split(".")
+    for k in keys[:-1]:
+        node = node[int(k)] if k.isdigit() else node.setdefault(k, {})
+    if keys[-1].isdigit():
+        node[int(keys[-1])] = value
+    else:
+        node[keys[-1]] = value
+    return doc
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.one_of(st.tuples(st.sampled_from(_LIST_PLACES), _NOT_A_LIST),
+                 st.tuples(st.sampled_from(_MAP_PLACES), _NOT_A_MAP)),
+       st.sampled_from([".yaml", ".json"]))
+def test_generated_wrong_shapes(case: tuple[tuple[str, str], object], suffix: str) -> None:
+    """A scalar where a list or an object is due: one line naming the document, in YAML and in JSON (which
+    is valid JSON, so the line must not say it is not)."""
+    import yaml
+
+    (kind, where), value = case
+    doc = _put(_doc(kind), where, value)
+    text = json.dumps(doc) if suffix == ".json" else yaml.safe_dump(doc)
+    r = _diagnose_text(text, suffix)
+    assert_one_line_error(r, f"gen{suffix}")
+    assert "not valid JSON" not in r.stderr and "not JSON or YAML" not in r.stderr, r.stderr
+
+
+_YAML_PIECES = st.sampled_from([
+    "kind: Pod\n", "kind: List\n", "items:\n", "- ", "  ", "\n", ": ", "? ", "!!int ", "!!float ", "!!bool ",
+    "!!timestamp ", "!!str ", "!!map ", "!!seq ", "!!null ", "!!binary ", "!!set ", "!!omap ", "!!merge ",
+    "!!value ", "<<: ", "&a ", "*a ", "&b ", "*b ", "[", "]", "{", "}", ",", "'", '"', "|", ">", "#", "---\n",
+    "...\n", "%YAML 1.1\n", "%TAG ! tag:x,2000:\n", "!x ", "!<tag:yaml.org,2002:int> ", "1", "0x1F", "0o7",
+    "1_000", "1:30", "-.inf", ".nan", "2026-13-45", "2026-01-01 10:00:00", "yes", "~", "null", "abc", "metadata",
+    "spec", "containers", "status", "containerStatuses", "name", "image", "restartCount", "\\u00e9", "\t", "=",
+    "é", "\u2028"])
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(_YAML_PIECES, max_size=40))
+def test_generated_yaml_soup_never_crashes(parts: list[str]) -> None:
+    """YAML's indicators, tags, anchors and odd scalars in any order: a report or one line, never a crash
+    (the unfixed loader failed 64 of 2,000 such files: ValueError, AttributeError, IndexError, KeyError)."""
+    _never_internal(_diagnose_text("".join(parts)))
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("kind: Pod\nmetadata:\n  name: !!int abc\n", "line 3"),
+    ("kind: Pod\nmetadata:\n  name: !!bool maybe\n", "line 3"),
+    ("kind: Pod\nmetadata:\n  name: !!timestamp nope\n", "line 3"),
+    ("kind: Event\nlastTimestamp: 2026-13-45\n", "lastTimestamp"),
+    ("kind: Pod\nx: " + "9" * 5000 + "\n", "digits"),
+    ("kind: List\nitems: 5\n", "items"),
+])  # fmt: skip
+def test_generated_classes_through_the_process(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "one.yaml"
+    path.write_text(text)
+    assert_one_line_error(cli("diagnose", "--from", str(path), "--no-probe"), "one.yaml", needle)
+
+
+# --- generated: bundle manifests of any shape and depth ----------------------------------------------
+
+_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=6),
+                            lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=4), kids,
+                                                                                      max_size=3),
+                            max_leaves=8)
+
+
+def _nested(depth: int, brackets: str, inner: str) -> str:
+    opening, closing = ("[" * depth, "]" * depth) if brackets == "[" else ('{"a":' * depth, "}" * depth)
+    return opening + inner + closing
+
+
+@st.composite
+def _manifests(draw: st.DrawFn) -> bytes:
+    """A manifest: the good one with any key replaced by any JSON value, or by one nested up to 200,000 deep."""
+    doc: dict[str, Any] = dict(MANIFEST)
+    for key in draw(st.lists(st.sampled_from(["pulldoctor_bundle", "listed", "notes", "created", "version"]),
+                             max_size=2)):
+        doc[key] = draw(_JSON_VALUES)
+    text = json.dumps(doc)
+    if draw(st.booleans()):
+        depth = draw(st.sampled_from([100, 1_000, 10_000, 100_000, 200_000]))
+        deep = _nested(depth, draw(st.sampled_from(["[", "{"])), "1")
+        where = draw(st.sampled_from(["top", "listed", "notes", "version"]))
+        text = deep if where == "top" else json.dumps({**doc, where: "HOLE"}).replace('"HOLE"', deep)
+    return text.encode()
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(_manifests())
+def test_generated_bundle_manifests(manifest: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = _bundle(Path(d, "gen.tar.gz"), [_member("manifest.json", manifest), _member("objects.json", _objects())])
+        rc, out, err = _run_main("diagnose", "--from", str(path), "--no-probe")
+    _never_internal(subprocess.CompletedProcess([], rc, out, err))
+
+
+def test_deep_manifest_through_the_process(tmp_path: Path) -> None:
+    path = _bundle(tmp_path / "deep.tar.gz", [_member("manifest.json", _nested(100_000, "[", "1").encode()),
+                                             _member("objects.json", _objects())])
+    assert_one_line_error(cli("diagnose", "--from", str(path), "--no-probe"), "manifest.json", "nested too deeply")
+
+
+# --- duplicates: the same pod (uid) or event read more than once --------------------------------------
+#
+# Every copy of a pod got every copy's events (4,000 copies: 69 s, quadratic) and was reported once per copy.
+
+
+def _copies(n: int) -> dict[str, Any]:
+    pod = failing_pod()
+    evs = [o.event(pod, "Pulling", f'Pulling image "{IMG}"', container="app"),
+           o.event(pod, "Failed", f'Failed to pull image "{IMG}": not found', container="app")]
+    return o.as_list([pod, *evs] * n)  # a pod and its events, concatenated n times (same uids)
+
+
+def test_4000_duplicate_pods_are_one_finding_in_linear_time(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "dups.json", _copies(4000))
+    started = time.monotonic()
+    r = cli("diagnose", "--from", str(path), "--no-probe", "-o", "json", timeout=120)
+    took = time.monotonic() - started
+    assert r.returncode == 1, r.stderr
+    findings = json.loads(r.stdout)["findings"]
+    assert len(findings) == 1 and findings[0]["timeline"]["failed"] == 1 and findings[0]["timeline"]["attempts"] == 1
+    assert took < 15, f"{took:.1f} s: quadratic (the unfixed code took about 60 s)"
+
+
+def _pod_copy(uid: str, name: str, rv: int) -> dict[str, Any]:
+    pod = o.pod(name, containers=[o.container("app", IMG)], uid=uid,
+                statuses=[o.waiting("app", IMG, "ImagePullBackOff", f"copy rv={rv}")])
+    pod["metadata"]["resourceVersion"] = str(rv)
+    return pod
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.integers(1, 10**12)), min_size=1, max_size=30,
+                unique_by=lambda c: c[1]),
+       st.integers(1, 3), st.sampled_from([".json", ".yaml"]))
+def test_generated_duplicates_keep_the_newest_copy(copies: list[tuple[str, int]], files: int, suffix: str) -> None:
+    """Copies of pods (by uid) with distinct resourceVersions, in any order, in one list or spread over
+    several files: one finding per uid, from the copy with the highest resourceVersion."""
+    import tempfile
+
+    import yaml
+
+    docs = [_pod_copy(uid, f"pod-{uid}", rv) for uid, rv in copies]
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(files):
+            part = o.as_list(docs[i::files])
+            Path(d, f"part{i}{suffix}").write_text(json.dumps(part) if suffix == ".json" else yaml.safe_dump(part))
+        rc, out, err = _run_main("diagnose", "--from", d, "--no-probe", "-o", "json")
+    assert rc == 1, err
+    got = {f["pod"]: f["message"] for f in json.loads(out)["findings"]}
+    want = {f"pod-{uid}": f"copy rv={max(rv for u, rv in copies if u == uid)}" for uid, _ in copies}
+    assert got == want
+
+
+def test_same_name_different_uids_share_uidless_events_in_linear_time(tmp_path: Path) -> None:
+    """4,000 pods of one name (a pod deleted and created again, over and over) and 4,000 events naming it
+    without a uid: the events go to one pod (the newest), not to every one of them."""
+    pods = [_pod_copy(f"uid-{i}", "web", i + 1) for i in range(4000)]
+    evs = [o.event(pods[0], "Failed", f'Failed to pull image "{IMG}": not found {i}', container="app",
+                   with_uid=False) for i in range(4000)]
+    path = write_json(tmp_path / "same-name.json", o.as_list([*pods, *evs]))
+    started = time.monotonic()
+    r = cli("diagnose", "--from", str(path), "--no-probe", "-o", "json", timeout=120)
+    took = time.monotonic() - started
+    assert r.returncode == 1, r.stderr
+    failed = {f["message"]: f["timeline"]["failed"] for f in json.loads(r.stdout)["findings"]}
+    assert failed["copy rv=4000"] == 4000 and sum(failed.values()) == 4000
+    assert took < 20, f"{took:.1f} s"
+
+
+def test_many_containers_read_only_their_own_events(tmp_path: Path) -> None:
+    """One pod with 2,000 failing containers and 4,000 events: each container reads its own, not all."""
+    n = 2000
+    names = [f"c{i}" for i in range(n)]
+    pod = o.pod("big", containers=[o.container(c, IMG) for c in names],
+                statuses=[o.waiting(c, IMG, "ImagePullBackOff", "x") for c in names])
+    evs = [o.event(pod, "Failed", f'Failed to pull image "{IMG}": not found', container=c) for c in names * 2]
+    evs += [o.event(pod, "FailedToRetrieveImagePullSecret", f"secret s{i} not found") for i in range(n)]
+    path = write_json(tmp_path / "containers.json", o.as_list([pod, *evs]))
+    started = time.monotonic()
+    r = cli("diagnose", "--from", str(path), "--no-probe", "-o", "json", timeout=120)
+    took = time.monotonic() - started
+    assert r.returncode == 1, r.stderr
+    findings = json.loads(r.stdout)["findings"]
+    assert len(findings) == n and {f["timeline"]["failed"] for f in findings} == {2}
+    assert took < 20, f"{took:.1f} s"

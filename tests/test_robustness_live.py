@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import assert_one_line_error, cli
 from kubeapi import FakeKubeAPI
@@ -317,3 +319,78 @@ def test_endless_pages_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             load_snapshot(SourceSpec(kubeconfig=str(kc), request_timeout=5))
     finally:
         server.shutdown()
+
+
+# --- generated: kubeconfig tokens an HTTP header cannot carry -----------------------------------------
+#
+# A token with CR/LF (a token file ending in a newline, or a header injection) made http.client raise
+# ValueError("Invalid header value b'Bearer …'"): exit 3, and with PULLDOCTOR_DEBUG=1 the token printed.
+
+_CANARY = "CANARYtok3n"
+
+
+def _run_main(*args: str) -> subprocess.CompletedProcess[str]:
+    """``pulldoctor ARGS`` in this process (the real entry point and its error mapping), without a fork."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+    from unittest import mock
+
+    from pulldoctor.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ), redirect_stdout(out), redirect_stderr(err):
+        for var in ("PULLDOCTOR_DEBUG", "KUBECONFIG"):
+            os.environ.pop(var, None)
+        rc = main(list(args))
+    return subprocess.CompletedProcess(list(args), rc, out.getvalue(), err.getvalue())
+
+
+_BAD_TOKEN_CHARS = st.sampled_from(["\r\n", "\n", "\r", "\r\nX-Injected: 1", "\x00", "\x1b[31m", "\x7f", "\t",
+                                    "é", "€", "\u2028", "\ufeff"])
+
+
+@st.composite
+def _bad_tokens(draw: st.DrawFn) -> str:
+    head = draw(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), max_size=20))
+    return _CANARY + head + draw(_BAD_TOKEN_CHARS) + draw(st.text(max_size=10))
+
+
+def _token_kubeconfig(path: Path, port: int, token: str, source: str, user: str) -> Path:
+    user_entry: dict[str, object] = {"token": token}
+    if source == "tokenFile":
+        (path.parent / "token").write_bytes(token.encode())
+        user_entry = {"tokenFile": str(path.parent / "token")}
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": user}}],
+        "clusters": [{"name": "k", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": user, "user": user_entry}]}))
+    return path
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(_bad_tokens(), st.sampled_from(["token", "tokenFile"]), st.sampled_from(["alice", "ci-bot", "u"]))
+def test_generated_tokens_a_header_cannot_carry(token: str, source: str, user: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        kc = _token_kubeconfig(Path(d, "kc"), closed_port(), token, source, user)
+        r = _run_main("diagnose", "--kubeconfig", str(kc), "--request-timeout", "5")
+    assert_one_line_error(r, f"kubeconfig user '{user}'", "the token contains")
+    assert _CANARY not in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize("command", ["diagnose", "collect", "serve"])
+def test_token_with_crlf_through_the_process(tmp_path: Path, command: str) -> None:
+    """Every command that reaches a cluster, with the exec plugin handing out the token too."""
+    with FakeKubeAPI([]) as api:
+        kc = api.write_kubeconfig(tmp_path / "kc", token=_CANARY + "\r\nX-Injected: 1")
+        extra = {"diagnose": [], "collect": ["-o", str(tmp_path / "b.tar.gz")],
+                 "serve": ["--listen", "127.0.0.1:0", "--no-probe"]}[command]
+        r = cli(command, "--kubeconfig", str(kc), *extra)
+        assert_one_line_error(r, "kubeconfig user 'fake-user'", "line break")
+        assert _CANARY not in r.stderr + r.stdout
+        exec_kc = api.write_kubeconfig(tmp_path / "exec-kc", exec_plugin=True, token=_CANARY + "\n")
+        r = cli(command, "--kubeconfig", str(exec_kc), *extra)
+        assert_one_line_error(r, "kubeconfig user 'fake-user'", "line break")
+        assert _CANARY not in r.stderr + r.stdout

@@ -131,7 +131,7 @@ def test_failure_appears_within_2s_and_leaves_when_the_pod_recovers(api: FakeKub
     api.delete("Pod", "old", "default")
     wait_for(lambda: pods_in(ex.port) == set(), 2.0)
     _, text = http_get(ex.port, "/metrics")
-    assert 'pulldoctor_image_pull_failing_total{cause="tag_not_found"} 0.0' in text
+    assert 'pulldoctor_image_pull_failing_containers{cause="tag_not_found"} 0.0' in text
 
 
 def library_causes(objs: list[dict[str, Any]]) -> dict[str, str]:
@@ -163,7 +163,7 @@ def test_cause_follows_the_events_and_matches_diagnose(api: FakeKubeAPI, start_e
     wait_for(lambda: {s["pod"]: s["cause"] for s in failing_series(ex.port)} == expected, 3)
     _, text = http_get(ex.port, "/metrics")
     totals = {s.labels["cause"]: s.value for fam in text_string_to_metric_families(text)
-              if fam.name == "pulldoctor_image_pull_failing_total" for s in fam.samples}
+              if fam.name == "pulldoctor_image_pull_failing_containers" for s in fam.samples}
     assert set(totals) == {c.value for c in Cause}
     assert {c: n for c, n in totals.items() if n} == {
         cause: float(list(expected.values()).count(cause)) for cause in set(expected.values())}
@@ -204,7 +204,7 @@ def test_readyz_is_false_before_the_first_list_and_true_after(api: FakeKubeAPI, 
 def test_ready_without_permission_to_list_events(api: FakeKubeAPI, start_exporter) -> None:
     api.forbid("events")
     api.add(failing_pod("web"))
-    ex = start_exporter()
+    ex = start_exporter(findings_endpoint=True)
     wait_for(lambda: ex.ready, 5)
     assert pods_in(ex.port) == {"web"}
     _, body = http_get(ex.port, "/findings")
@@ -322,7 +322,7 @@ def test_canary_password_never_in_metrics_findings_or_logs(api: FakeKubeAPI, sta
                f"unexpected status from HEAD request to http://{host}/v2/team/app/manifests/1.0: 401 Unauthorized")
     api.add(failing_pod("private", image, message, pull_secrets=["regcred"]))
     caplog.set_level("DEBUG")
-    ex = start_exporter(probe=True, probe_interval=60.0)
+    ex = start_exporter(findings_endpoint=True, probe=True, probe_interval=60.0)
     # The probe really sent the secret's credentials (so the canary went through the whole pipeline)...
     wait_for(lambda: any(base64.b64decode(a.split()[-1]).decode().endswith(CANARY)
                          for a in _BasicAuthRegistry.seen if a.startswith("Basic ")), 10, step=0.05)
@@ -348,7 +348,7 @@ def test_probes_are_gated_per_image_and_credential(api: FakeKubeAPI, start_expor
 
     kubeconfig = api.write_kubeconfig(Path(os.environ.get("TMPDIR", "/tmp")) / f"kc-{os.getpid()}-gate")
     ex = Exporter(ExporterConfig(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(kubeconfig),
-                                 all_namespaces=True, probe=True, probe_interval=300.0),
+                                 all_namespaces=True, probe=True, probe_interval=300.0, findings_endpoint=True),
                   probe_many=fake_probe_many)
     ex.start()
     try:
@@ -384,7 +384,7 @@ def test_findings_is_the_diagnose_json(api: FakeKubeAPI, start_exporter) -> None
     import json
 
     api.add(failing_pod("web"))
-    ex = start_exporter()
+    ex = start_exporter(findings_endpoint=True)
     wait_for(lambda: ex.ready, 5)
     code, body = http_get(ex.port, "/findings")
     doc = json.loads(body)
@@ -393,6 +393,15 @@ def test_findings_is_the_diagnose_json(api: FakeKubeAPI, start_exporter) -> None
     assert (f["namespace"], f["pod"], f["container"], f["cause"]) == ("default", "web", "app", "tag_not_found")
     assert {"confidence", "summary", "evidence", "fixes"} <= set(f)
     assert http_get(ex.port, "/nope")[0] == 404
+
+
+def test_findings_is_off_unless_asked_for(api: FakeKubeAPI, start_exporter) -> None:
+    """/findings quotes the cluster's messages: without --findings-endpoint it does not exist."""
+    api.add(failing_pod("web"))
+    ex = start_exporter()
+    wait_for(lambda: ex.ready and pods_in(ex.port) == {"web"}, 5)
+    assert http_get(ex.port, "/findings") == (404, "not found\n")
+    assert "/findings" not in http_get(ex.port, "/")[1]
 
 
 # --- the command --------------------------------------------------------------------------------------
@@ -404,7 +413,7 @@ def test_serve_command_stops_on_signal(api: FakeKubeAPI, tmp_path: Path, signum:
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pulldoctor", "serve", "--kubeconfig", str(kubeconfig), "--listen",
-         "127.0.0.1:0", "--no-probe"],
+         "127.0.0.1:0", "--no-probe", "--findings-endpoint"],
         stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -421,6 +430,7 @@ def test_serve_command_stops_on_signal(api: FakeKubeAPI, tmp_path: Path, signum:
         assert port, "no 'listening on' line"
         wait_for(lambda: http_get(port, "/readyz")[0] == 200, 10, step=0.1)
         assert pods_in(port) == {"web"}
+        assert http_get(port, "/findings")[0] == 200   # --findings-endpoint reaches the server
         proc.send_signal(signum)
         assert proc.wait(timeout=10) == 0
     finally:

@@ -210,3 +210,53 @@ def test_serve_request_timeout_reaches_the_transport() -> None:
     assert config.request_timeout == 7.0
     assert KubeApi(object(), request_timeout=config.request_timeout).request_timeout == 7.0
     assert config_from_args(build_parser().parse_args(["serve"])).request_timeout == 30.0
+
+
+# --- the /metrics cache (exporter/scrape.py) --------------------------------------------------------------
+
+
+def test_scrape_cache_reuses_a_rendering_until_the_version_moves_or_the_ttl_passes() -> None:
+    from pulldoctor.exporter.scrape import ScrapeCache
+
+    clock = _Clock()
+    version = [0]
+    cache = ScrapeCache(lambda: version[0], ttl=2.0, clock=clock)
+    bodies = iter([b"a", b"b", b"c", b"d"])
+
+    def render() -> tuple[bytes, str]:
+        return next(bodies), "text/plain"
+
+    key = ("text/plain", False)
+    assert cache.get(key, clock(), render).body == b"a"
+    clock.now += 1.0
+    assert cache.get(key, clock(), render).body == b"a"       # same version, within the TTL
+    assert cache.fresh(("text/plain", True), clock()) is None  # gzip is another rendering
+    version[0] += 1
+    assert cache.get(key, clock(), render).body == b"b"       # the findings changed
+    clock.now += 2.5
+    assert cache.get(key, clock(), render).body == b"c"       # the TTL passed
+    assert cache.get(key, clock.now - 1.0, render).body == b"c"  # asked before it was rendered: current
+    assert cache.renders == 3
+
+
+def test_scrape_cache_keeps_a_bounded_number_of_renderings() -> None:
+    from pulldoctor.exporter.scrape import MAX_ENTRIES, ScrapeCache
+
+    cache = ScrapeCache(lambda: 0)
+    for i in range(50):
+        cache.get((f"type-{i}", False), cache.now(), lambda: (b"x", "text/plain"))
+    assert len(cache._entries) == MAX_ENTRIES
+
+
+@pytest.mark.parametrize("accept", [
+    "application/openmetrics-text; version=1.0.0\r\nX-Injected: 1",
+    "text/plain; version=1.0.0; escaping=" + "x" * 300,
+    "application/openmetrics-text; version=9" + "9" * 400 + ".0.0",
+    "application/openmetrics-text; version=1.x.0",
+    "text/plain; version=abc",
+])
+def test_negotiated_content_type_never_echoes_odd_accept_text(accept: str) -> None:
+    from pulldoctor.exporter.scrape import MAX_CONTENT_TYPE, negotiated
+
+    _, content_type = negotiated(accept)
+    assert content_type.isprintable() and len(content_type) <= MAX_CONTENT_TYPE and "Injected" not in content_type

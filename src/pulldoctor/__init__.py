@@ -5,6 +5,6 @@ The package is a pipeline: sources (``cluster``) → evidence (``reference``, ``
 parses arguments and calls into it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__"]

@@ -33,6 +33,9 @@ class Cause(StrEnum):
     #: A manifest format the node's runtime refuses: Docker schema 1 on containerd 2.0 and later ("no longer
     #: supported since containerd v2.0").
     UNSUPPORTED_MANIFEST = "unsupported_manifest"
+    #: A short name (``nginx``) that the node's registries.conf cannot resolve to one registry: containers/image's
+    #: short-name mode ``enforcing`` refuses to guess ("returns ambiguous list"). CRI-O only.
+    AMBIGUOUS_SHORT_NAME = "ambiguous_short_name"
     OTHER = "other"
 
 

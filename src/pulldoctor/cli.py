@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import importlib
 import os
 import sys
@@ -55,7 +56,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _add_registry_access(p: argparse.ArgumentParser) -> None:
+def _add_registry_access(p: argparse.ArgumentParser, *, registries_conf: bool = False) -> None:
     p.add_argument(
         "--insecure-registry",
         action="append",
@@ -69,6 +70,12 @@ def _add_registry_access(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="containerd registry config (certs.d: DIR/HOST/hosts.toml) to probe with, as the node's runtime would",
     )
+    if registries_conf:
+        p.add_argument(
+            "--registries-conf",
+            metavar="FILE",
+            help="a CRI-O node's /etc/containers/registries.conf (mirrors, insecure, blocked) to probe with",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,9 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read kubectl JSON/YAML files, a directory of them, or a bundle instead of a live cluster")
     _add_request_timeout(p)
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")
+    p.add_argument("--no-cloud", action="store_true",
+                   help="do not read cloud APIs (AWS IAM/EC2/ECR for ECR pulls; on only with pulldoctor[aws] "
+                        "and AWS credentials)")
+    p.add_argument("--credential-provider-config", metavar="FILE",
+                   help="the kubelet's CredentialProviderConfig (YAML or JSON): its providers replace the "
+                        "defaults for aws://, gce:// and azure:// nodes")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="text: every container's evidence, all fix steps and what would settle each verdict")
-    _add_registry_access(p)
+    _add_registry_access(p, registries_conf=True)
     _add_output(p)
     p.set_defaults(handler="diagnose")
 
@@ -102,11 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="image reference, e.g. ghcr.io/org/app:1.2")
     p.add_argument("--docker-config", metavar="FILE", help="docker config.json with credentials to use")
     p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform the node runs (default: linux/amd64)")
-    p.add_argument("--runtime", metavar="RUNTIME://VERSION", default="containerd://2.1.0",
+    p.add_argument("--runtime", metavar="RUNTIME://VERSION",
                    help="the node's runtime, whose scheme and manifest rules the probe follows, as in the node's "
                         "containerRuntimeVersion: containerd://1.6.20, containerd://2.1.4, cri-o://1.33.0 "
-                        "(default: containerd://2.1.0, the newest behaviour)")
-    _add_registry_access(p)
+                        "(default: the newest containerd; the newest CRI-O with --registries-conf)")
+    _add_registry_access(p, registries_conf=True)
     _add_output(p, ("text", "json"))
     p.set_defaults(handler="probe")
 
@@ -140,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="collect")
 
     p = sub.add_parser("serve", help="run the Prometheus exporter")
-    p.add_argument("--listen", default="0.0.0.0:9754", metavar="ADDR:PORT", help="address to serve metrics on")
+    p.add_argument("--listen", default="0.0.0.0:9754", metavar="ADDR:PORT",
+                   help="address to serve metrics on (default 0.0.0.0:9754: every interface, as in a pod)")
+    p.add_argument("--findings-endpoint", action="store_true",
+                   help="also serve /findings, the diagnose JSON (it quotes the cluster's messages; off by default)")
     _add_cluster_scope(p)
     p.add_argument("--probe-interval", default="5m", metavar="DURATION",
                    help="re-probe a registry at most this often per credential (e.g. 30s, 5m)")
@@ -158,14 +174,26 @@ _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG})
 
 def error_line(message: str) -> str:
     """The error as ONE line of bounded length: control characters (a newline in a pasted reference)
-    escaped, the middle of a huge echoed input cut, and any user:password@ masked."""
-    from pulldoctor.redact import mask_userinfo
+    escaped, the middle of a huge echoed input cut, and any credential masked (``user:password@``, a
+    ``Bearer``/``Basic`` value, a secret pulldoctor read such as the kubeconfig token)."""
+    from pulldoctor.redact import mask_all
 
-    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in mask_userinfo(message))
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in mask_all(message))
     if len(line) > MAX_ERROR_CHARS:
         cut = len(line) - MAX_ERROR_CHARS
         line = f"{line[:MAX_ERROR_CHARS - 200]} …[{cut} characters cut]… {line[-200:]}"
     return line
+
+
+def debug_report(err: BaseException) -> str:
+    """The traceback ``PULLDOCTOR_DEBUG=1`` prints, through the same masking as every other output: the
+    secrets pulldoctor read (kubeconfig token, passwords), header-like values and ``user:password@``
+    masked, control characters but newlines escaped (``Invalid header value b'Bearer …'`` quotes a token)."""
+    import traceback
+
+    from pulldoctor.redact import log_safe_block
+
+    return log_safe_block("".join(traceback.format_exception(err)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -180,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stderr is not None:
             sys.stderr.write("pulldoctor: standard output is closed\n")
         return 2
+    frozen_before = gc.get_freeze_count()
     try:
         module = importlib.import_module(f"pulldoctor.commands.{args.handler}")
         code = int(module.run(args))
@@ -200,12 +229,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as err:  # a bug: still one line, unless debugging
         if debug:
-            raise
+            sys.stderr.write(debug_report(err))
+            return 3
         if isinstance(err, OSError) and err.errno in _OUTPUT_ERRNOS:  # stdout on a full disk, say
             sys.stderr.write(f"pulldoctor: cannot write the output: {err.strerror}\n")
             return 2
         sys.stderr.write(f"pulldoctor: internal error: {type(err).__name__} (set PULLDOCTOR_DEBUG=1 for details)\n")
         return 3
+    finally:
+        if not frozen_before:  # a command may freeze what it read (diagnose): a caller that goes on
+            gc.unfreeze()      # gets it collectable again
 
 
 if __name__ == "__main__":

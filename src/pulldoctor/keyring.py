@@ -21,10 +21,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, NoReturn
 from urllib.parse import unquote
 
-from pulldoctor.errors import SecretFormatError
+from pulldoctor.errors import InputError, SecretFormatError
 from pulldoctor.reference import ImageRef, parse
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "SecretProblem",
     "entries_from_docker_config",
     "entries_from_secret",
+    "match_image",
     "match_key",
     "problems_for_secret",
     "redacted_entry",
@@ -67,6 +69,9 @@ class Credential:
         object.__setattr__(self, "_password", password)
         digest = hashlib.sha256(f"{username}:{password}".encode("utf-8", "surrogatepass")).hexdigest()
         object.__setattr__(self, "_fingerprint", digest[:8])
+        from pulldoctor.redact import remember_secret
+
+        remember_secret(password)  # masked in error lines, debug traces and logs, whatever quotes it
 
     @property
     def username(self) -> str:
@@ -124,7 +129,7 @@ class Credential:
 class Entry:
     """One key of a docker config, with where it came from."""
 
-    key: str  # as written ("https://index.docker.io/v1/", "*.acme.io", "ghcr.io/org"); userinfo removed
+    key: str  # as written ("https://index.docker.io/v1/", "*.acme.io", "ghcr.io/org"); userinfo masked
     source: str  # "secret ns/regcred", "node config.json"
     credential: Credential | None  # None when redacted (bundles) or without a username (sent anonymously)
     has_username: bool
@@ -186,6 +191,27 @@ def entries_from_secret(namespace: str, name: str, type: str, data: Mapping[str,
 def problems_for_secret(namespace: str, name: str, type: str, data: Mapping[str, str]) -> list[SecretProblem]:
     """Every reason this secret gives the kubelet nothing usable (empty list: it is fine). Never raises."""
     return _read_secret(namespace, name, type, data)[1]
+
+
+#: A docker config.json larger than this is not one (a real one is a few KiB).
+MAX_DOCKER_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+def entries_from_docker_config_file(path: str) -> list[Entry]:
+    """The entries of a docker config file named on the command line (``--docker-config``): read bounded, and
+    any problem with the file itself is one ``InputError`` line (``probe`` and ``preflight`` share it)."""
+    try:
+        with Path(path).open("rb") as fh:
+            raw = fh.read(MAX_DOCKER_CONFIG_BYTES + 1)
+    except OSError as err:
+        raise InputError(f"cannot read --docker-config {path}: {err.strerror or type(err).__name__}") from None
+    if len(raw) > MAX_DOCKER_CONFIG_BYTES:
+        raise InputError(f"--docker-config {path} is larger than {MAX_DOCKER_CONFIG_BYTES} bytes; not a docker config")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"--docker-config {path} is not UTF-8 text") from None
+    return entries_from_docker_config(text, f"file {path}")
 
 
 def entries_from_docker_config(
@@ -394,14 +420,11 @@ def _decode_auth_field(value: str) -> tuple[str, str] | None:
 
 
 def _strip_userinfo(key: str) -> str:
-    """A key written as https://user:pw@host would carry a secret: keep host and path only."""
-    scheme, sep, rest = key.partition("://")
-    if not sep:
-        scheme, rest = "", key
-    authority, slash, path = rest.partition("/")
-    if "@" not in authority:
-        return key
-    return f"{scheme}{sep}***@{authority.rpartition('@')[2]}{slash}{path}"
+    """A key written as https://user:pw@host would carry a secret: the one masking function, which splits
+    keys as the kubelet's URL parser does (``redact.mask_key``)."""
+    from pulldoctor.redact import mask_key
+
+    return mask_key(key)
 
 
 # --- Matching: keyring.go ---------------------------------------------------------------------------
@@ -546,6 +569,12 @@ def _urls_match(glob_key: str, target: str) -> bool:
     if g_port != t_port:
         return False
     return t_path.startswith(g_path) and _labels_match(g_name.split("."), t_name.split("."))
+
+
+def match_image(glob: str, image: str) -> bool:
+    """keyring.go URLsMatchStr, as the kubelet matches a credential provider's ``matchImages`` glob (and a
+    docker config key) against an image name: same port, same label count, per-label glob, path prefix."""
+    return _urls_match(glob, image)
 
 
 def _is_default_registry_match(image: str) -> bool:

@@ -55,6 +55,8 @@ class Runtime:
 
 #: What the probe assumes when it is not told: the newest behaviour (containerd 2.x).
 NEWEST = Runtime("containerd", (2, 1, 0))
+#: With a CRI-O registries.conf and no runtime named: the newest CRI-O.
+CRIO_NEWEST = Runtime("cri-o", (1, 34, 0))
 
 
 def parse_runtime(text: str | None) -> Runtime | None:

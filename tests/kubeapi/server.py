@@ -43,6 +43,10 @@ import yaml
 RESOURCES: dict[str, tuple[str, bool]] = {
     "pods": ("Pod", True), "events": ("Event", True), "secrets": ("Secret", True),
     "serviceaccounts": ("ServiceAccount", True), "nodes": ("Node", False), "namespaces": ("Namespace", False),
+    # pods' owners, GET by name: group/resource, as the API paths /apis/GROUP/VERSION/... name them
+    "apps/replicasets": ("ReplicaSet", True), "apps/deployments": ("Deployment", True),
+    "apps/statefulsets": ("StatefulSet", True), "apps/daemonsets": ("DaemonSet", True),
+    "batch/jobs": ("Job", True), "batch/cronjobs": ("CronJob", True), "argoproj.io/rollouts": ("Rollout", True),
 }
 KIND_RESOURCE = {kind: res for res, (kind, _) in RESOURCES.items()}
 EVENTS_V1 = "events.k8s.io/events"
@@ -414,13 +418,21 @@ class _Handler(BaseHTTPRequestHandler):
             rest = parts[2:]
         elif parts[:3] == ["apis", "events.k8s.io", "v1"]:
             rest, group = parts[3:], "events.k8s.io/"
+        elif len(parts) == 3 and parts[0] == "apis" and any(r.startswith(parts[1] + "/") for r in RESOURCES):
+            # discovery of a group version: what kubectl and pulldoctor read to find a kind's resource name
+            found = [{"name": r.split("/", 1)[1], "kind": k, "namespaced": n, "verbs": ["get", "list"]}
+                     for r, (k, n) in RESOURCES.items() if r.startswith(parts[1] + "/")]
+            self._send(200, {"kind": "APIResourceList", "groupVersion": f"{parts[1]}/{parts[2]}", "resources": found})
+            return 200
+        elif len(parts) >= 4 and parts[0] == "apis" and parts[1] in ("apps", "batch", "argoproj.io"):
+            rest, group = parts[3:], parts[1] + "/"
         else:
             self._send(404, _status(404, "NotFound", "the server could not find the requested resource"))
             return 404
         namespace = None
         if len(rest) >= 3 and rest[0] == "namespaces":
             namespace, rest = rest[1], rest[2:]
-        if not rest or rest[0] not in RESOURCES or (group and rest[0] != "events") or len(rest) > 2:
+        if not rest or (group + rest[0] not in RESOURCES and group + rest[0] != EVENTS_V1) or len(rest) > 2:
             self._send(404, _status(404, "NotFound", "the server could not find the requested resource"))
             return 404
         resource = group + rest[0]

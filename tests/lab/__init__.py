@@ -26,7 +26,10 @@ also stops every process this package started).
   Bearer challenge whose realm answers 401 ``incorrect username or password`` · ``bearer/`` Bearer-protected:
   the realm (``/bearer-token``, GET with Basic auth) gives a token only for alice/the canary password (401
   otherwise; an OAuth POST gets 401 so clients fall back to GET), and only that token opens the repository ·
-  ``error500/`` 500 UNKNOWN and ``error503/`` 503 UNAVAILABLE JSON bodies · ``stall/`` response headers never
+  ``error500/`` 500 UNKNOWN and ``error503/`` 503 UNAVAILABLE JSON bodies · hostile proxies quoting the
+  request's ``Authorization`` in error bodies: ``echobasic/`` (Basic challenge, then 403), ``echotoken/`` (a
+  realm whose 401 quotes the Basic header), ``echobearer/`` (a realm granting ``nginx.ECHO_TOKEN``, then a 500
+  quoting the Bearer header) · ``userinfo500/`` 500 quoting ``https://alice:<password>@…`` · ``stall/`` response headers never
   complete · ``slow/<repo>/blobs/`` 4 KiB fast, then 2 KiB/s.
 - ``nginx_requests(prefix=None)`` — [(method, path-without-query, status)] from nginx's access log (all its
   ports), oldest first.

@@ -18,11 +18,17 @@ from .tls import CertPair, ExpiredCert
 
 NGINX_BIN = "nginx"
 RATELIMIT_BUDGET = 5  # limit_req burst=4 nodelay + the first request
+ECHO_TOKEN = "lab-echo-token-5e1d9a7b3c"  # what /echo-token grants; echobearer/ then quotes it back
 LOG_FORMAT = "$request_method\\t$request_uri\\t$status"
 
 TOOMANY_BODY = ('{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit. '
                 'You may increase the limit by authenticating and upgrading: '
                 'https://www.docker.com/increase-rate-limit"}]}\\n')
+
+
+#: ECR's 403 for an expired authorization token (research/ecr-and-nodes.md).
+ECR_EXPIRED_BODY = ('{"errors":[{"code":"DENIED","message":"Your authorization token has expired. '
+                    'Reauthenticate and try again."}]}\\n')
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,8 @@ def _challenge(realm: str, service: str, repo_var: str, extra: str = "") -> str:
 
 
 def render_config(root: Path, ports: NginxPorts, upstream: str, cert: CertPair, wrong: CertPair,
-                  *, basic: str, token: str, as_root: bool, expired: CertPair | None = None) -> str:
+                  *, basic: str, token: str, as_root: bool, expired: CertPair | None = None,
+                  user: str = "", password: str = "") -> str:
     """The whole nginx.conf. ``basic``/``token`` are the only accepted credentials on ``bearer/``."""
     expired_server = "" if expired is None or not ports.tls_expired else f"""
   server {{
@@ -115,6 +122,12 @@ http {{
       return 403 '{{"errors":[{{"code":"DENIED","message":"requested access to the resource is denied"}}]}}\\n';
     }}
 
+    # ECR's answer to an expired authorization token (research/ecr-and-nodes.md), whatever was sent.
+    location ~ ^/v2/ecrexpired/ {{
+      {api}
+      return 403 '{ECR_EXPIRED_BODY}';
+    }}
+
     location ~ ^/v2/toomany/ {{
       {api}
       add_header ratelimit-limit "100;w=21600" always;
@@ -179,6 +192,44 @@ http {{
       return 401 '{{"details":"incorrect username or password"}}\\n';
     }}
 
+    # Hostile proxies that quote the request's Authorization header in their error bodies: echobasic/
+    # (Basic challenge, then 403 quoting the header), echotoken/ (a token realm whose 401 quotes the Basic
+    # header), echobearer/ (a realm that grants ECHO_TOKEN, then a 500 quoting "Bearer ECHO_TOKEN");
+    # userinfo500/ quotes an upstream URL with the lab's user:password@ in it.
+    location ~ ^/v2/echobasic/ {{
+      {api}
+      if ($http_authorization = "") {{
+        {api}
+        add_header WWW-Authenticate 'Basic realm="lab-echo"' always;
+        return 401 '{{"errors":[{{"code":"UNAUTHORIZED","message":"authentication required"}}]}}\\n';
+      }}
+      return 403 '{{"errors":[{{"code":"DENIED","message":"proxy refused Authorization: $http_authorization"}}]}}\\n';
+    }}
+    location ~ ^/v2/(?<et_repo>echotoken/.+?)/(manifests|blobs|tags)/ {{
+      {api}
+      add_header WWW-Authenticate '{_challenge(web + "/echo-token-denied", "lab.echo", "et_repo")}' always;
+      return 401 '{unauthorized.replace("$REPO", "$et_repo")}';
+    }}
+    location = /echo-token-denied {{
+      return 401 '{{"details":"incorrect credentials in Authorization: $http_authorization"}}\\n';
+    }}
+    location ~ ^/v2/(?<eb_repo>echobearer/.+?)/(manifests|blobs|tags)/ {{
+      if ($http_authorization !~ "^Bearer ") {{
+        {api}
+        add_header WWW-Authenticate '{_challenge(web + "/echo-token", "lab.echo", "eb_repo")}' always;
+        return 401 '{unauthorized.replace("$REPO", "$eb_repo")}';
+      }}
+      {api}
+      return 500 '{{"errors":[{{"code":"UNKNOWN","message":"upstream refused $http_authorization"}}]}}\\n';
+    }}
+    location = /echo-token {{
+      return 200 '{{"token":"{ECHO_TOKEN}","expires_in":300}}\\n';
+    }}
+    location ~ ^/v2/userinfo500/ {{
+      {api}
+      return 500 '{{"errors":[{{"code":"UNKNOWN","message":"upstream https://{user}:{password}@mirror.pulldoctor.invalid/v2/ failed"}}]}}\\n';
+    }}
+
     # Bearer-protected repository: the token endpoint gives a token only for the lab user's Basic
     # credentials (an OAuth POST is refused with 401 so clients fall back to GET, as containerd does);
     # the repository accepts only that token.
@@ -231,7 +282,8 @@ def start_nginx(root: Path, upstream: str, cert: CertPair, wrong: CertPair, *, u
     token = "lab-token-" + secrets.token_hex(8)
     conf = root / "nginx.conf"
     conf.write_text(render_config(root, ports, upstream, cert, wrong, basic=basic, token=token,
-                                  as_root=os.geteuid() == 0, expired=expired.leaf if expired else None))
+                                  as_root=os.geteuid() == 0, expired=expired.leaf if expired else None,
+                                  user=user, password=password))
     conf.chmod(0o600)
     proc = procs.start("nginx", [NGINX_BIN, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
                        root / "nginx.out")

@@ -4,7 +4,9 @@ What a bundle holds (decided here, documented in the README): every pod in scope
 (reasons Pulling, Pulled, Failed, BackOff, ErrImageNeverPull, InspectFailed, FailedToRetrieveImagePullSecret),
 the nodes those pods run on, the service accounts and the pull secrets (secrets named by a pod or a service
 account) the snapshot read — each reduced to
-the fields ``model`` decodes, so no env values, annotations or managedFields leave the cluster.
+the fields ``model`` decodes, so no env values, annotations or managedFields leave the cluster; and, in
+``owners.json``, the objects of the pods' owner chains (ReplicaSets, Deployments, Jobs, CronJobs, custom
+resources such as an Argo Rollout), reduced to apiVersion, kind, name and ownerReferences.
 Secrets are reduced further to their type and, per registry key, whether a user and a password exist:
 ``{"kind":"Secret",…,"type":…,"pulldoctor/registries":[{"key":"ghcr.io","has_username":true,…}]}``.
 Never a value. The manifest also records what was listed, so "secret missing" stays exact on replay.
@@ -28,6 +30,7 @@ import msgspec
 from pulldoctor import __version__
 from pulldoctor.cluster.model import (
     MAX_OBJECTS_PER_DOCUMENT,
+    WORKLOAD_LIST_DECODER,
     Decoded,
     DocumentError,
     Event,
@@ -35,13 +38,16 @@ from pulldoctor.cluster.model import (
     ObjectList,
     RedactedRegistry,
     Secret,
+    WorkloadList,
     decode_json,
+    decode_with,
     encode_json,
+    malformed_json,
 )
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import IMAGE_EVENT_REASONS
 from pulldoctor.errors import InputError, SecretFormatError
-from pulldoctor.redact import mask_userinfo
+from pulldoctor.redact import printable_json
 
 BUNDLE_FORMAT = 1
 MAX_MEMBERS = 1_000
@@ -49,6 +55,7 @@ MAX_MEMBER_BYTES = 256 << 20   # a bundle of 10,000 pods and 100,000 events is w
 MAX_TOTAL_BYTES = 512 << 20    # decompressed, all members: bounds a gzip bomb
 MANIFEST = "manifest.json"
 OBJECTS = "objects.json"
+OWNERS = "owners.json"   # the pods' owner chains (any kind, custom resources too), metadata only
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -82,11 +89,19 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
                 if objects > MAX_OBJECTS_PER_DOCUMENT:  # each member is checked; so is their sum
                     raise InputError(f"{name}: more than {MAX_OBJECTS_PER_DOCUMENT} JSON objects in all; "
                                      "not a pulldoctor bundle")
+                if Path(member.name).name == OWNERS:
+                    try:
+                        snapshot.add(decode_with(WORKLOAD_LIST_DECODER, body).items, mark_listed=False)
+                    except msgspec.MsgspecError as err:
+                        raise InputError(f"{where}: not a list of owners ({err})") from None
+                    continue
                 if Path(member.name).name == MANIFEST:
                     try:
                         manifest = json.loads(body)
-                    except ValueError as err:
-                        raise InputError(f"{where}: not valid JSON ({err})") from None
+                    except (ValueError, RecursionError) as err:  # RecursionError: nested thousands deep
+                        bad = malformed_json(body, err)
+                        at = f"byte {bad.offset}: " if bad.offset is not None else ""
+                        raise InputError(f"{where}: not valid JSON ({at}{bad.what})") from None
                     continue
                 try:
                     decoded.append((where, decode_json(body)))
@@ -97,6 +112,10 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
         except (tarfile.TarError, OSError, EOFError) as err:
             raise InputError(f"{name}: damaged bundle ({err})") from None
     listed, notes, created = _check_manifest(manifest, name)
+    unread = manifest.get("unread_owners") if isinstance(manifest, dict) else None
+    for row in unread if isinstance(unread, list) else ():
+        if isinstance(row, list) and len(row) == 4 and all(isinstance(x, str) for x in row):
+            snapshot.unread_owners[(row[0], row[1], row[2])] = row[3][:80]
     for _where, d in decoded:
         snapshot.add(d.objects, mark_listed=False)
         snapshot.count_ignored(d.ignored)
@@ -191,7 +210,7 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
     target = _target(path)
     objs, notes = bundle_objects(snapshot)
     # Waiting messages and events can echo a URL with user:password@ in it (a runtime's error text).
-    body = mask_userinfo(encode_json(ObjectList(items=objs)).decode()).encode()
+    body = printable_json(encode_json(ObjectList(items=objs)).decode()).encode()
     manifest = {
         "pulldoctor_bundle": BUNDLE_FORMAT,
         "version": __version__,
@@ -199,11 +218,13 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
         "scope": scope,
         "notes": [*snapshot.notes, *notes],
         "listed": {k: sorted(v) for k, v in sorted(snapshot.complete.items())},
+        "unread_owners": [[*k, why] for k, why in sorted(snapshot.unread_owners.items())],
         "counts": {"pods": len(snapshot.pods), "events": sum(1 for o in objs if type(o) is Event),
                    "nodes": sum(1 for o in objs if type(o).__name__ == "Node"),
                    "service_accounts": len(snapshot.service_accounts),
-                   "secrets": sum(1 for o in objs if type(o) is Secret)},
+                   "secrets": sum(1 for o in objs if type(o) is Secret), "owners": len(snapshot.owners)},
     }
+    owners = encode_json(WorkloadList(items=list(snapshot.owners.values())))
     directory = target.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
@@ -212,8 +233,8 @@ def write_bundle(snapshot: Snapshot, path: str | os.PathLike[str], scope: dict[s
     try:
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             now = time.time()
-            head = mask_userinfo(json.dumps(manifest, indent=2)).encode()  # notes and scope quote the API URL
-            for member, data in ((MANIFEST, head), (OBJECTS, body)):
+            head = printable_json(json.dumps(manifest, indent=2)).encode()  # notes and scope quote the API URL
+            for member, data in ((MANIFEST, head), (OBJECTS, body), (OWNERS, owners)):
                 info = tarfile.TarInfo(member)
                 info.size, info.mtime, info.mode = len(data), now, 0o644
                 tar.addfile(info, io.BytesIO(data))

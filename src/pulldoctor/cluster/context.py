@@ -35,6 +35,11 @@ class PullSecrets:
     problems: list[str] = field(default_factory=list)     # one line each, no values
     checked: bool = True    # False: secrets (or the service account) could not be read; nothing is "missing"
     redacted: bool = False  # entries come from a bundle: registries only, no credentials
+    #: the service account's imagePullSecrets as read; None when it was not read (or not needed: the pod
+    #: lists its own), so a fix never replaces a list it has not seen
+    service_account_secrets: list[str] | None = None
+    types: dict[str, str] = field(default_factory=dict)            # secret name -> type, as read
+    data_keys: dict[str, list[str]] = field(default_factory=dict)  # secret name -> its data keys (no values)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.names)
@@ -52,6 +57,7 @@ class NodeInfo:
     disk_pressure: bool | None = None
     runtime_version: str | None = None       # "containerd://1.7.2"
     kubelet_version: str | None = None
+    provider_id: str | None = None           # spec.providerID: "aws:///us-east-1a/i-0abc…"
 
     @property
     def platform(self) -> str | None:
@@ -79,6 +85,7 @@ def node_info(snapshot: Snapshot, name: str) -> NodeInfo | None:
         disk_pressure=pressure,
         runtime_version=info.container_runtime_version or None,
         kubelet_version=info.kubelet_version or None,
+        provider_id=node.spec.provider_id or None,
     )
 
 
@@ -91,6 +98,7 @@ def _names_in_effect(snapshot: Snapshot, pod: Pod, ps: PullSecrets) -> list[str]
         sa = snapshot.service_accounts.get((ns, ps.service_account))
         if sa is not None:
             sa_names = [r.name for r in sa.image_pull_secrets if r.name]
+            ps.service_account_secrets = list(sa_names)
         elif snapshot.listed("ServiceAccount", ns):
             ps.problems.append(f"service account {ns}/{ps.service_account} does not exist")
         else:
@@ -117,6 +125,9 @@ def pull_secrets(snapshot: Snapshot, pod: Pod) -> tuple[PullSecrets, list[keyrin
                 ps.checked = False
                 ps.problems.append(f"secret {ns}/{name} was not read; it was not checked")
             continue
+        ps.types[name] = secret.type
+        if secret.data is not None:
+            ps.data_keys[name] = sorted(secret.data)
         if secret.type not in PULL_SECRET_TYPES:
             ps.wrong_type.append((name, secret.type))
         entries.extend(_entries(secret, ps))

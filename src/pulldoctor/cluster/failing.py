@@ -15,7 +15,8 @@ from typing import Any
 
 from pulldoctor.causes import IMAGE_WAITING_REASONS, ContainerType
 from pulldoctor.cluster.context import NodeInfo, PullSecrets, node_info, pull_secrets
-from pulldoctor.cluster.model import Container, ContainerStatus, ObjectMeta, Pod, Volume
+from pulldoctor.cluster.model import Container, ContainerStatus, ObjectMeta, Pod, Volume, controller_of
+from pulldoctor.cluster.owners import Owners, owner_chain
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import EventIndex, Timeline, build
 from pulldoctor.keyring import Entry
@@ -42,6 +43,7 @@ class FailingContainer:
     status_image: str = ""                 # the image the status reports (may be normalised)
     pull_policy_defaulted: bool = False    # the spec had none (manifests); the default was applied
     owner: tuple[str, str] | None = None   # (kind, name) of the controlling owner, e.g. ReplicaSet
+    owners: Owners | None = None           # the owner chain as read (ReplicaSet → Deployment …)
     node_info: NodeInfo | None = None
     restart_count: int = 0
 
@@ -82,8 +84,8 @@ def is_image_failing(pod: Pod) -> bool:
 
 
 def _owner(pod: Pod) -> tuple[str, str] | None:
-    refs = pod.metadata.owner_references
-    return (refs[0].kind, refs[0].name) if refs else None
+    ref = controller_of(pod.metadata.owner_references)
+    return (ref.kind, ref.name) if ref else None
 
 
 def _pod_pending_reason(pod: Pod) -> str | None:
@@ -173,8 +175,8 @@ def _find_failing(snapshot: Snapshot, pod: str | None, namespace: str | None) ->
     if not hits:
         return report
 
-    index = EventIndex(snapshot.events, {p.metadata.uid for p, *_ in hits if p.metadata.uid},
-                       {(p.metadata.namespace, p.metadata.name) for p, *_ in hits})
+    index = EventIndex(snapshot.events, {(p.metadata.uid, p.metadata.namespace, p.metadata.name,
+                                          p.metadata.resource_version): None for p, *_ in hits})
     secrets_cache: dict[str, tuple[PullSecrets, list[Any]]] = {}
     nodes_cache: dict[str, NodeInfo | None] = {}
     for p, ctype, spec, cs in hits:
@@ -206,7 +208,8 @@ def _find_failing(snapshot: Snapshot, pod: str | None, namespace: str | None) ->
             container_type=ctype, image=image, waiting_reason=waiting.reason,
             waiting_message=waiting.message, pull_policy=policy, node=node, timeline=timeline,
             pull_secrets=ps, keyring_entries=list(entries), status_image=cs.image,
-            pull_policy_defaulted=defaulted, owner=_owner(p), node_info=nodes_cache[node],
+            pull_policy_defaulted=defaulted, owner=_owner(p), owners=owner_chain(snapshot, p),
+            node_info=nodes_cache[node],
             restart_count=cs.restart_count,
         ))
     return report

@@ -71,7 +71,9 @@ def decode_documents(data: bytes, name: str) -> list[Decoded]:
 def _decode_yaml(data: bytes, name: str) -> list[Decoded]:
     import yaml  # only when a YAML file is read
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from pulldoctor.cluster.yamlload import BadValue, loader_class
+
+    loader = loader_class()
     if len(data) > MAX_YAML_BYTES:
         raise InputError(f"{name}: YAML larger than {MAX_YAML_BYTES >> 20} MiB ({len(data)} bytes) would need "
                          "gigabytes to read; use `kubectl get … -o json` instead (up to 1 GiB)")
@@ -89,6 +91,8 @@ def _decode_yaml(data: bytes, name: str) -> list[Decoded]:
                 out.append(convert_python(doc))
             except DocumentError as err:
                 raise InputError(f"{name}: document {n}: {err}") from None
+    except BadValue as err:
+        raise InputError(f"{name}: line {err.line}, column {err.column}: {err}") from None
     except yaml.MarkedYAMLError as err:
         if "nesting depth" in str(err.problem):  # newer libyaml stops deep flow collections before we count
             raise InputError(f"{name}: YAML nested more than {MAX_YAML_DEPTH} deep; not a Kubernetes object") from None

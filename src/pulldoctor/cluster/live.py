@@ -20,11 +20,16 @@ from pulldoctor.cluster.model import (
     LIST_DECODER_FOR_KIND,
     MAX_OBJECTS_PER_DOCUMENT,
     DocumentError,
+    OwnerReference,
     Pod,
+    Workload,
     check_object_count,
+    controller_of,
     decode_object,
     decode_with,
+    decode_workload,
 )
+from pulldoctor.cluster.owners import MAX_DEPTH
 from pulldoctor.cluster.snapshot import Snapshot, SourceSpec
 from pulldoctor.errors import ApiForbidden, ApiNotFound, ApiUnauthorized, ClusterAccessError
 from pulldoctor.kubeapi import KubeApi, Page, connect, list_all
@@ -121,6 +126,7 @@ def _load(spec: SourceSpec, s: _Reader, snap: Snapshot) -> None:
             sa_secrets.get((p.metadata.namespace, p.spec.service_account_name or "default"), [])
         wanted.setdefault(p.metadata.namespace, set()).update(names)
     _load_secrets(s, snap, wanted, budget)
+    _load_owners(s, snap, failing, budget)
 
 
 def _load_events(s: _Reader, snap: Snapshot, scope: str | None, namespaces: list[str]) -> None:
@@ -211,3 +217,88 @@ def _get_by_name(s: _Reader, snap: Snapshot, kind: str, wanted: dict[str, set[st
             yield ns, name, obj
         if complete and names:
             snap.mark_listed(kind, ns)
+
+
+#: Where the built-in owners live: kind -> (API prefix, resource).
+_OWNER_PATHS = {
+    "ReplicaSet": ("/apis/apps/v1", "replicasets"), "Deployment": ("/apis/apps/v1", "deployments"),
+    "StatefulSet": ("/apis/apps/v1", "statefulsets"), "DaemonSet": ("/apis/apps/v1", "daemonsets"),
+    "Job": ("/apis/batch/v1", "jobs"), "CronJob": ("/apis/batch/v1", "cronjobs"),
+    "ReplicationController": ("/api/v1", "replicationcontrollers"),
+}  # fmt: skip
+
+
+class _Discovery(msgspec.Struct, gc=False):
+    class Resource(msgspec.Struct, gc=False):
+        name: str = ""
+        kind: str = ""
+        namespaced: bool = True
+
+    resources: list[Resource] = []
+
+
+def _owner_path(s: _Reader, ref: OwnerReference, ns: str, plurals: dict[str, dict[str, str]]) -> str | None:
+    """The GET path of an owner: built-in kinds by table, a custom resource (an Argo Rollout) through the
+    discovery document of its apiVersion (read once per group/version). None when it cannot be found."""
+    if ref.kind in _OWNER_PATHS and ref.api_version in ("", "v1", "apps/v1", "batch/v1"):
+        prefix, resource = _OWNER_PATHS[ref.kind]
+    else:
+        if "/" not in ref.api_version:
+            return None
+        if ref.api_version not in plurals:
+            body = s.api.get(f"/apis/{ref.api_version}", cap=MAX_RESPONSE_BYTES)
+            try:
+                doc = msgspec.json.decode(body, type=_Discovery)
+            except msgspec.MsgspecError:
+                doc = _Discovery()
+            plurals[ref.api_version] = {r.kind: r.name for r in doc.resources if "/" not in r.name and r.namespaced}
+        found = plurals[ref.api_version].get(ref.kind)
+        if found is None:
+            return None
+        prefix, resource = f"/apis/{ref.api_version}", found
+    return f"{_collection(prefix, resource, ns)}/{quote(ref.name, safe='')}"
+
+
+def _load_owners(s: _Reader, snap: Snapshot, failing: list[Pod], budget: list[int]) -> None:
+    """Read each failing pod's owner chain (ReplicaSet → Deployment, Job → CronJob, a custom resource…),
+    GET by name, at most ``MAX_DEPTH`` deep; a 403 or 404 is remembered in ``snap.unread_owners`` (diagnosis
+    then says the owner is inferred) and noted once per kind."""
+    plurals: dict[str, dict[str, str]] = {}
+    forbidden: set[str] = set()
+    for p in failing:
+        ns = p.metadata.namespace
+        ref = controller_of(p.metadata.owner_references)
+        for _ in range(MAX_DEPTH):
+            if ref is None:
+                break
+            key = (ns, ref.kind, ref.name)
+            if key in snap.owners:
+                ref = snap.owners[key].controller_ref()
+                continue
+            if key in snap.unread_owners or not _spend(budget, snap, f"{ref.kind} {ns}/{ref.name}"):
+                break
+            try:
+                path = _owner_path(s, ref, ns, plurals)
+                if path is None:
+                    snap.unread_owners[key] = f"no API for {ref.api_version or '?'} {ref.kind}"
+                    break
+                obj: Workload = decode_workload(s.api.get(path, cap=MAX_RESPONSE_BYTES))
+            except ApiForbidden:
+                snap.unread_owners[key] = "forbidden"
+                if ref.kind not in forbidden:
+                    forbidden.add(ref.kind)
+                    snap.notes.append(f"could not read {ref.kind} objects in namespace {ns}: forbidden; owners "
+                                      "above them are inferred")
+                break
+            except ApiNotFound:
+                snap.unread_owners[key] = "not found"
+                break
+            except msgspec.MsgspecError as err:
+                raise ClusterAccessError(f"the Kubernetes API at {s.host} sent a {ref.kind} pulldoctor cannot "
+                                         f"read ({err})") from None
+            if not obj.kind:
+                obj.kind = ref.kind
+            if not obj.metadata.namespace:
+                obj.metadata.namespace = ns
+            snap.add([obj], mark_listed=False)
+            ref = obj.controller_ref()

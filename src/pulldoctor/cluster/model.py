@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -26,14 +27,20 @@ _OPTS = {"kw_only": True, "rename": "camel", "omit_defaults": True, "gc": False}
 
 
 class OwnerReference(Struct, **_OPTS):
+    """``metadata.ownerReferences[]``: who owns an object (``controller`` marks the one that manages it)."""
+
+    api_version: str = ""
     kind: str = ""
     name: str = ""
+    uid: str = ""
+    controller: bool | None = None
 
 
 class ObjectMeta(Struct, **_OPTS):
     name: str = ""
     namespace: str = ""
     uid: str = ""
+    resource_version: str = ""  # the same object read twice: the higher one is newer (Snapshot.dedupe)
     owner_references: list[OwnerReference] = []
 
 
@@ -130,32 +137,38 @@ class ObjectReference(Struct, **_OPTS):
     field_path: str = ""
 
 
-class EventSource(Struct, **_OPTS):
-    component: str = ""
-    host: str = ""
-
-
 class EventSeries(Struct, **_OPTS):
     count: int = 0
     last_observed_time: datetime | None = None
 
 
+class EventMeta(Struct, **_OPTS):
+    """An event's own metadata: no owners (a pod's ``ObjectMeta`` would give each of 100,000 events an
+    empty list)."""
+
+    name: str = ""
+    namespace: str = ""
+    uid: str = ""
+    resource_version: str = ""  # the newest of two copies of one event wins (Snapshot.dedupe)
+
+
 class Event(Struct, tag_field="kind", tag="Event", **_OPTS):
     """Both event APIs: core/v1 (involvedObject, message, count, first/lastTimestamp) and
-    events.k8s.io/v1 (regarding, note, deprecated*). ``timeline`` reads whichever is set."""
+    events.k8s.io/v1 (regarding, note, deprecated*). ``timeline`` reads whichever is set.
+
+    Only what the timeline reads: a cluster has ten times more events than pods, so ``type``, ``source``
+    and ``reporting*`` (with ObjectMeta's owners list, a quarter of each decoded event) are skipped like
+    every unknown field."""
 
     api_version: str = "v1"
-    metadata: ObjectMeta = field(default_factory=ObjectMeta)
+    metadata: EventMeta = field(default_factory=EventMeta)
     reason: str = ""
-    type: str = ""
     # core/v1
     involved_object: ObjectReference | None = None
     message: str = ""
     count: int | None = None
     first_timestamp: datetime | None = None
     last_timestamp: datetime | None = None
-    source: EventSource | None = None
-    reporting_component: str = ""
     # both
     event_time: datetime | None = None
     series: EventSeries | None = None
@@ -165,7 +178,6 @@ class Event(Struct, tag_field="kind", tag="Event", **_OPTS):
     deprecated_count: int | None = None
     deprecated_first_timestamp: datetime | None = None
     deprecated_last_timestamp: datetime | None = None
-    reporting_controller: str = ""
 
 
 # --- Nodes ------------------------------------------------------------------------------------------
@@ -196,9 +208,16 @@ class NodeStatus(Struct, **_OPTS):
     images: list[ContainerImage] = []
 
 
+class NodeSpec(Struct, **_OPTS):
+    # "aws:///us-east-1a/i-0abc…", "gce://PROJECT/ZONE/NAME", "azure:///subscriptions/…": the node's cloud,
+    # whose kubelet credential provider supplies its registry's credentials (cloud/providers.py).
+    provider_id: str = field(default="", name="providerID")
+
+
 class Node(Struct, tag_field="kind", tag="Node", **_OPTS):
     api_version: str = "v1"
     metadata: NodeMeta = field(default_factory=NodeMeta)
+    spec: NodeSpec = field(default_factory=NodeSpec)
     status: NodeStatus = field(default_factory=NodeStatus)
 
 
@@ -237,6 +256,40 @@ class ServiceAccount(Struct, tag_field="kind", tag="ServiceAccount", **_OPTS):
     api_version: str = "v1"
     metadata: ObjectMeta = field(default_factory=ObjectMeta)
     image_pull_secrets: list[LocalObjectReference] = []
+
+
+# --- Owners (controllers) -------------------------------------------------------------------------------
+
+
+#: Built-in kinds that own pods (or own what owns them) and that files, bundles and the live reader keep:
+#: only their metadata, to follow ``ownerReferences`` from a pod to the object a person edits.
+CONTROLLER_KINDS: frozenset[str] = frozenset(
+    {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController"})
+
+
+class Workload(Struct, **_OPTS):
+    """Any object in a pod's owner chain (a built-in controller or a custom resource such as an Argo
+    Rollout), reduced to what the chain needs: apiVersion, kind, name, namespace, uid and its owners."""
+
+    api_version: str = ""
+    kind: str = ""
+    metadata: ObjectMeta = field(default_factory=ObjectMeta)
+
+    def controller_ref(self) -> OwnerReference | None:
+        return controller_of(self.metadata.owner_references)
+
+
+def controller_of(refs: list[OwnerReference]) -> OwnerReference | None:
+    """The managing owner: the reference with ``controller: true``, else the only one (older objects and
+    hand-written files often omit the flag); None when several are listed and none is marked."""
+    marked = [r for r in refs if r.controller]
+    if marked:
+        return marked[0]
+    return refs[0] if len(refs) == 1 else None
+
+
+class WorkloadList(Struct, **_OPTS):
+    items: list[Workload] = []
 
 
 # --- Lists and the document union -------------------------------------------------------------------
@@ -306,6 +359,9 @@ _DOC_DECODER = msgspec.json.Decoder(Document)
 _OBJ_DECODER = msgspec.json.Decoder(KubeObject)
 _PEEK_DECODER = msgspec.json.Decoder(_Peek)
 _PEEK_KIND_DECODER = msgspec.json.Decoder(_PeekKind)
+#: Only on an error path: the top level of a document (values left undecoded), to say what it is.
+_LOOSE_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+    dict[str, msgspec.Raw] | list[msgspec.Raw] | str | int | float | bool | None)
 _LIST_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "PodList": msgspec.json.Decoder(PodList),
     "EventList": msgspec.json.Decoder(EventList),
@@ -320,7 +376,7 @@ LIST_DECODER_FOR_KIND = {LIST_ITEM_KIND[k]: d for k, d in _LIST_DECODERS.items()
 class Decoded(Struct, gc=False):
     """What one document gave: the objects pulldoctor reads and the kinds it skipped (counted)."""
 
-    objects: list[KubeObject] = []
+    objects: list[KubeObject | Workload] = []
     ignored: dict[str, int] = {}
 
 
@@ -388,8 +444,8 @@ def malformed_json(data: bytes | memoryview, err: BaseException) -> MalformedJSO
             return MalformedJSON(stdlib_err.msg, stdlib_err.pos)
         except RecursionError:
             return MalformedJSON("nested too deeply")
-        except ValueError:
-            pass
+        except ValueError:  # the one other ValueError of json's scanner: int()'s digit limit
+            return MalformedJSON(f"a number of more than {sys.get_int_max_str_digits()} digits")
         else:  # valid for Python but not strict JSON (NaN, Infinity) or deeper than the decoder reads
             return MalformedJSON("not strict JSON (NaN or Infinity), or nested too deeply")
     m = _DECODER_OFFSET_RE.search(str(err))  # an optional hint: without it the line has no position
@@ -430,18 +486,33 @@ def _decode_json(data: bytes | memoryview) -> Decoded:
         _flatten(_DOC_DECODER.decode(data), out)
         return out
     except msgspec.ValidationError as fast_err:
-        peek = _PEEK_DECODER.decode(data)
+        try:
+            peek = _PEEK_DECODER.decode(data)
+        except msgspec.ValidationError:  # valid JSON of the wrong shape: say which, in our words
+            kind = _kind_of_misshapen(data, fast_err)
+            _ignore(kind, out)  # a kind pulldoctor does not read: its items are not ours to check
+            return out
         if not peek.kind:
             raise DocumentError("no 'kind': not a Kubernetes object") from None
         if peek.items is None:
             if peek.kind in KINDS:
                 raise DocumentError(f"bad {peek.kind}: {fast_err}") from None
+            if peek.kind in CONTROLLER_KINDS:
+                out.objects.append(_workload(data, peek.kind))
+                return out
             _ignore(peek.kind, out)
             return out
         if peek.kind in _LIST_DECODERS or (peek.kind != "List" and not peek.kind.endswith("List")):
             raise DocumentError(f"bad {peek.kind or 'list'}: {fast_err}") from None
         for i, raw in enumerate(peek.items):
-            kind = _PEEK_KIND_DECODER.decode(raw).kind
+            try:
+                kind = _PEEK_KIND_DECODER.decode(raw).kind
+            except msgspec.ValidationError:
+                raise DocumentError(f"bad {peek.kind}: items[{i}] is {_a(_LOOSE_DECODER.decode(raw))}, "
+                                    "not an object") from None
+            if kind in CONTROLLER_KINDS:
+                out.objects.append(_workload(raw, kind, f" at items[{i}]"))
+                continue
             if kind not in KINDS:
                 _ignore(kind, out)
                 continue
@@ -450,6 +521,60 @@ def _decode_json(data: bytes | memoryview) -> Decoded:
             except msgspec.ValidationError as err:
                 raise DocumentError(f"bad {kind} at items[{i}]: {err}") from None
         return out
+
+
+def _a(value: object) -> str:
+    """What a misplaced value is, in JSON's words (a number, a string…), for an error line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _kind_of_misshapen(data: bytes | memoryview, fast_err: msgspec.ValidationError) -> str:
+    """A document that parses but does not fit ``_Peek`` ('kind' or 'items' of the wrong type, or not an
+    object): raise ``DocumentError`` saying which, unless it is a kind pulldoctor does not read (returned)."""
+    doc = _LOOSE_DECODER.decode(data)
+    if not isinstance(doc, dict):
+        raise DocumentError(f"{_a(doc)}, not a Kubernetes object")
+    kind = _LOOSE_DECODER.decode(doc["kind"]) if "kind" in doc else ""
+    if not isinstance(kind, str):
+        raise DocumentError(f"'kind' is {_a(kind)}, not a string: not a Kubernetes object")
+    if not kind:
+        raise DocumentError("no 'kind': not a Kubernetes object")
+    if kind in KINDS:
+        raise DocumentError(f"bad {kind}: {fast_err}")
+    if kind in _LIST_DECODERS or kind == "List":
+        raise DocumentError(f"bad {kind}: 'items' is {_a(_LOOSE_DECODER.decode(doc['items']))}, "
+                            "not a list")
+    return kind
+
+
+_WORKLOAD_DECODER = msgspec.json.Decoder(Workload)
+WORKLOAD_LIST_DECODER = msgspec.json.Decoder(WorkloadList)
+
+
+def _workload(data: bytes | memoryview, kind: str, where: str = "") -> Workload:
+    try:
+        obj: Workload = _WORKLOAD_DECODER.decode(data)
+    except msgspec.ValidationError as err:
+        raise DocumentError(f"bad {kind}{where}: {err}") from None
+    return obj
+
+
+def decode_workload(data: bytes | memoryview) -> Workload:
+    """One owner object from a GET (any kind); raises ``msgspec.DecodeError`` / ``ValidationError``."""
+    obj: Workload = decode_with(_WORKLOAD_DECODER, data)
+    return obj
 
 
 def convert_python(doc: object) -> Decoded:
@@ -461,6 +586,12 @@ def convert_python(doc: object) -> Decoded:
     if not isinstance(kind, str) or not kind:
         raise DocumentError("no 'kind': not a Kubernetes object")
     items = doc.get("items")
+    if kind in CONTROLLER_KINDS:
+        try:
+            out.objects.append(msgspec.convert(doc, Workload))
+        except msgspec.ValidationError as err:
+            raise DocumentError(f"bad {kind}: {err}") from None
+        return out
     if kind in KINDS or kind in _LIST_DECODERS:
         try:
             _flatten(msgspec.convert(doc, Document), out)
@@ -468,8 +599,18 @@ def convert_python(doc: object) -> Decoded:
             raise DocumentError(f"bad {kind}: {err}") from None
         return out
     if kind == "List" or (kind.endswith("List") and isinstance(items, list)):
+        if items is not None and not isinstance(items, list):
+            raise DocumentError(f"bad {kind}: 'items' is {_a(items)}, not a list")
         for i, item in enumerate(items or []):
-            ikind = item.get("kind", "") if isinstance(item, dict) else ""
+            if not isinstance(item, dict):
+                raise DocumentError(f"bad {kind}: items[{i}] is {_a(item)}, not an object")
+            ikind = item.get("kind", "")
+            if ikind in CONTROLLER_KINDS:
+                try:
+                    out.objects.append(msgspec.convert(item, Workload))
+                except msgspec.ValidationError as err:
+                    raise DocumentError(f"bad {ikind} at items[{i}]: {err}") from None
+                continue
             if ikind not in KINDS:
                 _ignore(ikind, out)
                 continue

@@ -10,10 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
-from pulldoctor.cluster.model import Event, KubeObject, Node, Pod, Secret, ServiceAccount
+from pulldoctor.cluster.model import (
+    Event,
+    EventMeta,
+    KubeObject,
+    Node,
+    ObjectMeta,
+    Pod,
+    Secret,
+    ServiceAccount,
+    Workload,
+)
 
 ALL_NAMESPACES = "*"
+_T = TypeVar("_T", Pod, Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,10 @@ class Snapshot:
     nodes: dict[str, Node] = field(default_factory=dict)
     secrets: dict[tuple[str, str], Secret] = field(default_factory=dict)
     service_accounts: dict[tuple[str, str], ServiceAccount] = field(default_factory=dict)
+    #: the objects of pods' owner chains that were read, by (namespace, kind, name)
+    owners: dict[tuple[str, str, str], Workload] = field(default_factory=dict)
+    #: owners that could not be read (live: forbidden, gone), by (namespace, kind, name): why
+    unread_owners: dict[tuple[str, str, str], str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     ignored_kinds: dict[str, int] = field(default_factory=dict)
     source: str = ""
@@ -78,13 +94,11 @@ class Snapshot:
     taken_how: str = ""
     #: kind -> namespaces whose objects of that kind were read in full ("*" = all; nodes use "*").
     complete: dict[str, set[str]] = field(default_factory=dict)
-    _may_have_duplicates: bool = False
 
-    def add(self, objects: Iterable[KubeObject], *, mark_listed: bool = True) -> None:
+    def add(self, objects: Iterable[KubeObject | Workload], *, mark_listed: bool = True) -> None:
         """Add decoded objects; with ``mark_listed`` (files) a kind counts as listed in every namespace
         where at least one object of that kind appeared."""
         pods, events = self.pods, self.events
-        n_pods, n_events = len(pods), len(events)
         for obj in objects:
             if type(obj) is Event:
                 events.append(obj)
@@ -99,6 +113,9 @@ class Snapshot:
             elif type(obj) is Secret:
                 self.secrets[_key(obj.metadata.namespace, obj.metadata.name)] = obj
                 ns, kind = obj.metadata.namespace, "Secret"
+            elif type(obj) is Workload:
+                self.owners[(obj.metadata.namespace, obj.kind, obj.metadata.name)] = obj
+                continue
             elif type(obj) is ServiceAccount:
                 self.service_accounts[_key(obj.metadata.namespace, obj.metadata.name)] = obj
                 ns, kind = obj.metadata.namespace, "ServiceAccount"
@@ -108,9 +125,6 @@ class Snapshot:
                 seen = self.complete.setdefault(kind, set())
                 if ns not in seen:
                     seen.add(ns)
-        # Duplicates are only possible once a second batch brings pods or events (overlapping files).
-        if (n_pods and len(pods) > n_pods) or (n_events and len(events) > n_events):
-            self._may_have_duplicates = True
 
     def mark_listed(self, kind: str, namespace: str | None) -> None:
         """Record that every ``kind`` in ``namespace`` (None = all namespaces) was read."""
@@ -125,17 +139,34 @@ class Snapshot:
             self.ignored_kinds[kind] = self.ignored_kinds.get(kind, 0) + n
 
     def dedupe(self) -> None:
-        """The same pod or event read twice (overlapping files) is kept once, the last one read."""
-        def key(meta: object, fallback: object) -> object:
-            uid, name = getattr(meta, "uid", ""), getattr(meta, "name", "")
-            return uid or ((getattr(meta, "namespace", ""), name) if name else fallback)
+        """The same pod or event read twice (overlapping files, concatenated lists, one uid twice in a
+        list) is kept once: the copy with the highest resourceVersion, else the last one read. Without
+        this each copy of a pod got every copy's events (quadratic) and was reported once per copy."""
+        self.pods = _newest(self.pods)
+        self.events = _newest(self.events)
 
-        if not self._may_have_duplicates:
-            return
-        if self.pods:
-            self.pods = list({key(p.metadata, id(p)): p for p in self.pods}.values())
-        if self.events:
-            self.events = list({key(e.metadata, id(e)): e for e in self.events}.values())
+
+def _rv(meta: ObjectMeta | EventMeta) -> int | None:
+    rv = meta.resource_version
+    return int(rv) if rv.isdigit() and len(rv) < 30 else None  # etcd's revision; opaque otherwise
+
+
+def _newest(objects: list[_T]) -> list[_T]:
+    """``objects`` without repeats (by uid, else namespace/name), in first-seen order, newest copy kept."""
+    uids = {obj.metadata.uid for obj in objects}  # the common case, a tenth of the loop below: no repeats
+    if len(uids) == len(objects) and "" not in uids:
+        return objects
+    kept: dict[object, _T] = {}
+    for obj in objects:
+        meta = obj.metadata
+        key = meta.uid or ((meta.namespace, meta.name) if meta.name else id(obj))
+        old = kept.get(key)
+        if old is not None:
+            new_rv, old_rv = _rv(meta), _rv(old.metadata)
+            if new_rv is not None and old_rv is not None and new_rv < old_rv:
+                continue
+        kept[key] = obj
+    return objects if len(kept) == len(objects) else list(kept.values())
 
 
 def newest_event_time(events: Iterable[Event]) -> datetime | None:

@@ -124,13 +124,64 @@ def backoff_step(attempts: int) -> int:
     return step
 
 
-class EventIndex:
-    """Image events grouped by pod (uid, or namespace/name when the event has no uid). Built once, for the
-    pods in ``uids``/``names`` only (a cluster has far more events than failing pods)."""
+#: FailedToRetrieveImagePullSecret messages kept per container (the rules quote the first): a bound, so
+#: that thousands of distinct messages about one pod are not copied into each of its containers.
+MAX_SECRET_WARNINGS = 10
 
-    def __init__(self, events: Iterable[Event], uids: set[str], names: set[tuple[str, str]]) -> None:
-        self.by_uid: dict[str, list[EventView]] = {}
-        self.by_name: dict[tuple[str, str], list[EventView]] = {}
+
+@dataclass(slots=True)
+class PodEvents:
+    """One pod's image events, split once: per container (by fieldPath) and about the pod itself
+    (``POD_REASONS``). Each container then reads only its own events: the cost stays linear in events,
+    whatever the number of containers."""
+
+    by_container: dict[tuple[str, str], list[EventView]] = field(default_factory=dict)
+    pod_level: list[EventView] = field(default_factory=list)
+    _summary: tuple[dict[str, ReasonStats], list[str]] | None = None
+
+    def add(self, ev: EventView) -> None:
+        if ev.container is not None:
+            self.by_container.setdefault(ev.container, []).append(ev)
+        elif ev.reason in POD_REASONS:
+            self.pod_level.append(ev)
+
+    def summary(self) -> tuple[dict[str, ReasonStats], list[str]]:
+        """The pod-level events' stats by reason and their distinct messages (first ``MAX_SECRET_WARNINGS``),
+        computed once per pod."""
+        if self._summary is None:
+            reasons: dict[str, ReasonStats] = {}
+            messages: dict[str, None] = {}  # ordered and unique
+            for ev in self.pod_level:
+                reasons.setdefault(ev.reason, ReasonStats()).add(ev)
+                if ev.message and len(messages) < MAX_SECRET_WARNINGS:
+                    messages.setdefault(ev.message, None)
+            self._summary = (reasons, list(messages))
+        return self._summary
+
+
+_NO_EVENTS = PodEvents()
+
+
+class EventIndex:
+    """Image events grouped by pod, built once for the pods given (a cluster has far more events than
+    failing pods). An event names its pod by uid; one without a uid by namespace/name, and goes to the pod
+    that holds that name: the one with the highest resourceVersion, else the last read (two pods can
+    share a name only across time: a pod deleted and created again)."""
+
+    def __init__(self, events: Iterable[Event], pods: Iterable[tuple[str, str, str, str]]) -> None:
+        """``pods``: (uid, namespace, name, resourceVersion) of each pod to index."""
+        self._groups: dict[object, PodEvents] = {}
+        uids: set[str] = set()
+        owner: dict[tuple[str, str], tuple[int, int, object]] = {}  # name -> (rv, order, pod key)
+        for order, (uid, ns, name, rv) in enumerate(pods):
+            if uid:
+                uids.add(uid)
+            pod_key: object = uid or (ns, name)
+            rank = (int(rv) if rv.isdigit() and len(rv) < 30 else -1, order, pod_key)
+            if (ns, name) not in owner or rank[:2] > owner[(ns, name)][:2]:
+                owner[(ns, name)] = rank
+        by_name = {name: rank[2] for name, rank in owner.items()}
+        groups = self._groups
         reasons = IMAGE_EVENT_REASONS
         for e in events:
             if e.reason not in reasons:
@@ -139,33 +190,37 @@ class EventIndex:
             if ref is None or (ref.kind and ref.kind != "Pod"):
                 continue
             if ref.uid:
-                if ref.uid in uids:
-                    self.by_uid.setdefault(ref.uid, []).append(view(e)[1])
+                if ref.uid not in uids:
+                    continue
+                key: object = ref.uid
             else:
-                key = (ref.namespace or e.metadata.namespace, ref.name)
-                if key in names:
-                    self.by_name.setdefault(key, []).append(view(e)[1])
+                found = by_name.get((ref.namespace or e.metadata.namespace, ref.name))
+                if found is None:
+                    continue
+                key = found
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = PodEvents()
+            group.add(view(e)[1])
 
-    def for_pod(self, uid: str, namespace: str, name: str) -> list[EventView]:
-        return self.by_uid.get(uid, []) + self.by_name.get((namespace, name), []) if uid else \
-            self.by_name.get((namespace, name), [])
+    def for_pod(self, uid: str, namespace: str, name: str) -> PodEvents:
+        return self._groups.get(uid or (namespace, name), _NO_EVENTS)
 
 
-def build(pod_events: list[EventView], container_type: str, container: str, *,
+def build(pod_events: PodEvents | Iterable[EventView], container_type: str, container: str, *,
           events_read: bool, waiting_reason: str = "") -> Timeline:
-    """The timeline of one container from its pod's image events."""
+    """The timeline of one container from its pod's image events (a ``PodEvents``, or any events)."""
+    if not isinstance(pod_events, PodEvents):
+        grouped = PodEvents()
+        for ev in pod_events:
+            grouped.add(ev)
+        pod_events = grouped
     t = Timeline()
     newest: EventView | None = None
-    key = (container_type, container)
-    for ev in pod_events:
-        if ev.container is None:
-            if ev.reason in POD_REASONS:
-                t.reasons.setdefault(ev.reason, ReasonStats()).add(ev)
-                if ev.message and ev.message not in t.secret_warnings:
-                    t.secret_warnings.append(ev.message)
-            continue
-        if ev.container != key:
-            continue
+    pod_reasons, warnings = pod_events.summary()
+    t.secret_warnings = list(warnings)
+    t.reasons = {r: ReasonStats(s.count, s.first, s.last) for r, s in pod_reasons.items()}
+    for ev in pod_events.by_container.get((container_type, container), ()):
         t.reasons.setdefault(ev.reason, ReasonStats()).add(ev)
         if ev.reason == EventReason.BACK_OFF:
             t.backoff += ev.count

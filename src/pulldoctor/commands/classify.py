@@ -23,7 +23,7 @@ from typing import TextIO
 
 from pulldoctor.errors import InputError
 from pulldoctor.messages import Classification, classify
-from pulldoctor.redact import mask_userinfo
+from pulldoctor.redact import mask_userinfo, printable, printable_json
 
 #: A stdin line longer than this is refused rather than decoded (classify examines 16 KiB anyway).
 MAX_LINE_CHARS = 4 * 1024 * 1024
@@ -50,7 +50,8 @@ def _text_block(message: str, c: Classification) -> str:
 
 
 def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+    # UTF-8 kept as is; DEL, C1 controls and user:password@ go through the JSON gate.
+    return printable_json(json.dumps(obj, ensure_ascii=False, separators=(", ", ": ")))
 
 
 def _from_args(messages: list[str], output: str, out: TextIO) -> None:
@@ -62,7 +63,7 @@ def _from_args(messages: list[str], output: str, out: TextIO) -> None:
         else:
             blocks.append(_text_block(message, c))
     if blocks:
-        out.write("\n\n".join(blocks) + "\n")
+        out.write(printable("\n\n".join(blocks) + "\n"))  # images, hosts, URLs, members: escaped
 
 
 def _bounded_lines(stream: TextIO) -> Iterator[str]:

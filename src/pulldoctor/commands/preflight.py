@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pulldoctor.errors import InputError, UsageError
+from pulldoctor.errors import UsageError
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Entry
     from pulldoctor.registry.manifest import Platform
 
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
 MAX_PLATFORMS = 16
 
 
@@ -41,20 +39,9 @@ def platforms(text: str) -> list[Platform]:
 
 def node_entries(path: str) -> list[Entry]:
     """The node's own credentials (``--docker-config``): tried after the pod's secrets, as the kubelet does."""
-    from pulldoctor.keyring import entries_from_docker_config
+    from pulldoctor.keyring import entries_from_docker_config_file
 
-    try:
-        with Path(path).open("rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as err:
-        raise InputError(f"cannot read --docker-config {path}: {err.strerror or type(err).__name__}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise InputError(f"--docker-config {path} is larger than {MAX_CONFIG_BYTES} bytes; not a docker config")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"--docker-config {path} is not UTF-8 text") from None
-    return entries_from_docker_config(text, f"file {path}")
+    return entries_from_docker_config_file(path)
 
 
 def run(args: argparse.Namespace) -> int:

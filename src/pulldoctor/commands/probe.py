@@ -10,10 +10,8 @@ import argparse
 import json
 import sys
 import textwrap
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pulldoctor.errors import InputError
 from pulldoctor.redact import printable
 
 if TYPE_CHECKING:
@@ -21,25 +19,13 @@ if TYPE_CHECKING:
     from pulldoctor.registry.models import ProbeResult
 
 WIDTH = 80
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 def credentials_from_docker_config(path: str, image: str) -> tuple[list[Credential], str]:
     """Credentials the kubelet would try for ``image`` from a docker config file, and who they are."""
-    from pulldoctor.keyring import Keyring, entries_from_docker_config
+    from pulldoctor.keyring import Keyring, entries_from_docker_config_file
 
-    try:
-        with Path(path).open("rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as err:
-        raise InputError(f"cannot read --docker-config {path}: {err.strerror or type(err).__name__}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise InputError(f"--docker-config {path} is larger than {MAX_CONFIG_BYTES} bytes; not a docker config")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"--docker-config {path} is not UTF-8 text") from None
-    lookup = Keyring(entries_from_docker_config(text, f"file {path}")).lookup(image)
+    lookup = Keyring(entries_from_docker_config_file(path)).lookup(image)
     creds = [e.credential for e in lookup.matches if e.credential is not None]
     return creds, lookup.explanation
 
@@ -87,13 +73,16 @@ def run(args: argparse.Namespace) -> int:
     if args.docker_config:
         creds, note = credentials_from_docker_config(args.docker_config, args.image)
     options = ProbeOptions.build(insecure_registries=args.insecure_registry, ca_file=args.ca_file,
-                                 hosts_dir=getattr(args, "hosts_dir", None), runtime=args.runtime)
+                                 hosts_dir=getattr(args, "hosts_dir", None), runtime=args.runtime,
+                                 registries_conf=args.registries_conf)
     result = probe_sync(ref, credentials=creds, platform=platform, options=options)
     if args.output == "json":
         doc = result.to_json()
         if args.docker_config:
             doc["credentials"] = {"tried": len(creds), "explanation": note}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        from pulldoctor.redact import printable_json  # the same gate as text: details quote registries
+
+        sys.stdout.write(printable_json(json.dumps(doc, indent=2)) + "\n")
     else:
         sys.stdout.write(render_text(result, note))
     return 0 if result.cause is None else 1

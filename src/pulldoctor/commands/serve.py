@@ -38,13 +38,15 @@ def config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         ca_file=args.ca_file,
         hosts_dir=args.hosts_dir,
         request_timeout=scope.request_timeout,
+        findings_endpoint=bool(args.findings_endpoint),
     )
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pulldoctor.logfmt import configure
+
+    configure(sys.stderr, logging.INFO)  # messages quote the API server: masked, escaped, one line each
     from pulldoctor.exporter import Exporter
 
     stop = threading.Event()

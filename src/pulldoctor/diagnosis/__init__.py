@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pulldoctor.diagnosis import suggest
+from pulldoctor.diagnosis.cloudstep import CloudReader
 from pulldoctor.diagnosis.evidence import Evidence, secrets_json, timeline_json
-from pulldoctor.diagnosis.gather import evidence_for, image_nodes, secret_namespaces
+from pulldoctor.diagnosis.gather import evidence_for, image_nodes, node_platforms, secret_namespaces
 from pulldoctor.diagnosis.groups import group
 from pulldoctor.diagnosis.model import (
     Confidence,
@@ -29,6 +30,7 @@ from pulldoctor.diagnosis.probing import ProbeAnswers, Prober, attach
 from pulldoctor.diagnosis.rules import RULES, decide, fixes
 
 if TYPE_CHECKING:
+    from pulldoctor.cloud.providers import Provider
     from pulldoctor.cluster import FailingReport, Snapshot
 
 __all__ = [
@@ -52,12 +54,14 @@ __all__ = [
 ]
 
 
-def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetime | None = None, *,
-           at_snapshot: bool = False) -> list[Evidence]:
+def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetime | None = None,
+           providers: Sequence[Provider] | None = None, *, at_snapshot: bool = False) -> list[Evidence]:
     """Evidence for every failing container of a ``cluster.FailingReport``."""
     by_name = secret_namespaces(snapshot) if snapshot is not None else {}
     by_image = image_nodes(snapshot) if snapshot is not None else {}
-    evidences = [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, at_snapshot=at_snapshot)
+    platforms = node_platforms(snapshot) if snapshot is not None else None
+    evidences = [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, platforms=platforms,
+                              providers=providers, at_snapshot=at_snapshot)
                  for fc in report.failing]
     maybe_missing = [ev for ev in evidences if ev.message_cause in suggest.MAYBE_MISSING]
     if snapshot is not None and maybe_missing:
@@ -97,18 +101,23 @@ def conclude(evidences: Sequence[Evidence], *, not_image: Mapping[str, int] | No
 
 def run(report: FailingReport, snapshot: Snapshot | None = None, *, probe: Prober | None = None,
         skipped: str = "not probed (--no-probe)", notes: Sequence[str] = (), now: datetime | None = None,
+        providers: Sequence[Provider] | None = None, cloud: CloudReader | None = None,
         as_of: datetime | None = None) -> Diagnosis:
     """The pipeline every front end calls: gather the evidence of ``report``'s failing containers, ask
-    ``probe`` about those a probe can settle (None: nothing is probed, ``skipped`` says why), let each
-    container's rule family decide and fix it, group the findings. ``notes`` are added to the report's.
-    ``as_of``: an offline input's time (``Snapshot.taken_at``); ages and back-offs are judged at it."""
-    evidences = gather(report, snapshot, as_of or now, at_snapshot=as_of is not None)
+    ``probe`` about those a probe can settle (None: nothing is probed, ``skipped`` says why), ask ``cloud``
+    (``cloudstep.aws``) about cloud registry pulls, let each container's rule family decide and fix it,
+    group the findings. ``notes`` are added to the report's; ``providers`` replaces the kubelet's default
+    credential providers (``--credential-provider-config``). ``as_of``: an offline input's time
+    (``Snapshot.taken_at``); ages and back-offs are judged at it."""
+    evidences = gather(report, snapshot, as_of or now, providers, at_snapshot=as_of is not None)
     extra = list(notes)
     if probe is None:
         for ev in evidences:
             ev.probe_note = skipped
     else:
         extra += attach(evidences, probe)
+    if cloud is not None:
+        extra += cloud(evidences)
     d = conclude(evidences, not_image=report.not_image, notes=[*report.notes, *extra],
                  probed=probe is not None and bool(evidences))
     d.as_of = as_of

@@ -19,6 +19,9 @@ from pulldoctor.cluster.timeline import Timeline
 from pulldoctor.errors import InvalidReference
 
 if TYPE_CHECKING:  # the registry part is imported only where a probe runs
+    from pulldoctor.cloud.aws import AwsEvidence
+    from pulldoctor.cloud.ecrtoken import EcrToken
+    from pulldoctor.cloud.providers import Provider
     from pulldoctor.keyring import Lookup
     from pulldoctor.messages.classifier import Classification
     from pulldoctor.reference import ImageRef
@@ -122,6 +125,9 @@ class Evidence:
     waiting_message: str | None = None
     pull_policy: str | None = None
     owner: tuple[str, str] | None = None            # (kind, name) of the controller to patch, e.g. Deployment
+    owner_api_version: str = ""                     # its apiVersion ("argoproj.io/v1alpha1" for a Rollout)
+    owner_inferred: tuple[str, str] | None = None   # the unread object the owner was inferred from, if it was
+    owner_note: str = ""                            # how the owner is known, when it was not read
     ref: ImageRef | None = None                     # reference.parse(image); None when it is invalid
     ref_error: InvalidReference | None = None       # why reference.parse refused it
     message: str | None = None                      # the best failure text (waiting message or newest event)
@@ -134,8 +140,15 @@ class Evidence:
     entry_keys: list[tuple[str, str]] = field(default_factory=list)  # (registry key, source) of every entry
     node: NodeInfo | None = None
     nodes_with_image: list[str] = field(default_factory=list)  # other nodes whose image list has it
+    #: every node platform of the cluster (os/arch[/variant] -> node names); None when nodes were not read
+    cluster_platforms: dict[str, list[str]] | None = None
     probe: ProbeResult | None = None                # the registry probe of the node's pull
     probe_note: str | None = None                   # why there is no probe ("--no-probe", …)
+    provider: Provider | None = None                # the node's kubelet credential provider for this image
+    provider_failure: tuple[str, str | None] | None = None  # (text, plugin named) of a failed provider
+    ecr_tokens: list[tuple[str, EcrToken]] = field(default_factory=list)  # (source, expiry) of ECR entries
+    cloud: AwsEvidence | None = None                # what AWS said about this pull (pulldoctor[aws])
+    cloud_note: str | None = None                   # why there is none ("--no-cloud", …)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     at_snapshot: bool = False                       # ``now`` is an offline input's time, not the wall clock's
     similar_repositories: list[tuple[str, str]] = field(default_factory=list)  # (repository, why): did you mean?
@@ -147,6 +160,10 @@ class Evidence:
     @property
     def registry(self) -> str | None:
         return self.ref.registry if self.ref is not None else None
+
+    def expired_ecr_token(self) -> tuple[str, EcrToken] | None:
+        """The first ECR token the kubelet would send that has expired (source, token)."""
+        return next(((src, t) for src, t in self.ecr_tokens if t.expired(self.now)), None)
 
     @property
     def kubelet_sends_credentials(self) -> bool:

@@ -83,12 +83,45 @@ def keyring_lines(ev: Evidence) -> list[EvidenceLine]:
             srcs = ", ".join(f"{m.key} from {m.source}" for m in lk.matches[:3])
             note = " (only through the Docker Hub fallback)" if lk.used_default_fallback else ""
             lines.append(EvidenceLine("keyring", f"the kubelet sends credentials for {ev.registry}: {srcs}{note}"))
+        elif ev.provider is not None:
+            lines.append(EvidenceLine("keyring", f"no pull secret has an entry for {ev.registry}"))
         else:
             expl = lk.explanation or f"no entry matches {ev.registry}"
             if s.missing or s.wrong_type:  # the keyring only saw what is left: say why the named ones are not
                 expl = why_no_credentials(ev)
             lines.append(EvidenceLine("keyring", f"the kubelet sends no credentials: {expl}"))
+    lines += provider_lines(ev)
     return lines
+
+
+def provider_text(ev: Evidence) -> str:
+    """Who supplies the node's credentials for this image: "credential provider ecr-credential-provider
+    (default for aws:// nodes) with the node's IAM role"."""
+    p = ev.provider
+    if p is None:
+        return ""
+    return f"the kubelet's credential provider {p.name} ({p.source}) with {p.identity}"
+
+
+def provider_lines(ev: Evidence) -> list[EvidenceLine]:
+    """The node's credential provider for this image, a provider failure, and ECR token expiries."""
+    out: list[EvidenceLine] = []
+    if ev.provider is not None:
+        also = " too (the kubelet tries each credential in turn)" if ev.kubelet_sends_credentials else ""
+        glob = ev.provider.matching(ev.ref.name) if ev.ref else None
+        out.append(EvidenceLine("credential provider",
+                                f"{ev.registry} matches {glob or 'its matchImages'}: "
+                                f"{provider_text(ev)} supplies credentials for it{also}"))
+    if ev.provider_failure is not None:
+        out.append(EvidenceLine(ev.message_source, f"credential provider failed: {clip(ev.provider_failure[0], 200)}"))
+    for src, tok in ev.ecr_tokens[:3]:
+        if tok.expires_at is None:
+            out.append(EvidenceLine("keyring", f"ECR token in {src}: {tok.note}"))
+        else:
+            state = "expired" if tok.expired(ev.now) else "expires"
+            out.append(EvidenceLine("keyring", f"ECR token in {src} {state} {tok.expires_at:%Y-%m-%d %H:%M:%S}Z "
+                                               f"({ago(tok.expires_at, ev.now)})"))
+    return out
 
 
 def why_no_credentials(ev: Evidence) -> str:
@@ -103,6 +136,8 @@ def why_no_credentials(ev: Evidence) -> str:
         hosts = sorted({k for k, _ in ev.entry_keys})
         return (f"the pull secrets in effect ({', '.join(s.names)}) have entries for {', '.join(hosts)}, "
                 f"none for it" if hosts else f"the pull secrets in effect ({', '.join(s.names)}) have no entries")
+    if ev.provider is not None:
+        return f"there is no pull secret for it, and {provider_text(ev)} gave none that the registry took"
     return "there is no pull secret for it"
 
 

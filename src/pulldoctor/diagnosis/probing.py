@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # the registry part loads only when a probe runs (``--no-prob
     from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult
 
 #: Failures a probe of the registry cannot tell anything about.
-_NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID})
+_NODE_ONLY = frozenset({Cause.INVALID_IMAGE_NAME, Cause.NEVER_PULL_ABSENT, Cause.SIGNATURE_INVALID,
+                        Cause.AMBIGUOUS_SHORT_NAME})
 #: Short timeouts: a diagnosis should answer in seconds, even when registries are unreachable.
 DIAGNOSE_TIMEOUTS: dict[str, float] = {"dns_timeout": 3.0, "connect_timeout": 3.0, "request_timeout": 8.0}
 BATCH_DEADLINE = 30.0
@@ -63,12 +64,14 @@ def node_runtime(ev: Evidence) -> Runtime | None:
 
 
 def options(insecure: Sequence[str] = (), ca_file: str | None = None,
-            hosts_dir: str | None = None) -> ProbeOptions:
-    """Probe options for a diagnosis; ``hosts_dir`` is the nodes' containerd certs.d (malformed → InputError)."""
+            hosts_dir: str | None = None, registries_conf: str | None = None) -> ProbeOptions:
+    """Probe options for a diagnosis; ``hosts_dir`` is the nodes' containerd certs.d, ``registries_conf`` a CRI-O
+    node's registries.conf (malformed → InputError)."""
     from pulldoctor.registry.models import ProbeOptions
 
     t = DIAGNOSE_TIMEOUTS
-    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, dns_timeout=t["dns_timeout"],
+    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, registries_conf=registries_conf,
+                              dns_timeout=t["dns_timeout"],
                               connect_timeout=t["connect_timeout"], request_timeout=t["request_timeout"])
 
 

@@ -16,23 +16,23 @@ from pulldoctor.diagnosis.families.deadline import PROGRESS_DEADLINE
 from pulldoctor.diagnosis.families.disk import DISK
 from pulldoctor.diagnosis.families.manifest import MANIFEST
 from pulldoctor.diagnosis.families.network import NETWORK_FAMILY
-from pulldoctor.diagnosis.families.node import INVALID_NAME, NEVER_PULL, SIGNATURE
+from pulldoctor.diagnosis.families.node import INVALID_NAME, NEVER_PULL, SHORT_NAME, SIGNATURE
 from pulldoctor.diagnosis.families.notfound import NOT_FOUND_FAMILY
 from pulldoctor.diagnosis.families.other import FALLBACK, SERVER_ERROR
 from pulldoctor.diagnosis.families.platform import PLATFORM
 from pulldoctor.diagnosis.families.ratelimit import RATE_LIMIT, kubelet_qps_limited
 from pulldoctor.diagnosis.families.transient import TRANSIENT
 from pulldoctor.diagnosis.families.verdicts import probe_cause, probe_state, untested_credentials
-from pulldoctor.diagnosis.kubectl import delete_pod, owner
-from pulldoctor.diagnosis.model import Fix, Verdict
+from pulldoctor.diagnosis.kubectl import delete_pod, owner, owner_check, q
+from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
 
 C = Cause
 #: A rule is a family: the name the README's table and ``Verdict.rule`` use, its causes, decide and fixes.
 Rule = Family
 
 RULES: tuple[Family, ...] = (
-    INVALID_NAME, NEVER_PULL, SIGNATURE, ACCESS_FAMILY, NOT_FOUND_FAMILY, FORBIDDEN, RATE_LIMIT, NETWORK_FAMILY,
-    PLATFORM, MANIFEST, PROGRESS_DEADLINE, DISK, SERVER_ERROR, FALLBACK,
+    INVALID_NAME, NEVER_PULL, SIGNATURE, SHORT_NAME, ACCESS_FAMILY, NOT_FOUND_FAMILY, FORBIDDEN, RATE_LIMIT,
+    NETWORK_FAMILY, PLATFORM, MANIFEST, PROGRESS_DEADLINE, DISK, SERVER_ERROR, FALLBACK,
 )
 
 _BY_CAUSE: dict[Cause, Family] = {c: r for r in RULES for c in r.causes}
@@ -50,6 +50,8 @@ def claimed_cause(ev: Evidence) -> Cause:
         return _BY_WAITING[ev.waiting_reason]
     if ev.ref_error is not None:
         return C.INVALID_IMAGE_NAME
+    if ev.provider_failure is not None:  # the kubelet's credential provider failed: it sent nothing of its own
+        return C.AUTH_MISSING
     mc = ev.message_cause
     if mc is not None and mc != C.OTHER:
         return mc
@@ -65,8 +67,12 @@ def decide(ev: Evidence) -> Verdict:
     claimed = claimed_cause(ev)
     if (claimed in REGISTRY_SIDE and probe_state(ev) == "pullable" and not kubelet_qps_limited(ev)
             and not untested_credentials(ev)):
-        return TRANSIENT.decide(ev, claimed)
-    return _BY_CAUSE.get(claimed, FALLBACK).decide(ev, claimed)
+        v = TRANSIENT.decide(ev, claimed)
+    else:
+        v = _BY_CAUSE.get(claimed, FALLBACK).decide(ev, claimed)
+    if ev.owner_note:
+        v.evidence.append(EvidenceLine("owner", ev.owner_note))
+    return v
 
 
 def fixes(verdict: Verdict, ev: Evidence) -> list[Fix]:
@@ -76,6 +82,15 @@ def fixes(verdict: Verdict, ev: Evidence) -> list[Fix]:
         return TRANSIENT.fixes(ev, verdict)
     steps = list(_BY_CAUSE.get(verdict.cause, FALLBACK).fixes(ev, verdict))
     o = owner(ev)
+    check = owner_check(ev)
+    if check is not None and o and any(f"{o[0]}/{o[1]}" in c or f"{o[0]} {o[1]}" in c or f"{o[0]} {q(o[1])}" in c
+                                       for f in steps for c in f.commands):
+        steps.insert(0, check)
+    if o and o[0] == "job" and any(c.startswith(f"kubectl get job {q(o[1])} ") and "replace --force" in c
+                                   for f in steps for c in f.commands):
+        steps.append(Fix(f"Job {o[1]}'s pod template is immutable, so the command re-creates it: replace --force "
+                         "deletes the Job and its pods and creates it again (it runs from the start), without the "
+                         "old selector and controller-uid labels that a new Job must not carry."))
     if o and o[0] == "statefulset" and any(c.startswith(("kubectl set image statefulset/",
                                                          "kubectl patch statefulset "))
                                            for f in steps for c in f.commands):

@@ -10,12 +10,13 @@ itself is not known to exist (a probe that lists its tags settles that).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pulldoctor.causes import Cause
+from pulldoctor.cluster.model import controller_of
 from pulldoctor.diagnosis.evidence import Evidence
-from pulldoctor.diagnosis.gather import _owner
 from pulldoctor.diagnosis.kubectl import set_image
 from pulldoctor.diagnosis.model import EvidenceLine, Fix
 from pulldoctor.errors import InvalidReference
@@ -29,6 +30,19 @@ SOURCE = "similar names"        # the evidence line's source (the brief text vie
 FIX_PREFIX = "Did you mean "
 MAX_PULLED = 20_000             # distinct (registry, repository, namespace, owner) read from the input
 MAYBE_MISSING = frozenset({Cause.TAG_NOT_FOUND, Cause.REPO_NOT_FOUND, Cause.REPO_NOT_FOUND_OR_NO_ACCESS})
+
+
+# A Deployment's ReplicaSets are named NAME-<pod-template hash> (apimachinery rand.SafeEncodeString)
+_TEMPLATE_HASH = re.compile(r"^[bcdfghjklmnpqrstvwxz2456789]{1,10}$")
+
+
+def _owner(kind: str, name: str) -> tuple[str, str]:
+    """Who a pod's controller reference names, as a user sees it: a ReplicaSet's Deployment (for ranking only:
+    the owner is not patched here, so a name is enough)."""
+    base, _, suffix = name.rpartition("-")
+    if kind == "ReplicaSet" and base and _TEMPLATE_HASH.match(suffix):
+        return ("Deployment", base)
+    return (kind, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +62,8 @@ def pulled(snapshot: Snapshot) -> dict[str, list[Pulled]]:
     parsed: dict[str, tuple[str, str] | None] = {}
     for p in snapshot.pods:
         meta = p.metadata
-        ref0 = meta.owner_references[0] if meta.owner_references else None
-        o = _owner((ref0.kind, ref0.name)) if ref0 is not None and ref0.name else None
+        ref0 = controller_of(meta.owner_references)
+        o = _owner(ref0.kind, ref0.name) if ref0 is not None and ref0.name else None
         who = f"{o[0].lower()}/{o[1]}" if o else f"pod/{meta.name}"
         for c in (*p.spec.containers, *p.spec.init_containers, *p.spec.ephemeral_containers):
             if c.image not in parsed:

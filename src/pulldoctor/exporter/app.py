@@ -2,8 +2,9 @@
 
 Concurrency model: threads. The official ``kubernetes`` client and ``wsgiref`` are blocking, so each
 long wait gets its own thread — one per watch (pods, events), one diagnosis worker, one probe worker
-(which runs the asyncio registry client on its own event loop), and the HTTP server's thread per
-request. Threads share only the ``Store`` and the findings map, each behind one lock. Shutdown sets a
+(which runs the asyncio registry client on its own event loop), and the HTTP server's event loop with
+its one render thread (``server``). Threads share only the ``Store`` and the findings map, each behind
+one lock; ``version`` counts changes to what /metrics shows, so a cached rendering knows it is stale. Shutdown sets a
 flag and closes the watch sockets, so every thread returns within about a second.
 """
 
@@ -23,7 +24,8 @@ from pulldoctor.exporter.context import ContextCache
 from pulldoctor.exporter.diagnoser import Diagnoser
 from pulldoctor.exporter.metrics import ExporterCollector, Series, build_registry
 from pulldoctor.exporter.probes import ProbeKey, ProbeScheduler
-from pulldoctor.exporter.server import HttpServer, make_app
+from pulldoctor.exporter.scrape import ScrapeCache, metrics_renderer
+from pulldoctor.exporter.server import Endpoints, HttpServer, Limits
 from pulldoctor.exporter.store import PodKey, Store
 from pulldoctor.exporter.watch import Backoff, Resource, StructCodec, Watcher
 from pulldoctor.kubeapi import KubeApi, connect
@@ -57,6 +59,7 @@ class Exporter:
         self._findings: dict[PodKey, list[Any]] = {}
         self._depends: dict[PodKey, set[ProbeKey]] = {}
         self._ready = False
+        self._version = 0  # bumped whenever the findings, readiness or probe results change
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.diagnosed = 0
@@ -74,13 +77,23 @@ class Exporter:
         context_ttl = min(60.0, config.probe_interval)
         self.watchers = [self._watcher("pods", Pod, self.store.pod_sink()),
                          self._watcher("events", Event, self.store.event_sink())]
+        cloud = None
+        if config.cloud:
+            from pulldoctor.cloud.aws import Cache
+            from pulldoctor.diagnosis import cloudstep
+
+            self.cloud_cache: Cache | None = Cache(ttl=max(60.0, config.probe_interval))
+            cloud = cloudstep.aws(budget=config.cloud_budget, cache=self.cloud_cache)
+        else:
+            self.cloud_cache = None
         self.diagnoser = Diagnoser(ContextCache(self.api, ttl=context_ttl), self.probes, self.namespaces,
-                                   events_listed=lambda: self.watchers[1].stats.synced)
+                                   events_listed=lambda: self.watchers[1].stats.synced, cloud=cloud)
 
-        from prometheus_client import make_wsgi_app
-
-        app = make_app(make_wsgi_app(self.registry), self._healthz, self._readyz, self.findings_json)
-        self.http = HttpServer(config.listen_host, config.listen_port, app)
+        endpoints = Endpoints(self._healthz, self._readyz, metrics_renderer(self.registry),
+                              self.findings_json if config.findings_endpoint else None)
+        limits = Limits(header_timeout=config.header_timeout, max_connections=config.max_connections)
+        self.http = HttpServer(config.listen_host, config.listen_port, endpoints,
+                               ScrapeCache(lambda: self._version, ttl=config.metrics_ttl), limits)
 
     # -- wiring ---------------------------------------------------------------------------------------
 
@@ -151,6 +164,7 @@ class Exporter:
                 self._diagnose(keys)
             if not self._ready and self._synced() and not self.store.has_dirty():
                 self._ready = True
+                self._version += 1
                 log.info("first full list done: %d failing pod(s)", len(self._findings))
 
     def _diagnose(self, keys: list[PodKey]) -> None:
@@ -164,6 +178,7 @@ class Exporter:
             return
         self.diagnosed += len(pods)
         with self._lock:
+            self._version += 1
             for key in keys:
                 found = by_pod.get(key)
                 if found:
@@ -175,6 +190,7 @@ class Exporter:
 
     def _on_probe_results(self, updated: set[ProbeKey]) -> None:
         with self._lock:
+            self._version += 1  # rate limits may have moved even if no finding does
             keys = [k for k, deps in self._depends.items() if deps & updated]
         self.store.mark_dirty(keys)
 

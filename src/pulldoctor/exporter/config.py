@@ -70,6 +70,10 @@ class ExporterConfig:
     kubeconfig: str | None = None
     probe_interval: float = 300.0
     probe: bool = True
+    # ECR IAM evidence (pulldoctor[aws], docs/cloud.md): on when the extra and AWS credentials are there;
+    # answers are cached per node, role and repository for ``probe_interval``.
+    cloud: bool = True
+    cloud_budget: float = 10.0              # seconds of AWS reads per diagnosis batch, at most
     insecure_registries: tuple[str, ...] = ()
     ca_file: str | None = None
     request_timeout: float = 30.0           # one list page or object GET as a whole (watches are long-lived)
@@ -80,3 +84,8 @@ class ExporterConfig:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     page_size: int = 500
+    # The HTTP server (exporter/server.py). /findings quotes the cluster's messages, so it is opt-in.
+    findings_endpoint: bool = False
+    header_timeout: float = 5.0             # connect → complete request head, else the connection is dropped
+    max_connections: int = 1024             # open at once (and at most the fd limit less 64)
+    metrics_ttl: float = 2.0                # a /metrics rendering is reused this long while nothing changed

@@ -1,6 +1,7 @@
 """Turn a few failing pods into findings: the same pipeline as ``pulldoctor diagnose``, per batch.
 
-cluster.find_failing → diagnosis.run, whose prober answers from the scheduler's cache.
+cluster.find_failing → diagnosis.run, whose prober answers from the scheduler's cache, and whose cloud step
+(ECR IAM evidence) answers from a per-node/role/repository cache with a TTL, within a budget per batch.
 Probes never block here: a container whose image has not been probed yet is diagnosed from the cluster's
 evidence now, and again when its probe result arrives (the scheduler marks the pod dirty).
 """
@@ -19,6 +20,7 @@ from pulldoctor.exporter.store import PodKey
 
 if TYPE_CHECKING:
     from pulldoctor.diagnosis import Evidence, Finding, Prober
+    from pulldoctor.diagnosis.cloudstep import CloudReader
     from pulldoctor.registry.models import ProbeRequest
 
 
@@ -26,8 +28,9 @@ class Diagnoser:
     """Stateless apart from its caches; called from the diagnosis worker thread only."""
 
     def __init__(self, context: ContextCache, probes: ProbeScheduler | None, namespaces: Sequence[str] | None,
-                 events_listed: Callable[[], bool] = lambda: True) -> None:
+                 events_listed: Callable[[], bool] = lambda: True, cloud: CloudReader | None = None) -> None:
         self.context = context
+        self.cloud = cloud             # diagnosis.cloudstep.aws with a cache: the same AWS evidence as diagnose
         self.probes = probes
         self.namespaces = namespaces   # None: all namespaces are watched
         self.events_listed = events_listed
@@ -47,7 +50,7 @@ class Diagnoser:
         self.context.fill(snapshot, pods)
         depends: dict[PodKey, set[ProbeKey]] = {}
         diagnosis = run(find_failing(snapshot), snapshot,
-                        probe=self._cached(depends) if self.probes is not None else None)
+                        probe=self._cached(depends) if self.probes is not None else None, cloud=self.cloud)
         out: dict[PodKey, list[Finding]] = {(p.metadata.namespace, p.metadata.name): [] for p in pods}
         for f in diagnosis.findings:
             out.setdefault((f.namespace, f.pod), []).append(f)

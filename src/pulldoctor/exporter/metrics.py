@@ -16,7 +16,8 @@ from typing import Any
 from pulldoctor.causes import Cause
 
 FAILING = "pulldoctor_image_pull_failing"
-FAILING_TOTAL = "pulldoctor_image_pull_failing_total"
+#: A gauge, so no ``_total`` (Prometheus keeps that suffix for counters; ``promtool check metrics`` says so).
+FAILING_CONTAINERS = "pulldoctor_image_pull_failing_containers"
 RATELIMIT = "pulldoctor_registry_ratelimit_remaining"
 PROBE_SECONDS = "pulldoctor_probe_duration_seconds"
 READY = "pulldoctor_ready"
@@ -28,7 +29,7 @@ FAILING_LABELS = ("namespace", "pod", "container", "image", "registry", "cause",
 #: Longest label value exported; an image reference with a digest is ~150 characters.
 MAX_LABEL = 512
 #: Every series name the exporter exposes (the deploy/ tests check PromQL against this list).
-EXPOSED = (FAILING, FAILING_TOTAL, RATELIMIT, PROBE_SECONDS, READY, WATCH_EVENTS + "_total",
+EXPOSED = (FAILING, FAILING_CONTAINERS, RATELIMIT, PROBE_SECONDS, READY, WATCH_EVENTS + "_total",
            WATCH_ERRORS + "_total", LAST_EVENT)  # fmt: skip
 
 PROBE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -88,9 +89,8 @@ class ExporterCollector:
             per_cause[s.cause] = per_cause.get(s.cause, 0) + 1
         yield failing
 
-        # A gauge despite the _total suffix: it is the current number of failing containers per cause
-        # (the name was asked for; see README "Prometheus exporter").
-        total = GaugeMetricFamily(FAILING_TOTAL, "Containers failing to get their image now, by cause.",
+        # The current number of failing containers per cause: every cause present, 0 when unused.
+        total = GaugeMetricFamily(FAILING_CONTAINERS, "Containers failing to get their image now, by cause.",
                                   labels=("cause",))
         for cause, n in sorted(per_cause.items()):
             total.add_metric([cause], float(n))

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from pulldoctor.errors import ClusterAccessError
+from pulldoctor.kubeapi.credentials import credential_problem
 from pulldoctor.kubeapi.transport import KubeApi
+from pulldoctor.redact import remember_client_credentials
 
 _IN_CLUSTER_NS = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -51,8 +53,10 @@ def connect(*, kubeconfig: str | None = None, context: str | None = None, reques
             contexts, active = config.list_kube_config_contexts(config_file=path)
             chosen = next((c for c in contexts if c.get("name") == context), active) if context else active
             namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+            who = f"kubeconfig user {str(((chosen or {}).get('context') or {}).get('user') or '?')[:100]!r}"
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=cfg)
+            who = "the pod's service account token"
             if _IN_CLUSTER_NS.exists():
                 namespace = _IN_CLUSTER_NS.read_text().strip() or "default"
         else:
@@ -64,8 +68,12 @@ def connect(*, kubeconfig: str | None = None, context: str | None = None, reques
     except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as err:
         raise ClusterAccessError(f"kubeconfig could not be read ({type(err).__name__}: "
                                  f"{' '.join(str(err).split())[:200]})") from None
+    problem = credential_problem(cfg)
+    if problem:  # http.client would refuse the header with a ValueError that quotes the token
+        raise ClusterAccessError(f"{who}: {problem}")
     # One retry on connect; none after a read (a stalled server would double the wait).
     cfg.retries = Retry(total=1, connect=1, read=0, status=0, other=0)
+    remember_client_credentials(cfg)  # the token, masked wherever text is quoted from now on
     if not str(cfg.host).startswith(("https://", "http://")):  # urllib3 would warn, then guess
         raise ClusterAccessError(f"kubeconfig: the cluster's server {str(cfg.host)[:100]!r} is not an "
                                  "https:// or http:// URL")

@@ -32,6 +32,7 @@ from pulldoctor.errors import (
     ApiUnauthorized,
     ApiUnavailable,
 )
+from pulldoctor.kubeapi.credentials import credential_problem
 from pulldoctor.kubeapi.deadline import Deadline, install
 from pulldoctor.redact import printable
 
@@ -138,6 +139,10 @@ class KubeApi:
         except Exception as err:  # urllib3's errors, and the client's ApiException(status=0) for TLS
             if deadline.expired:
                 raise self._timeout(read_timeout) from None
+            problem = credential_problem(self.api_client.configuration) if isinstance(err, ValueError) else None
+            if problem:  # a refreshed token (exec plugin) http.client refuses: its ValueError quotes the token
+                raise ApiUnavailable(f"the kubeconfig's credentials for {self.host}: {problem}",
+                                     host=self.host) from None
             raise transport_error(err, self.host, timeout=read_timeout) from None
         resp = rest.response
         if not 200 <= resp.status <= 299:

@@ -246,7 +246,7 @@ _RUNTIME_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     ("cri-o", (
         "initializing source", "reading manifest", "pinging container registry", "unable to pull image or oci",
-        "writing blob", "short-name", "source image rejected", "choosing image instance",
+        "writing blob", "short-name", "short name mode", "source image rejected", "choosing image instance",
         "no image found in manifest list", "no image found in image index", "unable to retrieve auth token",
         "error initializing source", "copying system image", "trying to reuse blob", "mirrors also failed",
         "error determining manifest mime type", "pinging docker registry", "requesting bear",

@@ -101,6 +101,12 @@ RULES: tuple[Rule, ...] = (
     # containerd v2.0, please rebuild the image as …')
     _r("schema1", C.UNSUPPORTED_MANIFEST, DEFINITIVE, "no longer supported since containerd v2",
        r"manifest\.v1\+(?:prettyjws|json).{0,40}no longer supported since containerd v2"),
+    # Short names in enforcing mode, several unqualified-search-registries and no alias: CRI-O
+    # (internal/storage/image.go) "short name mode is enforcing, but image name %s returns ambiguous list";
+    # containers/image (pkg/shortnames, podman) "short-name resolution enforced but cannot prompt without a TTY"
+    _r("short_name", C.AMBIGUOUS_SHORT_NAME, DEFINITIVE, ("returns ambiguous list", "cannot prompt without a tty"),
+       r"short.name mode is enforcing, but image name \S{1,512} returns ambiguous list"
+       r"|short-name resolution enforced but cannot prompt without a tty"),
     _r("signature", C.SIGNATURE_INVALID, DEFINITIVE,
        ("signaturevalidationfailed", "signature validation failed", "source image rejected",
         "signature verification failed", "a signature was required", "is rejected by policy",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from yarl import URL
 
 from pulldoctor.causes import Cause
+from pulldoctor.redact import mask_all
 from pulldoctor.reference import ImageRef
 from pulldoctor.registry.auth import Challenge, parse_challenges, pick_challenge
 from pulldoctor.registry.manifest import (
@@ -114,7 +115,9 @@ class Prober:
         self.a = Attempt()
 
     def step(self, name: str, ok: bool, detail: str, start: float) -> None:
-        self.a.steps.append(Step(name, ok, detail, time.monotonic() - start))
+        # Details quote registries and token services: nothing sent in this attempt may come back out.
+        sent = (self.authorization, self.cred.basic_auth() if self.cred is not None else None)
+        self.a.steps.append(Step(name, ok, mask_all(detail, sent, known=False), time.monotonic() - start))
 
     def fail(self, cause: Cause, status: int | None = None) -> Attempt:
         self.a.cause = cause

@@ -106,7 +106,8 @@ class HTTP:
                         current = nxt
                         continue
                     body, truncated = (b"", False) if method == "HEAD" else await read_capped(resp, cap)
-                    return Response(resp.status, resp.headers, body, truncated, current, method)
+                    return Response(resp.status, resp.headers, body, truncated, current, method,
+                                    sent=hdrs.get("Authorization"))
             except TransportError:
                 raise
             except Exception as err:  # every aiohttp/OS/SSL failure is classified, none escapes raw

@@ -50,6 +50,8 @@ class HostConfig:
     skip_verify: bool | None = None
     header: tuple[tuple[str, tuple[str, ...]], ...] = ()
     is_server: bool = False                # the top-level ``server`` (or the implicit registry) entry
+    #: HTTPS, then plain HTTP if the server answers in HTTP (CRI-O's registries.conf ``insecure = true``).
+    fallback_http: bool = False
 
     @property
     def url(self) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulldoctor.causes import Cause
 from pulldoctor.errors import UsageError
-from pulldoctor.runtime import NEWEST, Runtime, runtime_option
+from pulldoctor.runtime import CRIO_NEWEST, NEWEST, Runtime, runtime_option
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
@@ -60,15 +60,24 @@ class ProbeOptions:
         https_registries: Iterable[str] = (),
         hosts_dir: str | None = None,
         runtime: str | Runtime | None = None,
+        registries_conf: str | None = None,
         **kwargs: Any,
     ) -> ProbeOptions:
         """Options from CLI-style values; host names are compared case-insensitively. ``hosts_dir`` is read
         here, so a malformed hosts.toml is an InputError before any probe starts."""
-        hosts = None
+        hosts: HostsDir | None = None
+        if hosts_dir and registries_conf:
+            raise UsageError("--hosts-dir is containerd's registry config and --registries-conf CRI-O's: give the "
+                             "one of the nodes' runtime")
         if hosts_dir:
             from pulldoctor.registry.hosts import load
 
             hosts = load(hosts_dir)
+        elif registries_conf:
+            from pulldoctor.registry import registries_conf as rc
+
+            hosts = rc.load(registries_conf)
+            runtime = runtime or CRIO_NEWEST
         return ProbeOptions(
             insecure_registries=_hosts(insecure_registries, "--insecure-registry"),
             https_registries=_hosts(https_registries, "https registry"),

@@ -21,6 +21,7 @@ from pulldoctor.registry.attempt import STAGE_DEADLINE, Attempt, Prober
 from pulldoctor.registry.manifest import Platform, parse_platform
 from pulldoctor.registry.models import ProbeOptions, ProbeRequest, ProbeResult, Step
 from pulldoctor.registry.session import Session, Target, credential_label
+from pulldoctor.registry.wire import UnreadableJSON
 from pulldoctor.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -121,7 +122,11 @@ async def _probe_target(
             async with asyncio.timeout(deadline):
                 for cred in tried:
                     current = Prober(ctx, ref, ep, node, cred, sample)
-                    attempt = await current.run()
+                    try:
+                        attempt = await current.run()
+                    except UnreadableJSON as err:
+                        current.step(err.step, False, str(err), time.monotonic())
+                        attempt = current.fail(Cause.REGISTRY_SERVER_ERROR)
                     current = None
                     if len(creds) > 1:
                         for s in attempt.steps:

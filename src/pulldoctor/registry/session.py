@@ -155,8 +155,14 @@ class Session:
         found = hosts_dir.lookup(ref.registry) if hosts_dir is not None else None
         if found is None:
             return Plan((self._default_target(ref),))
-        source = f"{hosts_dir.root.rstrip('/')}/{found.directory}/" + (  # type: ignore[union-attr]
-            "hosts.toml" if found.source == "hosts.toml" else "")
+        if found.source == "registries.conf":  # a CRI-O node's file, not a certs.d directory
+            source = hosts_dir.root  # type: ignore[union-attr]
+            if not found.hosts:
+                return Plan((), Step("hosts", False, f"{source}: [[registry]] {found.directory} has blocked = true, so "
+                                     "the node refuses every pull from it"), True)
+        else:
+            source = f"{hosts_dir.root.rstrip('/')}/{found.directory}/" + (  # type: ignore[union-attr]
+                "hosts.toml" if found.source == "hosts.toml" else "")
         targets: list[Target] = []
         for cfg in found.hosts:
             if not cfg.host:  # no server line: the registry itself, with containerd's defaults
@@ -164,6 +170,9 @@ class Session:
                 cfg = HostConfig("http" if insecure else "https", ref.endpoint, cfg.path, cfg.capabilities, cfg.ca,
                                  cfg.client, cfg.skip_verify, cfg.header, True)
                 targets.append(Target(cfg, self._default_why(ref, insecure), source))
+            elif cfg.fallback_http:  # registries.conf `insecure`: HTTPS unverified, then plain HTTP
+                targets.append(Target(cfg, f"{source} says insecure = true for {cfg.host}: HTTPS without verifying "
+                                      "the certificate, then plain HTTP", source, fallback_http=True))
             elif cfg.scheme == "http" and cfg.has_tls_config and self._https_first(cfg.host):
                 https = dataclasses.replace(cfg, scheme="https")
                 targets.append(Target(https, f"{source} says {cfg.url} with a TLS configuration: "

@@ -6,18 +6,14 @@ slowest step of a whole diagnosis.
 
 from __future__ import annotations
 
-import re
-
 import msgspec
 
 from pulldoctor.diagnosis.model import Diagnosis
-from pulldoctor.redact import mask_userinfo
-
-_C1_RE = re.compile("[\x7f-\x9f]")
+from pulldoctor.render.safe import printable_json_text
 
 
 def render(diagnosis: Diagnosis) -> str:
     text = msgspec.json.format(msgspec.json.encode(diagnosis.to_json()), indent=2).decode()
-    # JSON escapes C0 controls but not DEL and C1 (U+009B is a terminal's CSI): escape them too, still JSON.
-    text = _C1_RE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
-    return mask_userinfo(text) + "\n"  # no user:password@ echoed from a runtime (the mask keeps JSON valid)
+    # The JSON gate (redact.printable_json, line by line): DEL and C1 (U+009B is a terminal's CSI) escaped, no
+    # user:password@ echoed by a runtime.
+    return printable_json_text(text) + "\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pulldoctor.diagnosis.model import Diagnosis
-from pulldoctor.redact import printable
+from pulldoctor.render.safe import printable_text
 
 
 def _cell(s: str) -> str:
@@ -55,4 +55,4 @@ def render(diagnosis: Diagnosis) -> str:
                    + ", ".join(f"{r} {n}{_named(diagnosis.not_image_pods.get(r, []), n)}"
                                for r, n in sorted(diagnosis.not_image.items())) + ".")
     out += [f"> note: {n}" for n in diagnosis.notes]
-    return printable("\n".join(out).rstrip() + "\n")  # no escape sequence, no user:password@ from a runtime
+    return printable_text("\n".join(out).rstrip() + "\n")  # no escape sequence, no user:password@ from a runtime

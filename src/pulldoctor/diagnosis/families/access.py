@@ -5,17 +5,30 @@
 from __future__ import annotations
 
 from pulldoctor.causes import HEDGES, Cause
+from pulldoctor.cloud.providers import aws_instance, region_of_zone
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.families.base import ACCESS, CERTAIN, LIKELY, POSSIBLE, C, Family, by_cause
+from pulldoctor.diagnosis.families.cloud import (
+    aws_fixes,
+    aws_verdict,
+    cloud_registry_fixes,
+    expired_token,
+    expired_token_fixes,
+    provider_failed,
+    provider_fixes,
+    provider_untested,
+)
 from pulldoctor.diagnosis.families.verdicts import disagree, from_message_only, probe_cause, probe_state, tag_verdict
 from pulldoctor.diagnosis.kubectl import (
     create_secret,
     docker_server,
     host_of,
+    merge_registry_entry,
     ns,
     patch_secret_in,
     q,
     recreate_pod,
+    retyped_secret,
     secret_name,
 )
 from pulldoctor.diagnosis.lines import base_lines, keyring_lines, no_probe_settle, probe_line, why_no_credentials
@@ -24,7 +37,12 @@ from pulldoctor.diagnosis.model import Fix, Verdict
 
 def access(ev: Evidence, claimed: Cause) -> Verdict:
     """401 / "pull access denied": the credentials in effect and a probe split the hedge into
-    ``auth_missing`` (nothing sent), ``auth_invalid`` (sent and refused) or ``repo_not_found``."""
+    ``auth_missing`` (nothing sent), ``auth_invalid`` (sent and refused) or ``repo_not_found``. A failed
+    credential provider, an expired ECR token or AWS's own answer come first: they are proofs."""
+    cloud = (provider_failed(ev, "access") or expired_token(ev, "access") or aws_verdict(ev, "access")
+             or provider_untested(ev, "access"))
+    if cloud is not None:
+        return cloud
     lines = [*base_lines(ev), *keyring_lines(ev)]
     sends = ev.kubelet_sends_credentials
     state = probe_state(ev)
@@ -100,6 +118,12 @@ def _hedge(ev: Evidence, v: Verdict) -> list[Fix]:
 
 
 def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
+    if ev.provider_failure is not None:
+        return provider_fixes(ev)
+    if not ev.kubelet_sends_credentials and not ev.secrets.missing and not ev.secrets.wrong_type:
+        own = cloud_registry_fixes(ev)  # the node's own identity is how this cloud's registry is reached
+        if own:
+            return own
     s = ev.secrets
     host = host_of(ev)
     steps: list[Fix] = []
@@ -119,9 +143,19 @@ def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
             steps.append(Fix(f"Secret {name} does not exist in namespace {ev.namespace}: create it.{replaced}",
                              (create_secret(ev, name),)))
     for name, typ in s.wrong_type:
-        steps.append(Fix(f"Secret {name} has type {typ}; the kubelet only reads kubernetes.io/dockerconfigjson "
-                         "(or dockercfg). Recreate it with the right type:",
-                         (f"kubectl delete secret {q(name)} {ns(ev)}", create_secret(ev, name))))
+        retyped = retyped_secret(ev, name)
+        why = (f"Secret {name} has type {typ or '(none)'}; the kubelet only reads kubernetes.io/dockerconfigjson "
+               "(or dockercfg), and a Secret's type cannot be changed (deleting it first would lose its data).")
+        if retyped is None:
+            keys = ", ".join(s.data_keys.get(name, [])) or "none"
+            new = f"{name}-dockerconfig"
+            steps.append(Fix(f"{why} It holds no docker config (keys: {keys}): create a pull secret next to it "
+                             "and point the pod at that one:", (create_secret(ev, new),)))
+        else:
+            new, cmds = retyped
+            steps.append(Fix(f"{why} Copy its docker config into a new secret {new} of the right type (through a "
+                             "file only you can read; the value is never printed), then point the pod at it:", cmds))
+        steps += patch_secret_in(ev, new)
     if steps:
         return steps
     if s.names:
@@ -141,30 +175,61 @@ def _auth_missing(ev: Evidence, v: Verdict) -> list[Fix]:
     return steps
 
 
+def _refused_entry(ev: Evidence) -> tuple[str, str]:
+    """(secret, registry key) of the entry the kubelet sends for this image: the first match of a pod secret."""
+    prefix = f"secret {ev.namespace}/"
+    for e in ev.lookup.matches if ev.lookup is not None else ():
+        if e.source.startswith(prefix):
+            return e.source[len(prefix):], e.key
+    return (ev.secrets.names[0] if ev.secrets.names else secret_name(ev)), docker_server(ev)
+
+
 def _auth_invalid(ev: Evidence, v: Verdict) -> list[Fix]:
+    if ev.expired_ecr_token() is not None:
+        return expired_token_fixes(ev)
     names = ", ".join(ev.secrets.names) or "the pull secret"
-    first = ev.secrets.names[0] if ev.secrets.names else secret_name(ev)
-    steps = [Fix(f"{host_of(ev)} refuses the credentials in {names} (wrong, expired or revoked). Check them "
-                 "with a login from your machine, then replace the secret:",
-                 (f"docker login {q(host_of(ev))}",
-                  f"kubectl create secret docker-registry {q(first)} --docker-server={q(docker_server(ev))} "
+    first, key = _refused_entry(ev)
+    source = f"secret {ev.namespace}/{first}"
+    read = [k for k, src in ev.entry_keys if src == source]
+    others = sorted({k for k in read if k != key})
+    if read and not others:
+        # The secret was read and holds this registry's entry only: replacing it loses nothing.
+        update = (f"kubectl create secret docker-registry {q(first)} --docker-server={q(docker_server(ev))} "
                   f"--docker-username=USER --docker-password=PASSWORD {ns(ev)} --dry-run=client -o yaml "
-                  "| kubectl apply -f -",
-                  *recreate_pod(ev)))]
+                  "| kubectl apply -f -")
+        how = "then replace the secret:"
+    else:
+        update = merge_registry_entry(ev, first, key)
+        kept = (f"its entries for {', '.join(others)} stay as they are" if others else
+                "it was not read whole, so nothing else in it is replaced")
+        how = (f"then change only the {key} entry of secret {first} ({kept}; put the new user and password "
+               "for USER:PASSWORD):")
+    steps = [Fix(f"{host_of(ev)} refuses the credentials in {names} (wrong, expired or revoked). Check them "
+                 f"with a login from your machine, {how}",
+                 (f"docker login {q(host_of(ev))}", update, *recreate_pod(ev)))]
     host = host_of(ev)
     if ".ecr." in host and host.endswith(".amazonaws.com"):
         # kubectl create secret docker-registry has no --docker-password-stdin: the token goes in as an argument.
         region = host.split(".ecr.")[1].split(".")[0]
-        steps.append(Fix("ECR tokens expire after 12 hours: use the node's credential provider or refresh the "
-                         "secret on a schedule.",
-                         (f"kubectl create secret docker-registry {q(first)} --docker-server={q(host)} "
-                          f'--docker-username=AWS --docker-password="$(aws ecr get-login-password --region {region})" '
-                          f"{ns(ev)} --dry-run=client -o yaml | kubectl apply -f -",)))
+        if read and not others:
+            steps.append(Fix("ECR tokens expire after 12 hours: use the node's credential provider or refresh the "
+                             "secret on a schedule.",
+                             (f"kubectl create secret docker-registry {q(first)} --docker-server={q(host)} "
+                              f'--docker-username=AWS --docker-password="$(aws ecr get-login-password --region '
+                              f'{region})" {ns(ev)} --dry-run=client -o yaml | kubectl apply -f -',)))
+        else:  # the secret holds more than this registry (or was not read): a refresh must not replace it whole
+            steps.append(Fix("ECR tokens expire after 12 hours: use the node's credential provider (ecr-credential-"
+                             f"provider), or keep the ECR token in a secret of its own refreshed on a schedule "
+                             f"(aws ecr get-login-password --region {region})."))
     return steps
 
 
 def forbidden(ev: Evidence, claimed: Cause) -> Verdict:
-    """403: authenticated (or anonymous) but not allowed: repository policy, IAM, a firewall or proxy."""
+    """403: authenticated (or anonymous) but not allowed: repository policy, IAM, a firewall or proxy. An
+    expired ECR token or AWS's own answer (the policy that denies, a missing image) come first."""
+    cloud = expired_token(ev, "forbidden") or aws_verdict(ev, "forbidden") or provider_untested(ev, "forbidden")
+    if cloud is not None:
+        return cloud
     state = probe_state(ev)
     if state in ("skipped", "unreachable"):
         return from_message_only(ev, C.FORBIDDEN, f"{ev.registry} forbids the pull (403).", "forbidden",
@@ -178,13 +243,25 @@ def forbidden(ev: Evidence, claimed: Cause) -> Verdict:
 
 
 def _forbidden(ev: Evidence, v: Verdict) -> list[Fix]:
+    steps = aws_fixes(ev) or cloud_registry_fixes(ev)
+    if steps:
+        return steps
     host = host_of(ev)
     repo = ev.ref.repository if ev.ref else "REPOSITORY"
     if ".ecr." in host and host.endswith(".amazonaws.com"):
         region = host.split(".ecr.")[1].split(".")[0]
+        inst = aws_instance(ev.node.provider_id if ev.node else None)
+        node_region = region_of_zone(inst[0]) if inst else None
+        find_role = ((f"aws ec2 describe-instances --instance-ids {inst[1]} --region {node_region or region} "
+                      "--query 'Reservations[].Instances[].IamInstanceProfile.Arn' --output text",
+                      "aws iam get-instance-profile --instance-profile-name PROFILE --query "
+                      "'InstanceProfile.Roles[].RoleName' --output text") if inst else ())
+        unread = (" (With pulldoctor[aws] and AWS credentials, diagnose reads them itself.)"
+                  if ev.cloud_note else "")
         return [Fix("ECR refused the pull (403): check the repository policy for a Deny and the node role's "
-                    "ecr:BatchGetImage / ecr:GetDownloadUrlForLayer permissions.",
+                    f"ecr:BatchGetImage / ecr:GetDownloadUrlForLayer permissions.{unread}",
                     (f"aws ecr get-repository-policy --repository-name {q(repo)} --region {region}",
+                     *find_role,
                      "aws iam list-attached-role-policies --role-name NODE_ROLE"))]
     if host.endswith(("-docker.pkg.dev", "gcr.io")):
         project = repo.split("/")[0]

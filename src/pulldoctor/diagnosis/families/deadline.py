@@ -88,42 +88,57 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
 
 
 def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
-    """Stall → the path; slow → size/mirror/pre-pull; then the deadline setting of THAT runtime version."""
+    """Chosen by the evidence, never both ways at once: a stall → fix the path (a longer deadline only waits
+    longer, so none is offered); slow but moving → mirror/size/pre-pull and raise the deadline of THAT runtime
+    version; not measured (or fast from here) → pull on the node first, then the step its result calls for."""
     size = ev.probe.size if ev.probe is not None else None
     tp = ev.probe.throughput if ev.probe is not None else None
     node = ev.node.name if ev.node else "NODE"
     runtime = (ev.node.runtime_version if ev.node else None) or ""
     speed = pull_speed(ev)
-    steps: list[Fix] = []
+    deadline = runtime_deadline(runtime or None)
     pull_on_node = (f"crictl pull {q(ev.image)}   # on {node}: does it progress?",)
     if speed == "stall":
-        steps.append(Fix(f"The registry sends no bytes: a longer deadline only waits longer. Find what blocks the "
-                         f"download between {node} and {host_of(ev)} (proxy, firewall, MTU, a mirror that hangs):",
-                         pull_on_node))
-    elif speed == "slow" and tp is not None and tp.rate:
+        what = deadline.setting if deadline is not None and deadline.setting else "the pull deadline"
+        return [Fix(f"The registry sends no bytes (the probe's download stalled), so a longer deadline only waits "
+                    f"longer: leave {what} as it is. Find what blocks the download between {node} and "
+                    f"{host_of(ev)} (proxy, firewall, MTU, a mirror that hangs):", pull_on_node)]
+    steps: list[Fix] = []
+    if speed == "slow" and tp is not None and tp.rate:
         est = tp.estimate(size or tp.blob_size)
         steps.append(Fix(f"At {human_size(int(tp.rate))}/s the image ({human_size(size or tp.blob_size)}) takes "
                          f"about {span(est or 0)}: use a registry mirror close to the nodes, make the image smaller, "
                          "or pre-pull it (a DaemonSet) so pods do not wait on the download.", pull_on_node))
-    elif speed == "fast":
-        steps.append(Fix(f"From here the image downloads fast: compare with a pull on {node} itself, and check "
-                         "its proxy or mirror settings:", pull_on_node))
-    else:
-        size_text = f" The image is {size / 1e6:.0f} MB compressed." if size else ""
-        steps.append(Fix("The runtime cancels a pull that makes no progress for too long." + size_text
-                         + " Raise the deadline, make the image smaller, or pre-pull it / use a closer mirror."))
-    deadline = runtime_deadline(runtime or None)
-    if deadline is not None:
-        steps.append(_deadline_setting(deadline))
+        why = ("The download is slow but moving (measured), so a longer no-progress deadline lets it finish "
+               "through the pauses:")
+        steps += [Fix(why), *_settings(deadline)]
         return steps
-    steps.append(Fix('containerd 1.7+: set image_pull_progress_timeout = "15m" (default "5m", a no-progress timeout) '
-                     'under [plugins."io.containerd.grpc.v1.cri"] (2.x: [plugins."io.containerd.cri.v1.images"]) in '
-                     "/etc/containerd/config.toml on the nodes, then:", ("systemctl restart containerd",)))
-    steps.append(Fix('CRI-O 1.32+: set pull_progress_timeout = "15m" under [crio.image] in '
-                     "/etc/crio/crio.conf (0 disables it; off by default from 1.32.6), then:",
-                     ("systemctl restart crio",)))
-    steps.append(Fix("cri-dockerd: start it with --image-pull-progress-deadline=15m (default 1m)."))
+    size_text = f" The image is {human_size(size)} compressed." if size else ""
+    if speed == "fast":
+        first = (f"From here the image downloads fast, so the node's path is what stalls or crawls.{size_text} "
+                 f"Pull it on {node} itself and check its proxy or mirror settings:")
+    else:
+        first = (f"The probe did not measure the download, so whether the pull stalls or is slow is not known."
+                 f"{size_text} Pull it on {node} and watch whether bytes arrive:")
+    steps.append(Fix(first, pull_on_node))
+    steps.append(Fix("If no bytes arrive, fix the path (proxy, firewall, MTU, mirror): a longer deadline would only "
+                     "wait longer. Only if bytes move but slowly, raise the deadline (or use a closer mirror, a "
+                     "smaller image, a pre-pull):"))
+    steps += _settings(deadline)
     return steps
+
+
+def _settings(deadline: RuntimeDeadline | None) -> list[Fix]:
+    """How to raise the deadline: of the node's runtime version when known, else of each runtime."""
+    if deadline is not None:
+        return [_deadline_setting(deadline)]
+    return [Fix('containerd 1.7+: set image_pull_progress_timeout = "15m" (default "5m", a no-progress timeout) '
+                'under [plugins."io.containerd.grpc.v1.cri"] (2.x: [plugins."io.containerd.cri.v1.images"]) in '
+                "/etc/containerd/config.toml on the nodes, then:", ("systemctl restart containerd",)),
+            Fix('CRI-O 1.32+: set pull_progress_timeout = "15m" under [crio.image] in '
+                "/etc/crio/crio.conf (0 disables it; off by default from 1.32.6), then:",
+                ("systemctl restart crio",)),
+            Fix("cri-dockerd: start it with --image-pull-progress-deadline=15m (default 1m).")]
 
 
 def _deadline_setting(d: RuntimeDeadline) -> Fix:

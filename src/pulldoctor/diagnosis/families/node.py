@@ -4,13 +4,12 @@ the image on the node, and a signature policy.
 
 from __future__ import annotations
 
-import json
 import re
 
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.families.base import CERTAIN, LIKELY, POSSIBLE, C, Family
-from pulldoctor.diagnosis.kubectl import job_edit, ns, owner, q, recreate_pod, set_image
+from pulldoctor.diagnosis.kubectl import edit_owner, job_edit, owner, recreate_pod, set_image, template_patch
 from pulldoctor.diagnosis.lines import base_lines
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
 
@@ -129,11 +128,11 @@ def _never_pull(ev: Evidence, v: Verdict) -> list[Fix]:
     if o is None:  # a pod's imagePullPolicy cannot be changed: edit the manifest and recreate it
         return [load, Fix(f"Set imagePullPolicy: IfNotPresent for {ev.container} in the manifest and recreate:",
                           recreate_pod(ev))]
-    # A strategic merge patch matches containers by name.
-    patch = {"spec": {"template": {"spec": {field: [{"name": ev.container, "imagePullPolicy": "IfNotPresent"}]}}}}
-    body = q(json.dumps(patch, separators=(",", ":")))
-    return [load, Fix(f"Let {o[0]} {o[1]} pull it (imagePullPolicy: IfNotPresent):",
-                      (f"kubectl patch {o[0]} {q(o[1])} {ns(ev)} -p {body}",))]
+    # A strategic merge patch matches containers by name (a CronJob's template sits under its jobTemplate).
+    patch = template_patch(ev, {field: [{"name": ev.container, "imagePullPolicy": "IfNotPresent"}]})
+    if patch is None:  # a custom resource: no strategic merge, edit it
+        return [load, edit_owner(ev, f"set imagePullPolicy: IfNotPresent for {ev.container}")]
+    return [load, Fix(f"Let {o[0]} {o[1]} pull it (imagePullPolicy: IfNotPresent):", (patch,))]
 
 
 def signature(ev: Evidence, claimed: Cause) -> Verdict:
@@ -149,6 +148,33 @@ def _signature(ev: Evidence, v: Verdict) -> list[Fix]:
                 "(/etc/containers/policy.json on CRI-O nodes).")]
 
 
+def short_name(ev: Evidence, claimed: Cause) -> Verdict:
+    """CRI-O refused to guess the registry of a short name (short-name mode ``enforcing``); the reference
+    itself shows there is no registry in it."""
+    lines = base_lines(ev)
+    first = ev.image.split("/", 1)[0]
+    qualified = "/" in ev.image and ("." in first or ":" in first or first == "localhost")
+    if not qualified:
+        lines.append(EvidenceLine("reference", f"{ev.image!r} names no registry: the node's registries.conf "
+                                               "decides which one, and in enforcing mode it will not guess"))
+        return Verdict(C.AMBIGUOUS_SHORT_NAME, CERTAIN,
+                       f"{ev.image!r} is a short name that the node's registries (unqualified-search-registries) "
+                       "make ambiguous, and CRI-O's short-name mode refuses to pick one.", lines, rule="short_name")
+    return Verdict(C.AMBIGUOUS_SHORT_NAME, POSSIBLE, f"The node called {ev.image!r} an ambiguous short name.",
+                   lines, ["the image names a registry"], rule="short_name")
+
+
+def _short_name(ev: Evidence, v: Verdict) -> list[Fix]:
+    hub = ev.ref.normalized if ev.ref is not None else None
+    steps = [Fix(f"Name the registry in the image. {hub + ' is what containerd and Docker pull for it' if hub else ''}"
+                 " — if that is the image you meant:", (set_image(ev, hub),) if hub else ())]
+    steps.append(Fix("Or give the node an alias for the name (a drop-in under /etc/containers/registries.conf.d/ "
+                     f"with [aliases] \"{ev.image.split(':')[0]}\" = \"REGISTRY/REPOSITORY\"), on every CRI-O node."))
+    return steps
+
+
+SHORT_NAME = Family("short_name", frozenset({C.AMBIGUOUS_SHORT_NAME}),
+                    "CRI-O's short-name mode and whether the reference names a registry", short_name, _short_name)
 INVALID_NAME = Family("invalid_name", frozenset({C.INVALID_IMAGE_NAME}),
                       "the reference breaks the grammar; reference.parse names the rule", invalid_name, _invalid_name)
 NEVER_PULL = Family("never_pull", frozenset({C.NEVER_PULL_ABSENT}), "pull policy Never + the node's image list",

@@ -8,6 +8,7 @@ from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.families.access import access
 from pulldoctor.diagnosis.families.base import ACCESS, CERTAIN, NOT_FOUND, C, Family, by_cause
+from pulldoctor.diagnosis.families.cloud import aws_verdict
 from pulldoctor.diagnosis.families.verdicts import (
     disagree,
     from_message_only,
@@ -22,7 +23,11 @@ from pulldoctor.diagnosis.model import Confidence, Fix, Verdict
 
 
 def not_found(ev: Evidence, claimed: Cause) -> Verdict:
-    """"not found" / "manifest unknown": a probe tells a missing tag (or digest) from a missing repository."""
+    """"not found" / "manifest unknown": a probe (or ECR's DescribeImages) tells a missing tag (or digest)
+    from a missing repository."""
+    cloud = aws_verdict(ev, "not_found")
+    if cloud is not None:
+        return cloud
     state = probe_state(ev)
     if state in ("skipped", "unreachable"):
         hedge = " (containerd reports a missing repository the same way)" if claimed == C.TAG_NOT_FOUND else ""
@@ -47,6 +52,8 @@ def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
     ref = ev.ref
     repo_name = ref.name if ref else ev.image
     sugg = list(ev.probe.suggestions) if ev.probe is not None else []
+    if not sugg and ev.cloud is not None:
+        sugg = list(ev.cloud.closest_tags)
     if ref is not None and ref.digest:
         return [Fix(f"The digest {ref.digest} is not in {repo_name} (deleted, or from another repository). "
                     "Use a digest the registry has, e.g. resolve a tag to its digest and put it for DIGEST:",
@@ -54,8 +61,11 @@ def _tag(ev: Evidence, v: Verdict) -> list[Fix]:
                      set_image(ev, f"{repo_name}@DIGEST")))]
     tag = (ref.tag if ref else None) or "latest"
     if sugg:
-        return [Fix(f"Tag {tag} does not exist in {repo_name}; the closest tags are {', '.join(sugg[:5])}. "
-                    "Point the container at the one you meant:", (set_image(ev, f"{repo_name}:{sugg[0]}"),))]
+        # A guessed version is never pasted: the nearest lower one is a downgrade, a higher one may be a
+        # major release. The candidates are named; the command carries TAG.
+        return [Fix(f"Tag {tag} does not exist in {repo_name}. Tags that do, closest by name first (the registry's "
+                    f"tag list gives no dates): {', '.join(sugg[:5])}. Put the one you meant for TAG:",
+                    (set_image(ev, f"{repo_name}:TAG"),))]
     unsure = ("" if v.confidence == Confidence.CERTAIN else
               " If skopeo says the repository is unknown, the repository path is wrong instead (containerd "
               "reports a missing repository as \"not found\" too).")

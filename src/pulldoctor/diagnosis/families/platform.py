@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import json
-
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis.evidence import Evidence
 from pulldoctor.diagnosis.families.base import CERTAIN, LIKELY, POSSIBLE, C, Family
-from pulldoctor.diagnosis.kubectl import ns, owner_ref, patchable, q
+from pulldoctor.diagnosis.kubectl import q, set_image, template_patch
 from pulldoctor.diagnosis.lines import base_lines, no_probe_settle
 from pulldoctor.diagnosis.model import EvidenceLine, Fix, Verdict
 
@@ -36,27 +34,66 @@ def platform(ev: Evidence, claimed: Cause) -> Verdict:
                    [*lines, *lines2], settle=settle, rule="platform")
 
 
+def _runnable(plats: list[str], cluster: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+    """(image platform, nodes of the cluster that run it), for the platforms some node has."""
+    out = []
+    for p in plats:
+        nodes = sorted({n for node_p, names in cluster.items() for n in names
+                        if node_p == p or node_p.startswith(p + "/") or p.startswith(node_p + "/")})
+        if nodes:
+            out.append((p, nodes))
+    return out
+
+
+def _new_tag(ev: Evidence) -> str:
+    """The image with a NEW tag: a rebuild never overwrites the tag that is published (and running elsewhere)."""
+    return f"{ev.ref.name}:NEW_TAG" if ev.ref is not None else "IMAGE:NEW_TAG"
+
+
 def _platform(ev: Evidence, v: Verdict) -> list[Fix]:
     node_p = ev.node.platform if ev.node else None
+    node = ev.node.name if ev.node else "NODE"
     plats = list(ev.probe.platforms) if ev.probe is not None else []
+    new = _new_tag(ev)
+    rebuild_text = ("Rebuild it to a NEW tag (never over the published one, which other nodes or clusters may run) "
+                    "and point the container at it:")
     if not plats:
         # Unknown platforms: a --platform of the node's alone would push an image the other nodes cannot run.
-        return [Fix(f"{ev.image} has no build for {node_p or 'the node platform'} (node "
-                    f"{ev.node.name if ev.node else 'NODE'}). See which platforms it has, then rebuild it for "
-                    f"those and {node_p or 'the node platform'} (replace PLATFORMS), or schedule the pod onto "
-                    "nodes it runs on:",
+        return [Fix(f"{ev.image} has no build for {node_p or 'the node platform'} (node {node}). See which "
+                    f"platforms it has, then rebuild it for those and {node_p or 'the node platform'} (replace "
+                    f"PLATFORMS), or schedule the pod onto nodes it runs on. {rebuild_text}",
                     (f"docker buildx imagetools inspect {q(ev.image)}",
-                     f"docker buildx build --platform PLATFORMS,{node_p or 'OS/ARCH'} -t {q(ev.image)} --push ."))]
-    return [Fix(f"{ev.image} is built for {', '.join(plats) or 'other platforms'}; node "
-                f"{ev.node.name if ev.node else ''} runs {node_p or 'another platform'}. Build and push a "
-                f"multi-arch image including {node_p or 'the node platform'}, or schedule the pod onto matching "
-                "nodes:",
-                (f"docker buildx build --platform {','.join(sorted(set(plats + ([node_p] if node_p else []))))} "
-                 f"-t {ev.image} --push .",
-                 *([f"kubectl patch {owner_ref(ev)} {ns(ev)} -p "
-                    + q(json.dumps({"spec": {"template": {"spec": {"nodeSelector": {
-                        "kubernetes.io/arch": plats[0].split("/")[1] if plats else ""}}}}},
-                        separators=(",", ":")))] if patchable(ev) and plats else [])))]
+                     f"docker buildx build --platform PLATFORMS,{node_p or 'OS/ARCH'} -t {q(new)} --push .",
+                     set_image(ev, new)))]
+    steps = [Fix(f"{ev.image} is built for {', '.join(plats)}; node {node} runs {node_p or 'another platform'}. "
+                 f"Build a multi-arch image including {node_p or 'the node platform'}. {rebuild_text}",
+                 (f"docker buildx build --platform {','.join(sorted(set(plats + ([node_p] if node_p else []))))} "
+                  f"-t {q(new)} --push .", set_image(ev, new)))]
+    if ev.cluster_platforms is None:
+        steps.append(Fix("Or schedule the pod onto nodes that run one of its platforms; the nodes were not read, so "
+                         "see which architectures the cluster has first:",
+                         ("kubectl get nodes -L kubernetes.io/arch",)))
+        return steps
+    runnable = _runnable(plats, ev.cluster_platforms)
+    if not runnable:
+        # Live, only the failing pods' nodes are read: say what was seen, and how to see the rest.
+        nodes_read = sorted({n for names in ev.cluster_platforms.values() for n in names})
+        have = ", ".join(sorted(ev.cluster_platforms)) or "no known platform"
+        steps.append(Fix(f"None of the {len(nodes_read)} node(s) read ({', '.join(nodes_read[:5])}"
+                         f"{', …' if len(nodes_read) > 5 else ''}; {have}) can run it as built: a nodeSelector "
+                         "would leave the pod Pending unless another node runs one of its platforms. See which "
+                         "architectures the cluster has:", ("kubectl get nodes -L kubernetes.io/arch",)))
+        return steps
+    plat, nodes = runnable[0]
+    arch = plat.split("/")[1]
+    patch = template_patch(ev, {"nodeSelector": {"kubernetes.io/arch": arch}})
+    text = (f"Or schedule the pod onto the nodes that run {plat} ({', '.join(nodes[:5])}"
+            f"{', …' if len(nodes) > 5 else ''}):")
+    if patch is not None:
+        steps.append(Fix(text, (patch,)))
+    else:
+        steps.append(Fix(f"{text[:-1]}: set nodeSelector kubernetes.io/arch: {arch} in its pod template."))
+    return steps
 
 
 PLATFORM = Family("platform", frozenset({C.PLATFORM_MISMATCH}), "node platform vs the image index", platform,
