@@ -80,7 +80,8 @@ def finding(ev: Evidence) -> Finding:
     if near and not suggest.repository_exists(ev):
         line, first = suggest.lines_and_fix(ev, near)
         verdict.evidence.append(line)
-        steps.insert(0, first)
+        # after a first step that checks an inferred owner: the printed command patches that owner
+        steps.insert(1 if ev.owner_inferred is not None and steps else 0, first)
     probe = ev.probe.to_json() if ev.probe is not None else None
     if probe is None and ev.probe_note:
         probe = {"skipped": ev.probe_note}

@@ -107,7 +107,7 @@ def candidates(ev: Evidence, known: dict[str, list[Pulled]],
         if k.repository not in rank or r < rank[k.repository]:
             rank[k.repository] = r
             why[k.repository] = f"{k.owner} in {k.namespace} pulls it" if r else f"{k.owner}'s other pods pull it"
-    if ev.owner:
+    if ev.owner and ev.owner_inferred is None and not ev.owner_note:   # a name read, not inferred from a name
         head, _, last = ref.repository.rpartition("/")
         named = f"{head}/{ev.owner[1]}" if head else ev.owner[1]
         if last != ev.owner[1] and named not in why:
