@@ -68,8 +68,8 @@ def test_pod_filter_and_namespace() -> None:
     out = run("--from", str(EXAMPLE), "--no-probe", "-o", "json", "-n", "shop", "ledger-7c9d8f6b5-x2x4q")
     doc = json.loads(out.stdout)
     assert [f["pod"] for f in doc["findings"]] == ["ledger-7c9d8f6b5-x2x4q"]
-    out = run("--from", str(EXAMPLE), "--no-probe", "-o", "json", "-n", "elsewhere")
-    assert out.returncode == 0 and json.loads(out.stdout)["findings"] == []
+    out = run("--from", str(EXAMPLE), "--no-probe", "-o", "json", "-n", "elsewhere")   # no pods: not "healthy"
+    assert out.returncode == 2 and out.stdout == "" and "no pods in namespace elsewhere" in out.stderr
 
 
 def test_nothing_failing_exits_0(tmp_path: Path) -> None:

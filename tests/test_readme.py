@@ -854,15 +854,15 @@ def test_deploy_table_and_alerts_are_deploys() -> None:
 
     named = {m.group(1) for ln in parsed()[1][section_named("Deploying the exporter")] if (m0 := re.match(r"^\| (`[^|]+`) \|", ln.text))
              for m in re.finditer(r"`([\w.-]+)`", m0.group(1))}
-    shipped = {p.name for p in (ROOT / "deploy").iterdir() if p.is_file()}
+    shipped = {p.name for p in (ROOT / "deploy").rglob("*") if p.is_file()}
     table = {n for n in named if "." in n or n == "Containerfile"} - {"/metrics", "/healthz", "/readyz", "/findings"}
     assert table - shipped == set(), f"README deploy table names files not in deploy/: {sorted(table - shipped)}"
-    unnamed = shipped - table - {"kustomization.yaml"}   # the table says what kustomization.yaml ships
+    unnamed = shipped - table - {"kustomization.yaml"}   # the table says what the kustomizations ship
     assert not unnamed, f"README deploy table does not describe {sorted(unnamed)}"
 
     block = next(b for b in parsed()[0] if b.section == section_named("Example alerts") and b.lang == "yaml")
     shown = yaml.safe_load("\n".join(ln.text for ln in block.lines))
-    docs = yaml.safe_load((ROOT / "deploy" / "prometheusrule.yaml").read_text())
+    docs = yaml.safe_load((ROOT / "deploy" / "components" / "prometheus-operator" / "prometheusrule.yaml").read_text())
     real = {r["alert"]: r for g in docs["spec"]["groups"] for r in g["rules"] if "alert" in r}
     for rule in shown:
         where = block.lines[0].where()

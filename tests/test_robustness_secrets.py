@@ -106,10 +106,14 @@ def test_the_canary_forms_are_real() -> None:
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
 def test_diagnose_live_every_format(api: FakeKubeAPI, tmp_path: Path, fmt: str) -> None:
     kc = api.write_kubeconfig(tmp_path / "kc")
-    r = cli("diagnose", "--kubeconfig", str(kc), "-o", fmt)
+    r = cli("diagnose", "--kubeconfig", str(kc), "-o", fmt, *(["-v"] if fmt == "text" else []))
     assert r.returncode == 1, r.stderr
     assert "bob:***@mirror.example.invalid" in r.stdout  # masked, not dropped: the URL is still evidence
     assert_clean(r.stdout + r.stderr, f"diagnose -o {fmt}")
+    if fmt == "text":   # the default view clips the evidence: masked before it is cut, never after
+        brief = cli("diagnose", "--kubeconfig", str(kc))
+        assert brief.returncode == 1, brief.stderr
+        assert_clean(brief.stdout + brief.stderr, "diagnose (the brief view)")
 
 
 def test_collect_bundle_bytes_and_replay(api: FakeKubeAPI, tmp_path: Path) -> None:
@@ -203,13 +207,14 @@ def test_escape_sequences_from_the_cluster_never_reach_the_terminal(tmp_path: Pa
                 statuses=[o.waiting("app", IMG, "ErrImagePull", hostile)])
     path = tmp_path / "esc.json"
     path.write_text(json.dumps(o.as_list([pod, o.event(pod, "Failed", hostile, container="app")])))
-    for fmt in ("text", "json", "markdown"):
+    for fmt, extra in (("text", ["-v"]), ("text", []), ("json", []), ("markdown", [])):
         r = subprocess.run([sys.executable, "-m", "pulldoctor", "diagnose", "--from", str(path), "--no-probe",
-                            "-o", fmt], capture_output=True, timeout=TIMEOUT)
+                            "-o", fmt, *extra], capture_output=True, timeout=TIMEOUT)
         assert r.returncode == 1, r.stderr
         out = r.stdout.decode("utf-8")
         assert not any(c in out for c in "\x1b\x07\x9b\x08\r"), fmt
-        assert "pwned" in out  # shown, harmlessly
+        if extra or fmt != "text":   # the default text view shows the message's end only
+            assert "pwned" in out  # shown, harmlessly
         if fmt == "json":
             assert "\x9b31m" in json.dumps(json.loads(out), ensure_ascii=False)  # still valid, same text
 

@@ -4,7 +4,10 @@ and every PromQL expression (alerts and dashboard) names only series the exporte
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +16,33 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
+KUSTOMIZATION = ("kustomize.config.k8s.io/v1beta1", "Kustomization")
+COMPONENT = ("kustomize.config.k8s.io/v1alpha1", "Component")
 EXPECTED_KINDS = {
-    "namespace.yaml": [("v1", "Namespace")],
-    "serviceaccount.yaml": [("v1", "ServiceAccount")],
-    "clusterrole.yaml": [("rbac.authorization.k8s.io/v1", "ClusterRole"),
-                         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")],
-    "clusterrole-secrets.yaml": [("rbac.authorization.k8s.io/v1", "ClusterRole"),
-                                 ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")],
-    "deployment.yaml": [("apps/v1", "Deployment")],
-    "service.yaml": [("v1", "Service")],
-    "servicemonitor.yaml": [("monitoring.coreos.com/v1", "ServiceMonitor")],
-    "prometheusrule.yaml": [("monitoring.coreos.com/v1", "PrometheusRule")],
-    "kustomization.yaml": [("kustomize.config.k8s.io/v1beta1", "Kustomization")],
+    "base/namespace.yaml": [("v1", "Namespace")],
+    "base/serviceaccount.yaml": [("v1", "ServiceAccount")],
+    "base/clusterrole.yaml": [("rbac.authorization.k8s.io/v1", "ClusterRole"),
+                              ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")],
+    "components/secrets/clusterrole-secrets.yaml": [("rbac.authorization.k8s.io/v1", "ClusterRole"),
+                                                    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")],
+    "base/deployment.yaml": [("apps/v1", "Deployment")],
+    "base/service.yaml": [("v1", "Service")],
+    "components/prometheus-operator/servicemonitor.yaml": [("monitoring.coreos.com/v1", "ServiceMonitor")],
+    "components/prometheus-operator/prometheusrule.yaml": [("monitoring.coreos.com/v1", "PrometheusRule")],
+    "kustomization.yaml": [KUSTOMIZATION],
+    "base/kustomization.yaml": [KUSTOMIZATION],
+    "components/secrets/kustomization.yaml": [COMPONENT],
+    "components/prometheus-operator/kustomization.yaml": [COMPONENT],
+    "overlays/secrets/kustomization.yaml": [KUSTOMIZATION],
+    "overlays/prometheus-operator/kustomization.yaml": [KUSTOMIZATION],
+    "overlays/full/kustomization.yaml": [KUSTOMIZATION],
 }
+#: What each shipped kustomization adds to the least-privilege default (deploy/ itself).
+OVERLAYS = {"": set(), "overlays/secrets": {"secrets"}, "overlays/prometheus-operator": {"prometheus-operator"},
+            "overlays/full": {"secrets", "prometheus-operator"}}
+SECRETS_ROLE = "components/secrets/clusterrole-secrets.yaml"
+MONITOR = "components/prometheus-operator/servicemonitor.yaml"
+RULES = "components/prometheus-operator/prometheusrule.yaml"
 
 
 def docs(name: str) -> list[dict[str, Any]]:
@@ -37,15 +54,54 @@ def test_manifest_kinds_and_api_versions(name: str) -> None:
     assert [(d["apiVersion"], d["kind"]) for d in docs(name)] == EXPECTED_KINDS[name]
 
 
-def test_every_yaml_file_is_checked_and_in_kustomization() -> None:
-    on_disk = {p.name for p in DEPLOY.glob("*.yaml")}
+def test_every_yaml_file_is_checked_and_in_a_kustomization() -> None:
+    on_disk = {str(p.relative_to(DEPLOY)) for p in DEPLOY.rglob("*.yaml")}
     assert on_disk == set(EXPECTED_KINDS)
-    listed = set(docs("kustomization.yaml")[0]["resources"])
-    assert listed == on_disk - {"kustomization.yaml"}
+    listed = set()
+    for k in (p for p in on_disk if p.endswith("kustomization.yaml")):
+        here = (DEPLOY / k).parent
+        for entry in docs(k)[0].get("resources", []) + docs(k)[0].get("components", []):
+            target = (here / entry).resolve()
+            assert target.exists(), f"{k}: {entry} does not exist"
+            listed.add(str(target.relative_to(DEPLOY)))
+    manifests = {p for p in on_disk if not p.endswith("kustomization.yaml")}
+    assert manifests <= listed, f"in no kustomization: {sorted(manifests - listed)}"
+
+
+def _render(where: str) -> list[dict[str, Any]]:
+    """``kubectl kustomize`` as a user's ``kubectl apply -k`` would build it (kubectl bundles kustomize)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("kubectl is not installed (CI installs Debian's kubernetes-client)")
+        pytest.skip("kubectl is not installed")
+    r = subprocess.run([kubectl, "kustomize", str(DEPLOY / where)], capture_output=True, text=True, timeout=120,
+                       check=False, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    return [d for d in yaml.safe_load_all(r.stdout) if d is not None]
+
+
+@pytest.mark.parametrize("where", sorted(OVERLAYS), ids=lambda w: w or "deploy")
+def test_the_default_is_least_privilege_and_the_overlays_add_only_what_they_say(where: str) -> None:
+    rendered = _render(where)
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in rendered}
+    base = {("Namespace", "pulldoctor"), ("ServiceAccount", "pulldoctor"), ("ClusterRole", "pulldoctor"),
+            ("ClusterRoleBinding", "pulldoctor"), ("Deployment", "pulldoctor"), ("Service", "pulldoctor"),
+            ("ConfigMap", "pulldoctor-dashboard")}
+    extra = set()
+    if "secrets" in OVERLAYS[where]:
+        extra |= {("ClusterRole", "pulldoctor-secrets"), ("ClusterRoleBinding", "pulldoctor-secrets")}
+    if "prometheus-operator" in OVERLAYS[where]:
+        extra |= {(d["kind"], d["metadata"]["name"]) for name in (MONITOR, RULES) for d in docs(name)}
+    assert kinds == base | extra
+    granted = {r for d in rendered if d["kind"] == "ClusterRole" for rule in d["rules"] for r in rule["resources"]}
+    assert ("secrets" in granted) == ("secrets" in OVERLAYS[where])
+    crds = {d["apiVersion"] for d in rendered} - {"v1", "apps/v1", "rbac.authorization.k8s.io/v1"}
+    assert crds == ({"monitoring.coreos.com/v1"} if "prometheus-operator" in OVERLAYS[where] else set())
 
 
 def test_cluster_role_is_read_only_least_privilege() -> None:
-    role = docs("clusterrole.yaml")[0]
+    role = docs("base/clusterrole.yaml")[0]
     granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
                for v in rule["verbs"]}
     assert granted == {("", r, v) for r in ("pods", "events", "nodes", "serviceaccounts")
@@ -53,26 +109,26 @@ def test_cluster_role_is_read_only_least_privilege() -> None:
 
 
 def test_secrets_role_is_separate_get_only_and_explained() -> None:
-    text = (DEPLOY / "clusterrole-secrets.yaml").read_text()
-    role = docs("clusterrole-secrets.yaml")[0]
+    text = (DEPLOY / SECRETS_ROLE).read_text()
+    role = docs(SECRETS_ROLE)[0]
     assert [(r["apiGroups"], r["resources"], r["verbs"]) for r in role["rules"]] == [([""], ["secrets"], ["get"])]
     assert "Without this role" in text
-    main_role = docs("clusterrole.yaml")[0]
+    main_role = docs("base/clusterrole.yaml")[0]
     assert all("secrets" not in r["resources"] for r in main_role["rules"])
 
 
 def test_bindings_point_at_the_service_account_the_deployment_uses() -> None:
-    sa = docs("serviceaccount.yaml")[0]["metadata"]
-    dep = docs("deployment.yaml")[0]
+    sa = docs("base/serviceaccount.yaml")[0]["metadata"]
+    dep = docs("base/deployment.yaml")[0]
     assert dep["spec"]["template"]["spec"]["serviceAccountName"] == sa["name"]
-    for name in ("clusterrole.yaml", "clusterrole-secrets.yaml"):
+    for name in ("base/clusterrole.yaml", SECRETS_ROLE):
         role, binding = docs(name)
         assert binding["roleRef"]["name"] == role["metadata"]["name"]
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["name"], "namespace": sa["namespace"]}]
 
 
 def test_deployment_runs_non_root_with_probes_on_the_exporter_paths() -> None:
-    dep = docs("deployment.yaml")[0]
+    dep = docs("base/deployment.yaml")[0]
     pod = dep["spec"]["template"]["spec"]
     (c,) = pod["containers"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -88,10 +144,10 @@ def test_deployment_runs_non_root_with_probes_on_the_exporter_paths() -> None:
     assert args.handler == "serve" and args.all_namespaces
     port = c["ports"][0]
     assert args.listen.endswith(f":{port['containerPort']}")
-    svc = docs("service.yaml")[0]
+    svc = docs("base/service.yaml")[0]
     assert svc["spec"]["ports"][0]["targetPort"] == port["name"]
     assert svc["spec"]["selector"] == dep["spec"]["template"]["metadata"]["labels"]
-    monitor = docs("servicemonitor.yaml")[0]
+    monitor = docs(MONITOR)[0]
     assert monitor["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"]
     assert monitor["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
 
@@ -124,8 +180,8 @@ def _exposed_names() -> set[str]:
 
 
 def _promql() -> list[str]:
-    exprs = [r["expr"] for g in docs("prometheusrule.yaml")[0]["spec"]["groups"] for r in g["rules"]]
-    dash = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
+    exprs = [r["expr"] for g in docs(RULES)[0]["spec"]["groups"] for r in g["rules"]]
+    dash = json.loads((DEPLOY / "base" / "grafana-dashboard.json").read_text())
     exprs += [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
     return exprs
 
@@ -150,14 +206,14 @@ def test_promql_references_only_exposed_series() -> None:
 
 
 def test_alerts_cover_failing_by_cause_for_5m_and_rate_limit() -> None:
-    rules = {r["alert"]: r for g in docs("prometheusrule.yaml")[0]["spec"]["groups"] for r in g["rules"]}
+    rules = {r["alert"]: r for g in docs(RULES)[0]["spec"]["groups"] for r in g["rules"]}
     failing = rules["ImagePullFailing"]
     assert failing["for"] == "5m" and "cause" in failing["expr"] and "waiting_reason" not in failing["expr"]
     assert "pulldoctor_registry_ratelimit_remaining" in rules["RegistryRateLimitLow"]["expr"]
 
 
 def test_dashboard_is_valid_grafana_json() -> None:
-    dash = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
+    dash = json.loads((DEPLOY / "base" / "grafana-dashboard.json").read_text())
     assert dash["uid"] and dash["title"] and dash["panels"]
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids))

@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the kubelet's CredentialProviderConfig (YAML or JSON): its providers replace the "
                         "defaults for aws://, gce:// and azure:// nodes")
     _add_node_logs(p)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="text: every container's evidence, all fix steps and what would settle each verdict")
     _add_registry_access(p, registries_conf=True)
     _add_output(p)
     p.set_defaults(handler="diagnose")

@@ -4,7 +4,8 @@ Stdlib only (``ThreadingHTTPServer``, HTTP/1.1). It serves, from objects given a
 (see ``objects``):
 
 - ``GET /version``
-- lists: ``/api/v1/{pods,events,secrets,serviceaccounts,nodes}`` (all namespaces / cluster-scoped),
+- lists: ``/api/v1/{pods,events,secrets,serviceaccounts,nodes,namespaces}`` (all namespaces / cluster-scoped;
+  namespaces are only those added as ``Namespace`` objects),
   ``/api/v1/namespaces/{ns}/{resource}``, ``/apis/events.k8s.io/v1/[namespaces/{ns}/]events``
   — with ``limit``/``continue`` pagination, ``resourceVersion`` and simple ``fieldSelector`` (``a.b=c,…``);
 - single objects: ``…/{resource}/{name}`` (404 Status when absent);
@@ -46,7 +47,7 @@ import yaml
 #: resource (plural) -> (kind, namespaced)
 RESOURCES: dict[str, tuple[str, bool]] = {
     "pods": ("Pod", True), "events": ("Event", True), "secrets": ("Secret", True),
-    "serviceaccounts": ("ServiceAccount", True), "nodes": ("Node", False),
+    "serviceaccounts": ("ServiceAccount", True), "nodes": ("Node", False), "namespaces": ("Namespace", False),
     # pods' owners, GET by name: group/resource, as the API paths /apis/GROUP/VERSION/... name them
     "apps/replicasets": ("ReplicaSet", True), "apps/deployments": ("Deployment", True),
     "apps/statefulsets": ("StatefulSet", True), "apps/daemonsets": ("DaemonSet", True),

@@ -12,7 +12,7 @@ import os
 
 from pulldoctor.cluster.context import NodeInfo, PullSecrets
 from pulldoctor.cluster.failing import FailingContainer, FailingReport, find_failing
-from pulldoctor.cluster.snapshot import Snapshot, SourceSpec
+from pulldoctor.cluster.snapshot import Snapshot, SourceSpec, newest_event_time
 from pulldoctor.cluster.timeline import ReasonStats, Timeline
 
 __all__ = [
@@ -38,6 +38,8 @@ def load_snapshot(source: SourceSpec | str | os.PathLike[str]) -> Snapshot:
             snapshot.source = ", ".join(source.paths)
             load_paths(source.paths, snapshot)
             snapshot.dedupe()
+            if snapshot.taken_at is None and (newest := newest_event_time(snapshot.events)) is not None:
+                snapshot.taken_at, snapshot.taken_how = newest, "the newest event in the input"
             _note_files(snapshot)
         else:
             from pulldoctor.cluster.live import load_live

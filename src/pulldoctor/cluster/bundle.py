@@ -168,6 +168,18 @@ def load_bundle_bytes(data: bytes, name: str, snapshot: Snapshot) -> None:
             snapshot.mark_listed(str(kind), str(ns))
     snapshot.notes.extend(str(n) for n in notes)
     snapshot.notes.append(f"read from bundle {name} (created {created}); secrets hold registry names only")
+    snapshot.taken_at = _created_at(created)
+    if snapshot.taken_at is not None:
+        snapshot.taken_how = "the bundle's creation time"
+
+
+def _created_at(created: str) -> datetime | None:
+    """The manifest's ``created`` (``2026-11-26T10:00:00Z``) as a UTC time; None when absent or unreadable."""
+    try:
+        t = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _bundle_member(m: tarfile.TarInfo) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pulldoctor.causes import IMAGE_WAITING_REASONS, ContainerType
 from pulldoctor.cluster.context import NodeInfo, PullSecrets, node_info, pull_secrets
-from pulldoctor.cluster.model import Container, ContainerStatus, Pod, Volume, controller_of
+from pulldoctor.cluster.model import Container, ContainerStatus, ObjectMeta, Pod, Volume, controller_of
 from pulldoctor.cluster.owners import Owners, owner_chain
 from pulldoctor.cluster.snapshot import Snapshot
 from pulldoctor.cluster.timeline import EventIndex, Timeline, build
@@ -54,8 +54,14 @@ class FailingReport:
     #: pods/containers stuck for other reasons, by reason: "Unschedulable" (pods), "CrashLoopBackOff"
     #: (containers), "Pending" (pods with nothing more specific)…
     not_image: dict[str, int] = field(default_factory=dict)
+    #: the first few ``namespace/pod`` of each reason of ``not_image`` (a count alone names nothing to look at)
+    not_image_pods: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     pods_seen: int = 0
+
+
+#: pods named per reason of ``FailingReport.not_image``; the count says how many more
+NOT_IMAGE_NAMED = 5
 
 
 _SECTIONS = (
@@ -120,6 +126,15 @@ def find_failing(snapshot: Snapshot, pod: str | None = None, *, namespace: str |
 def _find_failing(snapshot: Snapshot, pod: str | None, namespace: str | None) -> FailingReport:
     report = FailingReport(notes=list(snapshot.notes))
     not_image: Counter[str] = Counter()
+    named = report.not_image_pods
+
+    def stuck(reason: str, meta: ObjectMeta) -> None:
+        not_image[reason] += 1
+        pods = named.setdefault(reason, [])
+        who = f"{meta.namespace}/{meta.name}"
+        if len(pods) < NOT_IMAGE_NAMED and who not in pods:
+            pods.append(who)
+
     hits: list[tuple[Pod, str, Container | None, ContainerStatus]] = []
     for p in snapshot.pods:
         meta = p.metadata
@@ -146,14 +161,14 @@ def _find_failing(snapshot: Snapshot, pod: str | None, namespace: str | None) ->
                     hits.append((p, ctype, spec, cs))
                     image_hit = True
                 else:
-                    not_image[waiting.reason] += 1
+                    stuck(waiting.reason, meta)
                     other_hit = True
         if not image_hit:
             reason = _pod_pending_reason(p)
             if reason:
-                not_image[reason] += 1
+                stuck(reason, meta)
             elif status.phase == "Pending" and not other_hit:
-                not_image["Pending"] += 1
+                stuck("Pending", meta)
     report.not_image = dict(not_image)
     if pod is not None and report.pods_seen == 0:
         report.notes.append(f"no pod named {pod} in the input")

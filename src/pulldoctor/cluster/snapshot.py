@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 from pulldoctor.cluster.model import (
@@ -43,12 +44,19 @@ class SourceSpec:
     @classmethod
     def from_args(cls, args: object) -> SourceSpec:
         """From the CLI's ``diagnose``/``collect``/``serve`` arguments (``--from``, ``-n``, ``-A``,
-        ``--context``...): the one place where ``-n`` with ``-A`` is refused (``UsageError``)."""
+        ``--context``...): the one place where ``-n`` with ``-A``, and ``--from`` with ``--context`` or
+        ``--kubeconfig``, are refused (``UsageError``)."""
         from pulldoctor.errors import UsageError
 
         if getattr(args, "all_namespaces", False) and getattr(args, "namespace", None):
             raise UsageError("use either -n NAMESPACE or -A, not both")
         path = getattr(args, "from_path", None)
+        live_only = [flag for flag, attr in (("--context", "context"), ("--kubeconfig", "kubeconfig"))
+                     if getattr(args, attr, None)]
+        if path and live_only:  # silently ignoring them would diagnose other data than the user meant
+            verb = "choose" if len(live_only) > 1 else "chooses"
+            raise UsageError(f"{' and '.join(live_only)} {verb} a live cluster; --from reads files: "
+                             "use one or the other")
         return cls(
             paths=(path,) if path else (),
             pod=getattr(args, "pod", None),
@@ -80,6 +88,10 @@ class Snapshot:
     notes: list[str] = field(default_factory=list)
     ignored_kinds: dict[str, int] = field(default_factory=dict)
     source: str = ""
+    #: When an offline source was taken (a bundle's creation time, else its newest event), and how that is known:
+    #: ages and back-offs are judged at that time, not the wall clock's. None for a live read.
+    taken_at: datetime | None = None
+    taken_how: str = ""
     #: kind -> namespaces whose objects of that kind were read in full ("*" = all; nodes use "*").
     complete: dict[str, set[str]] = field(default_factory=dict)
     #: Bundle members that are not cluster objects, by name (``nodelogs/…``: the nodes' logs, read by nodelogs).
@@ -157,3 +169,14 @@ def _newest(objects: list[_T]) -> list[_T]:
                 continue
         kept[key] = obj
     return objects if len(kept) == len(objects) else list(kept.values())
+
+
+def newest_event_time(events: Iterable[Event]) -> datetime | None:
+    """The newest time any event records (either event API): the latest moment an offline input saw."""
+    newest: datetime | None = None
+    for e in events:
+        for t in (e.last_timestamp, e.event_time, e.deprecated_last_timestamp,
+                  e.series.last_observed_time if e.series is not None else None):
+            if t is not None and t.tzinfo is not None and (newest is None or t > newest):
+                newest = t
+    return newest

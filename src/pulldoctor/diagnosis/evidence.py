@@ -155,6 +155,8 @@ class Evidence:
     message_hit: Hit | None = None                  # the kubelet's logged error when it is ``message``
     replaced_cause: Cause | None = None             # what the message it replaced (cut, or saying nothing) said
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    at_snapshot: bool = False                       # ``now`` is an offline input's time, not the wall clock's
+    similar_repositories: list[tuple[str, str]] = field(default_factory=list)  # (repository, why): did you mean?
 
     @property
     def message_cause(self) -> Cause | None:

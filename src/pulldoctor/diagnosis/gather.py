@@ -170,7 +170,8 @@ def log_message(message: str | None, cause: Classification | None, hits: list[Hi
 def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str]] | None = None,
                  now: datetime | None = None, nodes_by_image: Mapping[str, list[str]] | None = None,
                  platforms: dict[str, list[str]] | None = None,
-                 providers: Sequence[Provider] | None = None, node_logs: NodeLogs | None = None) -> Evidence:
+                 providers: Sequence[Provider] | None = None, node_logs: NodeLogs | None = None,
+                 at_snapshot: bool = False) -> Evidence:
     """The evidence of one ``cluster.FailingContainer``; ``providers`` replaces the kubelet's default
     credential providers (None: the defaults of the node's cloud)."""
     now = now or datetime.now(UTC)
@@ -217,6 +218,7 @@ def evidence_for(fc: FailingContainer, *, secrets_by_name: Mapping[str, list[str
         ecr_tokens=_ecr_tokens(lookup, ref),
         entry_keys=[(e.key, e.source) for e in fc.keyring_entries],
         node=node, now=now, node_log=node_log, log_hits=hits, message_hit=message_hit, replaced_cause=replaced,
+        at_snapshot=at_snapshot,
         nodes_with_image=_elsewhere(nodes_by_image or {}, fc.image, ref, fc.node),
         cluster_platforms=platforms,
     )

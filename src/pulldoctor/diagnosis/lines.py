@@ -167,7 +167,8 @@ def timeline_lines(ev: Evidence) -> list[EvidenceLine]:
     out: list[EvidenceLine] = []
     if t.failed:
         src = f"event Failed x{t.failed} (last {ago(t.last_failure_at, ev.now)})"
-        tail = f"; back-off now {t.backoff_seconds}s" if t.backoff_seconds else ""
+        when = "was" if ev.at_snapshot else "now"   # offline, the back-off is the snapshot's, not the present's
+        tail = f"; back-off {when} {t.backoff_seconds}s" if t.backoff_seconds else ""
         out.append(EvidenceLine(src, f"the kubelet failed to pull {t.failed} time(s){tail}"))
     if t.events_expired:
         # Events were read and none is about this container: most often expired (the API server keeps them

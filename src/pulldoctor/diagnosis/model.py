@@ -6,6 +6,7 @@ Kept apart from the rule families so that the renderers depend on these small ty
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -152,6 +153,8 @@ class Diagnosis:
     not_image: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     probed: bool = False
+    not_image_pods: dict[str, list[str]] = field(default_factory=dict)   # a few "ns/pod" per not_image reason
+    as_of: datetime | None = None   # an offline input's time, the one the diagnosis is judged at (None: now)
 
     def to_json(self) -> dict[str, Any]:
         return {

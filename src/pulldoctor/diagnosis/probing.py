@@ -119,8 +119,10 @@ def _request_key(r: ProbeRequest) -> tuple[str, tuple[str, ...], str, bool, str]
     return (image, tuple(c.fingerprint for c in r.credentials), r.platform, r.sample_throughput, str(r.runtime))
 
 
-def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE) -> Prober:
-    """A prober that probes every distinct request once, now, concurrently, within ``deadline`` seconds."""
+def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE,
+         progress: Callable[[int, int], None] | None = None) -> Prober:
+    """A prober that probes every distinct request once, now, concurrently, within ``deadline`` seconds;
+    ``progress(done, total)`` hears of each probe that ends."""
     def probe(wanted: Sequence[tuple[Evidence, ProbeRequest]]) -> ProbeAnswers:
         import asyncio  # here, not at the top: a diagnosis without probes never loads it
 
@@ -135,7 +137,9 @@ def live(opts: ProbeOptions, deadline: float = BATCH_DEADLINE) -> Prober:
                 requests.append(request)
 
         async def run() -> list[ProbeResult]:
-            return list(await asyncio.wait_for(probe_many(requests, opts), deadline))
+            # progress only when asked: a prober given another probe_many (tests, serve) need not know it
+            batch = probe_many(requests, opts) if progress is None else probe_many(requests, opts, progress=progress)
+            return list(await asyncio.wait_for(batch, deadline))
 
         try:
             results = asyncio.run(run())

@@ -169,8 +169,10 @@ def _classify(message: object) -> Classification:
     cause = root.cause if root else Cause.OTHER
     signals = _causes(ordered + secondary) or [Cause.OTHER]
 
-    u = f.url(text, low)
-    h = f.host(text, low, u, img)
+    primary, mirrors = f.split_mirrors(text)   # a failed mirror's URL and host are not the registry's
+    primary_low = primary.lower() if mirrors else low
+    u = f.url(primary, primary_low)
+    h = f.host(primary, primary_low, u, img)
 
     # Context rules: what the image and its registry prove about the answer (package docstring).
     also: tuple[Cause, ...] = root.also if root and root.cause is cause else ()
@@ -213,7 +215,9 @@ def _classify(message: object) -> Classification:
     plat = f.platform(text, low) if cause is Cause.PLATFORM_MISMATCH or "platform" in low else None
     if plat:
         fields["platform"] = plat
-    res = f.resolver(text, low)
+    if mirrors:
+        fields["mirrors"] = mirrors
+    res = f.resolver(primary, primary_low)
     if res:
         fields["resolver"] = res
     for wrapper in p.wrappers:

@@ -39,6 +39,25 @@ _PLATFORM_CRIO = re.compile(
 )
 
 
+_MIRRORS = "(mirrors also failed: "
+_MIRROR_REF = re.compile(r"\[([^\s:\]/]{1,255}(?::\d{1,5})?)/")
+
+
+def split_mirrors(text: str) -> tuple[str, list[str]]:
+    """The text without containers/image's ``(Mirrors also failed: [m1/ref: e1]\\n[m2/ref: e2]): `` part, and
+    the mirror hosts it names (docker/docker_image_src.go). The primary's own error follows that part: its
+    URL and host are the ones that decide, a mirror's are not (CRI-O, Podman)."""
+    i = text.lower().find(_MIRRORS)
+    if i < 0:
+        return text, []
+    j = text.find("]): ", i)
+    if j < 0:
+        return text, []
+    section = text[i + len(_MIRRORS): j + 1]
+    hosts = list(dict.fromkeys(m.group(1) for m in _MIRROR_REF.finditer(section[:8192])))[:16]
+    return text[:i] + text[j + 4:], hosts
+
+
 def grpc_code(text: str, low: str) -> str | None:
     """The outermost gRPC status code, by name (old runtimes printed numbers: ``code = 2`` is Unknown)."""
     if "rpc error" not in low:

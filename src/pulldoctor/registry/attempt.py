@@ -38,11 +38,14 @@ from pulldoctor.registry.ratelimit import parse_ratelimit
 from pulldoctor.registry.session import Endpoint, Session, credential_label, repo_url
 from pulldoctor.registry.tags import suggest
 from pulldoctor.registry.wire import INDEX_TYPES, MANIFEST_ACCEPT, SCHEMA1_TYPES, Response, TransportError
+from pulldoctor.similar import closest
 
 if TYPE_CHECKING:
     from pulldoctor.keyring import Credential
 
 DOCKER_HUB_ENDPOINTS = frozenset({"registry-1.docker.io", "index.docker.io", "docker.io"})
+
+CATALOG_PAGE = 1000   # repositories read from /v2/_catalog (one page, at most tags_page_cap bytes)
 
 #: How far an attempt got; when every credential fails, the furthest attempt explains best.
 STAGE_AUTH, STAGE_REGISTRY, STAGE_DEADLINE = 1, 2, 3
@@ -63,6 +66,7 @@ class Attempt:
     ratelimit: RateLimit | None = None
     url: str | None = None
     throughput: Throughput | None = None
+    similar_repositories: list[str] = field(default_factory=list)
 
 
 def _cause_for_status(status: int) -> Cause:
@@ -310,6 +314,7 @@ class Prober:
                 code = f" {codes[0]}" if codes else ""
                 what = f"tags list → 404{code}: repository {self.ref.repository} does not exist"
                 self.step("tags", False, what, start)
+                await self._catalog()
                 return self.fail(Cause.REPO_NOT_FOUND, 404)
             if resp.status != 200:
                 self.step(
@@ -334,6 +339,31 @@ class Prober:
             what = f"repository exists ({shown}); tag {self.ref.reference} is not one of them{close}"
             self.step("tags", False, what, start)
         return self.fail(Cause.TAG_NOT_FOUND, 404)
+
+    async def _catalog(self) -> None:
+        """A missing repository: the names close to it in one bounded page of ``/v2/_catalog`` ("did you mean").
+        Cheap or nothing: an open registry answers it; a token scoped to one repository gets a 401, Docker Hub
+        and mirrors (``?ns=``) have none, a failure is ignored. Not a step: it decides nothing."""
+        if self.ns or self.ref.endpoint.lower() in DOCKER_HUB_ENDPOINTS:
+            return
+        key = (str(self.root), self.cred.fingerprint if self.cred is not None else "")
+        if key not in self.ctx.catalogs:   # once per registry and credential in a run (None: refused)
+            self.ctx.catalogs[key] = None
+            url = self.root.joinpath("_catalog").with_query(n=str(CATALOG_PAGE))
+            status = self.a.status
+            try:
+                resp = await self.send("GET", url, cap=self.ctx.options.tags_page_cap)
+            except TransportError:
+                return
+            finally:
+                self.a.status = status   # the catalog's answer is not the probe's
+            doc = resp.json() if resp.status == 200 else None
+            names = doc.get("repositories") if isinstance(doc, dict) else None
+            if isinstance(names, list):
+                self.ctx.catalogs[key] = [n for n in names[:CATALOG_PAGE] if isinstance(n, str)]
+        repos = self.ctx.catalogs[key]
+        if repos:
+            self.a.similar_repositories = closest(self.ref.repository, repos, limit=3)
 
     def _next_page(self, resp: Response) -> URL | None:
         """Follow ``Link: <...>; rel="next"`` only on the same origin."""

@@ -245,6 +245,7 @@ class ProbeResult:
     credential: str | None = None  # which credential worked (user and fingerprint, never the password)
     host: str | None = None  # the host whose answer is the verdict ("https://mirror:5000"), when configured
     throughput: Throughput | None = None  # measured blob download rate (only when asked: slow pulls)
+    similar_repositories: list[str] = field(default_factory=list)  # repository missing: close names in _catalog
 
     @property
     def pullable(self) -> bool:

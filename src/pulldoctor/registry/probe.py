@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pulldoctor.causes import Cause
@@ -78,7 +78,7 @@ async def _probe_ref(
             break  # pullable, or the probe's own deadline is spent
     target, best = _verdict(outcomes)
     for name in ("cause", "status", "credentials_sent", "digest", "media_type", "url", "platforms", "size",
-                 "suggestions", "ratelimit", "credential", "throughput"):
+                 "suggestions", "ratelimit", "credential", "throughput", "similar_repositories"):
         setattr(result, name, getattr(best, name))
     result.credentials_sent = any(o.credentials_sent for _t, o in outcomes)
     if plan.configured:
@@ -150,6 +150,7 @@ async def _probe_target(
     result.platforms, result.size, result.suggestions = best.platforms, best.size, best.suggestions
     result.ratelimit = next((a.ratelimit for a in reversed(attempts) if a.ratelimit), None)
     result.throughput = best.throughput
+    result.similar_repositories = list(best.similar_repositories)
     return result
 
 
@@ -178,12 +179,14 @@ async def probe(
 
 
 async def probe_many(
-    requests: Sequence[ProbeRequest], options: ProbeOptions | None = None, *, _raise: bool = False
+    requests: Sequence[ProbeRequest], options: ProbeOptions | None = None, *, _raise: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[ProbeResult]:
     """Probe many images with one session; identical probes run once, tokens are shared.
 
     An invalid reference gives a result with cause ``invalid_image_name`` (a malformed platform: ``other``)
     instead of an exception; each probe gives up after ``options.probe_timeout`` seconds of registry time.
+    ``progress(done, total)`` is called as each distinct probe ends (a terminal's progress line).
     """
     from pulldoctor.errors import InvalidReference, UsageError
 
@@ -220,6 +223,15 @@ async def probe_many(
                 tasks[key] = asyncio.ensure_future(_guarded(ctx, original, ref, req.credentials, node, sample))
             order.append((original, key))
         if tasks:
+            if progress is not None:
+                done, total = [0], len(tasks)
+
+                def tick(_: object) -> None:
+                    done[0] += 1
+                    progress(done[0], total)
+
+                for task in tasks.values():
+                    task.add_done_callback(tick)
             try:
                 await asyncio.wait(list(tasks.values()))
             finally:

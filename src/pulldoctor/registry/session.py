@@ -90,6 +90,8 @@ class Session:
         self._ssl: dict[tuple[object, ...], ssl.SSLContext] = {}
         self._docs: dict[tuple[URL, str, str, str], asyncio.Task[Response | TransportError]] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
+        #: (API root, credential fingerprint) → repository names of its /v2/_catalog page, None when refused
+        self.catalogs: dict[tuple[str, str], list[str] | None] = {}
 
     async def close(self) -> None:
         await self.session.close()

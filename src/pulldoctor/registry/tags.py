@@ -5,23 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from pulldoctor.similar import edit_distance
+
 _VERSION = re.compile(r"^[vV]?(\d+(?:\.\d+){0,3})(.*)$")
 MAX_TAG = 128  # distribution's tag grammar: at most 128 characters
-
-
-def edit_distance(a: str, b: str, cutoff: int) -> int:
-    """Levenshtein distance, or ``cutoff + 1`` as soon as it must exceed ``cutoff`` (bounded work)."""
-    if abs(len(a) - len(b)) > cutoff:
-        return cutoff + 1
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-        if min(cur) > cutoff:
-            return cutoff + 1
-        prev = cur
-    return prev[-1]
+__all__ = ["edit_distance", "suggest", "version_key"]
 
 
 def version_key(tag: str) -> tuple[tuple[int, ...], str] | None:

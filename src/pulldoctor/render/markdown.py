@@ -10,6 +10,11 @@ def _cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
+def _named(pods: list[str], count: int) -> str:
+    """`` (`shop/a`, `shop/b`, …)``: the pods behind a count, a few of them."""
+    return f" ({', '.join(f'`{_cell(p)}`' for p in pods)}{', …' if count > len(pods) else ''})" if pods else ""
+
+
 def render(diagnosis: Diagnosis) -> str:
     fs = diagnosis.findings
     out = ["# Image pull diagnosis", ""]
@@ -47,6 +52,7 @@ def render(diagnosis: Diagnosis) -> str:
         out.append("")
     if diagnosis.not_image:
         out.append("Stuck for other reasons (not image pulls): "
-                   + ", ".join(f"{r} {n}" for r, n in sorted(diagnosis.not_image.items())) + ".")
+                   + ", ".join(f"{r} {n}{_named(diagnosis.not_image_pods.get(r, []), n)}"
+                               for r, n in sorted(diagnosis.not_image.items())) + ".")
     out += [f"> note: {n}" for n in diagnosis.notes]
     return printable_text("\n".join(out).rstrip() + "\n")  # no escape sequence, no user:password@ from a runtime

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import textwrap
 
+from pulldoctor.diagnosis.lines import clip
 from pulldoctor.diagnosis.model import Confidence, Diagnosis, Finding
-from pulldoctor.redact import printable
+from pulldoctor.redact import mask_userinfo, printable
+from pulldoctor.render import brief as short
 from pulldoctor.render.safe import printable_text
 
 _RESET = "\033[0m"
@@ -76,16 +78,24 @@ class _Out:
         self.lines.append(prefix + printable(s))
 
 
+def as_of(d: Diagnosis) -> str:
+    """`` as of 2026-11-26 13:03Z`` for an offline input (judged at its time, not now); empty when live."""
+    return f" as of {d.as_of.strftime('%Y-%m-%d %H:%M:%SZ')}" if d.as_of is not None else ""
+
+
 def headline(f: Finding) -> str:
     """The one-line verdict: where, what, how sure."""
     where = f"{f.namespace}/{f.pod} [{f.container}{', ' + f.container_type if f.container_type != 'regular' else ''}]"
     return f"{where}: {f.cause.value} ({f.confidence.value})"
 
 
-def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str:
+def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80, brief: bool = False) -> str:
     """A group (one outage, forty replicas of one typo) is told once: its first member in full, the
-    others by name. The JSON keeps every finding."""
+    others by name. The JSON keeps every finding. ``brief``: what fits a screen (``render.brief``)."""
     out = _Out(width, color)
+    if brief and diagnosis.findings:
+        _brief(out, diagnosis)
+        return printable_text("\n".join(out.lines) + "\n", keep=_OWN_CODES)
     fs = diagnosis.findings
     first_of: dict[int, list[Finding]] = {}
     grouped: set[int] = set()
@@ -96,7 +106,8 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
         out.raw("No container is failing to get its image.")
     else:
         pods = {(f.namespace, f.pod) for f in fs}
-        out.raw(prefix=out.c(_BOLD, f"{len(fs)} container(s) in {len(pods)} pod(s) cannot get their image."))
+        out.raw(prefix=out.c(_BOLD, f"{len(fs)} container(s) in {len(pods)} pod(s) cannot get their image"
+                                    f"{as_of(diagnosis)}."))
         for g in diagnosis.groups:
             out.wrap(g.summary, "", "    ", mark=(_COLOURS[g.members[0].confidence], "≡"))
         for f in fs:
@@ -115,6 +126,44 @@ def render(diagnosis: Diagnosis, *, color: bool = False, width: int = 80) -> str
     # Every line was escaped as it was added: the gate keeps only our colours, which are all that is left
     # (and masks any user:password@ a runtime echoed; lines wrap only at spaces, so none is split).
     return printable_text("\n".join(out.lines) + "\n", keep=_OWN_CODES)
+
+
+def _brief(out: _Out, d: Diagnosis) -> None:
+    """The count, the groups with their pods, what else is stuck and the notes; then each distinct problem
+    once: a line per container it holds, the evidence that decided it and its first fix."""
+    fs = d.findings
+    pods = {(f.namespace, f.pod) for f in fs}
+    out.raw(prefix=out.c(_BOLD, f"{len(fs)} container(s) in {len(pods)} pod(s) cannot get their image{as_of(d)}."))
+    for g in d.groups:
+        out.wrap(f"{g.summary}: {short.pods_named(g.members)}", "", "    ",
+                 mark=(_COLOURS[g.members[0].confidence], "≡"))
+    for t in _tail(d):
+        out.wrap(t, "", "  ")
+    leaders = {id(g.members[0]) for g in d.groups}
+    for f, alike in short.problems(d):
+        out.raw()
+        if id(f) in leaders:   # a group: its pods are named above, however many there are
+            out.wrap(headline(f) + f" + {len(alike)} more (≡ above)", "", "    ", mark=(_COLOURS[f.confidence], "✗"))
+        else:
+            for member in (f, *alike):
+                out.wrap(headline(member) + short.did_you_mean(member), "", "    ",
+                         mark=(_COLOURS[member.confidence], "✗"))
+        for i, e in enumerate(short.deciding(f)):
+            # The message in one line, its end (the most specific part); a fact of the cluster in two at most.
+            # A user:password@ is masked before the cut: a cut one would no longer look like one.
+            head, whole = f"- {e.source}: ", mask_userinfo(e.text)
+            text = short.tail(whole, out.width - 2 - len(head)) if i == 0 else \
+                clip(whole, 2 * out.width - 12 - len(head))
+            out.wrap(head + text, "  ", "    ")
+        fix = short.first_fix(f)
+        if fix is not None:
+            out.wrap(f"fix: {fix.text}", "  ", "       ")
+            for cmd in fix.commands:
+                out.raw(cmd, prefix=out.c(_DIM, "       $ "))
+            if fix.commands and any(short.first_fix(a) != fix for a in alike):
+                out.wrap(f"(the commands are {f.pod}'s; each pod's own: -v)", "       ")
+    out.raw()
+    out.wrap("All evidence, every fix step, what would settle it: -v, or diagnose POD.", "")
 
 
 def _details(out: _Out, f: Finding) -> None:
@@ -139,10 +188,15 @@ def _details(out: _Out, f: Finding) -> None:
                 out.raw(cmd, prefix=out.c(_DIM, "       $ "))
 
 
+def _named(pods: list[str], count: int) -> str:
+    """`` (shop/a, shop/b, …)``: the pods behind a count, a few of them."""
+    return f" ({', '.join(pods)}{', …' if count > len(pods) else ''})" if pods else ""
+
+
 def _tail(d: Diagnosis) -> list[str]:
     lines = []
     if d.not_image:
-        parts = ", ".join(f"{r} {n}" for r, n in sorted(d.not_image.items()))
+        parts = ", ".join(f"{r} {n}{_named(d.not_image_pods.get(r, []), n)}" for r, n in sorted(d.not_image.items()))
         lines.append(f"Stuck for other reasons (not image pulls): {parts}.")
     lines.extend(f"note: {n}" for n in d.notes)
     return lines
