@@ -32,6 +32,9 @@ def connect(*, kubeconfig: str | None = None, context: str | None = None, reques
     from kubernetes.config.config_exception import ConfigException
     from urllib3.util.retry import Retry
 
+    # urllib3 logs each connect retry itself, in its own words and unbounded; the caller says it once, escaped.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+
     cfg = client.Configuration()
     namespace = "default"
     if kubeconfig and not os.path.isfile(kubeconfig):
