@@ -279,3 +279,12 @@ if __name__ == "__main__":
     for a, bs in sorted(_graph(int(sys.argv[1]) if len(sys.argv) > 1 else 2).items()):
         for b in sorted(bs):
             print(f"{a} -> {b}")
+
+
+@pytest.mark.parametrize("module", ["pulldoctor.render.ref", "pulldoctor.render.classify", "pulldoctor.render.probe"])
+def test_small_renderers_load_no_diagnosis(module: str) -> None:
+    """Every printer lives in render/, and ``ref``/``classify``/``probe`` pay only for their own: the package
+    imports nothing itself, so no diagnosis model, cluster model or msgspec comes along."""
+    loaded = _modules_after(f"import {module}")
+    assert not {m for m in loaded if m.startswith(("pulldoctor.diagnosis", "pulldoctor.cluster", "msgspec"))}
+    assert "pulldoctor.render.text" not in loaded and "pulldoctor.render.json" not in loaded

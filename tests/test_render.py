@@ -10,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_diagnose_rules import HOST, cls, ev, probe
 
-from pulldoctor import render
 from pulldoctor.causes import Cause
 from pulldoctor.diagnosis import conclude
 from pulldoctor.diagnosis.evidence import Evidence
+from pulldoctor.render.json import render as render_json
+from pulldoctor.render.markdown import render as render_markdown
+from pulldoctor.render.text import render as render_text
 from pulldoctor.render.text import wrap as text_wrap
 
 
@@ -29,7 +31,7 @@ def width(line: str) -> int:
 
 
 def test_text_verdict_first_and_80_columns() -> None:
-    text = render.text(_diagnosis())
+    text = render_text(_diagnosis())
     lines = text.splitlines()
     assert lines[0].startswith("2 container(s)")
     assert lines[1] == "✗ shop/web-7d9c8b-x2x [app]: tag_not_found (certain)"
@@ -41,7 +43,7 @@ def test_text_verdict_first_and_80_columns() -> None:
 
 
 def test_text_colour_only_when_asked() -> None:
-    assert "\033[" in render.text(_diagnosis(), color=True)
+    assert "\033[" in render_text(_diagnosis(), color=True)
 
 
 def test_colour_off_with_no_color_or_no_tty(monkeypatch) -> None:
@@ -58,7 +60,7 @@ def test_colour_off_with_no_color_or_no_tty(monkeypatch) -> None:
 
 
 def test_json_schema() -> None:
-    doc = json.loads(render.json(_diagnosis()))
+    doc = json.loads(render_json(_diagnosis()))
     assert doc["schema_version"] == 1
     assert set(doc) == {"schema_version", "findings", "groups", "not_image", "notes"}
     f = doc["findings"][0]
@@ -70,7 +72,7 @@ def test_json_schema() -> None:
 
 
 def test_markdown_has_table_and_fix_commands() -> None:
-    md = render.markdown(_diagnosis())
+    md = render_markdown(_diagnosis())
     assert "| shop | web-7d9c8b-x2x | app |" in md and "```sh" in md
 
 
@@ -82,10 +84,10 @@ def test_a_group_is_told_once_in_text_but_every_finding_stays_in_json() -> None:
     evs = [ev(f"{HOST}/shop/svc{i}:1", cause=Cause.DNS_FAILURE, probe=probe(Cause.DNS_FAILURE), pod=f"p{i}")
            for i in range(4)]
     d = conclude(evs)
-    text = render.text(d)
+    text = render_text(d)
     assert text.count("evidence:") == 1 and "same cause for 3 more: shop/p1, shop/p2, shop/p3" in text
     assert text.splitlines()[1].startswith("≡ dns_failure on registry")
-    assert len(json.loads(render.json(d))["findings"]) == 4
+    assert len(json.loads(render_json(d))["findings"]) == 4
 
 
 # The text renderer fills single-spaced words itself (textwrap's chunking was most of its time); the

@@ -12,10 +12,10 @@ import pytest
 from test_render import width
 
 from helpers import cli
-from pulldoctor import render
 from pulldoctor.cluster import find_failing, load_snapshot
 from pulldoctor.diagnosis import run
 from pulldoctor.render.brief import pods_named, problems
+from pulldoctor.render.text import render as render_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "cluster"
@@ -102,6 +102,6 @@ def test_the_brief_view_is_the_renderers_choice_not_the_default_of_render_text()
     snap = load_snapshot(EXAMPLE)
     d = run(find_failing(snap), snap)
     told = len(d.findings) - sum(len(g.members) - 1 for g in d.groups)
-    assert render.text(d).count("  evidence:") == told   # the library's default stays the full view
-    assert "  evidence:" not in render.text(d, brief=True)
-    assert re.search(r"^All evidence, every fix step", render.text(d, brief=True), re.MULTILINE)
+    assert render_text(d).count("  evidence:") == told   # the library's default stays the full view
+    assert "  evidence:" not in render_text(d, brief=True)
+    assert re.search(r"^All evidence, every fix step", render_text(d, brief=True), re.MULTILINE)

@@ -85,7 +85,7 @@ def test_diagnose_text_escapes_the_renderers_own_colour_codes_in_input() -> None
     renderer's own is shown escaped, and the renderer's colours are still there."""
     from pulldoctor.cluster import SourceSpec, find_failing, load_snapshot
     from pulldoctor.diagnosis import run
-    from pulldoctor.render import text
+    from pulldoctor.render.text import render as text
 
     message = f'Failed to pull image "{IMG}": not found {SGR}FAKE-RED\x1b[0m'
     pod = o.pod("esc", containers=[o.container("app", IMG)], statuses=[o.waiting("app", IMG, "ErrImagePull", message)])

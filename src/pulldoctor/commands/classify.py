@@ -22,46 +22,20 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from pulldoctor.errors import InputError
-from pulldoctor.messages import Classification, classify
-from pulldoctor.redact import mask_userinfo, printable, printable_json
+from pulldoctor.messages import classify
+from pulldoctor.redact import mask_userinfo, printable
+from pulldoctor.render.classify import dumps, text_block
 
 #: A stdin line longer than this is refused rather than decoded (classify examines 16 KiB anyway).
 MAX_LINE_CHARS = 4 * 1024 * 1024
-_FIELD_ORDER = ("image", "host", "url", "status", "grpc_code", "runtime", "platform", "resolver", "wrapper")
-
-
-def _text_block(message: str, c: Classification) -> str:
-    """A person's view: the cause, the other signals, then the facts, one per line."""
-    lines = [f"cause: {c.cause.value}"]
-    others = [s.value for s in c.signals if s is not c.cause]
-    if others:
-        lines.append(f"  also seen: {', '.join(others)}")
-    keys = [k for k in _FIELD_ORDER if k in c.fields] + sorted(
-        k for k in c.fields if k not in _FIELD_ORDER and k != "members"
-    )
-    for k in keys:
-        v = c.fields[k]
-        lines.append(f"  {k}: {', '.join(map(str, v)) if isinstance(v, list) else v}")
-    members = c.fields.get("members")
-    if isinstance(members, list):
-        for i, m in enumerate(members, 1):
-            lines.append(f"  member {i}: {m['cause']}: {m['message']}")
-    return "\n".join(lines)
-
-
-def _dumps(obj: object) -> str:
-    # UTF-8 kept as is; DEL, C1 controls and user:password@ go through the JSON gate.
-    return printable_json(json.dumps(obj, ensure_ascii=False, separators=(", ", ": ")))
-
-
 def _from_args(messages: list[str], output: str, out: TextIO) -> None:
     blocks: list[str] = []
     for message in messages:
         c = classify(message)
         if output == "json":
-            out.write(_dumps({"message": mask_userinfo(message), **c.to_json()}) + "\n")
+            out.write(dumps({"message": mask_userinfo(message), **c.to_json()}) + "\n")
         else:
-            blocks.append(_text_block(message, c))
+            blocks.append(text_block(message, c))
     if blocks:
         out.write(printable("\n\n".join(blocks) + "\n"))  # images, hosts, URLs, members: escaped
 
@@ -96,7 +70,7 @@ def _from_stdin(stdin: TextIO, out: TextIO) -> None:
         c = classify(obj["message"])  # type: ignore[arg-type]
         obj["message"] = mask_userinfo(obj["message"])  # type: ignore[arg-type]
         obj.update(c.to_json())
-        out.write(_dumps(obj) + "\n")
+        out.write(dumps(obj) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -111,17 +111,21 @@ def _run(args: argparse.Namespace, progress: Progress) -> int:
                          node_logs=node_logs)
     progress.step(f"writing the diagnosis of {len(diagnosis.findings)} container(s)")
 
-    from pulldoctor import render
-
     if args.output == "json":
-        out = render.json(diagnosis)
+        from pulldoctor.render.json import render as as_json
+
+        out = as_json(diagnosis)
     elif args.output == "markdown":
-        out = render.markdown(diagnosis)
+        from pulldoctor.render.markdown import render as as_markdown
+
+        out = as_markdown(diagnosis)
     else:
         width = min(shutil.get_terminal_size((80, 24)).columns, 100) if sys.stdout.isatty() else 80
         # The whole story of every container with -v, or when one pod is asked for; else what fits a screen.
         brief = not (getattr(args, "verbose", False) or args.pod)
-        out = render.text(diagnosis, color=_want_color(), width=width, brief=brief)
+        from pulldoctor.render.text import render as as_text
+
+        out = as_text(diagnosis, color=_want_color(), width=width, brief=brief)
     progress.done()
     sys.stdout.write(out)
     return 1 if diagnosis.findings else 0

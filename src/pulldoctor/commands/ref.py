@@ -11,9 +11,6 @@ import sys
 
 from pulldoctor.reference import parse
 
-_TEXT_KEYS = ("original", "normalized", "registry", "repository", "tag", "digest", "endpoint",
-              "default_pull_policy")
-
 
 def run(args: argparse.Namespace) -> int:
     ref = parse(args.image)
@@ -21,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "output", "text") == "json":
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
-    width = max(len(k) for k in _TEXT_KEYS) + 1
-    lines = [f"{k + ':':<{width}} {'-' if doc[k] is None else doc[k]}" for k in _TEXT_KEYS]
-    sys.stdout.write("\n".join(lines) + "\n")
+    from pulldoctor.render.ref import text
+
+    sys.stdout.write(text(doc))
     return 0

@@ -216,7 +216,7 @@ class Exporter:
     def findings_json(self) -> bytes:
         """The JSON ``pulldoctor diagnose -o json`` prints, for the current findings."""
         from pulldoctor.diagnosis import Diagnosis, group
-        from pulldoctor.render import json as render_json
+        from pulldoctor.render.json import render as render_json
 
         findings = self.findings()
         notes = [] if self._ready else ["not ready: the first list of pods and events is not complete"]

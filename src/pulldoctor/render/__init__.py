@@ -1,10 +1,8 @@
-"""Render a ``Diagnosis``: ``text`` for a terminal, ``json`` for machines (schema in the README), ``markdown``
-for a ticket. Renderers only format; every word of substance comes from the diagnosis."""
+"""Everything pulldoctor prints, one module per output: a ``Diagnosis`` as ``text`` (a terminal; ``brief`` the
+screen-sized view), ``json`` (schema in docs/json.md) and ``markdown`` (a ticket); a probe result (``probe``), a
+classification (``classify``) and a parsed reference (``ref``). Renderers only format: every word of substance
+comes from the part that decided it. ``safe`` applies redact's masks and escapes over a whole report.
 
-from __future__ import annotations
-
-from pulldoctor.render.json import render as json
-from pulldoctor.render.markdown import render as markdown
-from pulldoctor.render.text import render as text
-
-__all__ = ["json", "markdown", "text"]
+This package imports nothing itself, so ``pulldoctor ref`` and ``classify`` load only their own renderer: import
+the function from its module (``from pulldoctor.render.text import render``).
+"""
