@@ -394,7 +394,9 @@ def test_platform_mismatch(lab: Lab, containerd, images) -> None:
 def test_pull_cut_off_by_deadline(lab: Lab, containerd, images) -> None:
     out = containerd.pull(images["slow"], timeout=2)
     _expect_failure(out, "DeadlineExceeded")
-    assert out.kubelet_message == "rpc error: code = DeadlineExceeded desc = context deadline exceeded"
+    # Where the deadline strikes (resolving, or pulling and unpacking) decides containerd's wrapping; both are real.
+    assert out.kubelet_message.startswith("rpc error: code = DeadlineExceeded desc = ")
+    assert out.kubelet_message.endswith("context deadline exceeded"), out.kubelet_message
     assert 1.9 < out.elapsed < 5
     needle = f'PullImage \\"{images["slow"]}\\" failed'
     deadline = time.monotonic() + 3

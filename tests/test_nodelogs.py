@@ -403,7 +403,7 @@ def test_log_text_is_escaped_and_credentials_masked(tmp_path: Path) -> None:
             '\\"https://bob:CANARY-pw-0xC0FFEE@registry.example.com/v2/\\": dial tcp: connection refused \x1b[2J" '
             f'image="{IMAGE}"')
     a = f.archive(tmp_path, f.eks_members(klog(AT, line)))
-    r = cli("diagnose", "--from", str(snap), "--no-probe", "--node-logs", str(a))
+    r = cli("diagnose", "--from", str(snap), "--no-probe", "--node-logs", str(a), "-v")  # -v: every line shown
     assert r.returncode == 1, r.stderr
     assert "CANARY-pw-0xC0FFEE" not in r.stdout + r.stderr and "\x1b[2J" not in r.stdout
     assert "\\x1b[2J" in r.stdout and "bob:***@" in r.stdout

@@ -81,7 +81,7 @@ def test_promtool_check_metrics_with_every_series_present(promtool: str) -> None
 
 
 def test_promtool_check_rules_on_the_prometheusrule(promtool: str, tmp_path: Path) -> None:
-    (rule,) = [d for d in yaml.safe_load_all((DEPLOY / "prometheusrule.yaml").read_text()) if d]
+    (rule,) = [d for d in yaml.safe_load_all((DEPLOY / "components" / "prometheus-operator" / "prometheusrule.yaml").read_text()) if d]
     groups = rule["spec"]["groups"]
     assert groups
     path = tmp_path / "rules.yaml"

@@ -53,7 +53,10 @@ class SourceSpec:
         path = getattr(args, "from_path", None)
         live_only = [flag for flag, attr in (("--context", "context"), ("--kubeconfig", "kubeconfig"))
                      if getattr(args, attr, None)]
-        if path and live_only:  # silently ignoring them would diagnose other data than the user meant
+        # --node-logs api reads the nodes' logs from a cluster: there, --context/--kubeconfig name that cluster.
+        asks_cluster = "api" in (getattr(args, "node_logs", None) or [])
+        # Otherwise silently ignoring them would diagnose other data than the user meant.
+        if path and live_only and not asks_cluster:
             verb = "choose" if len(live_only) > 1 else "chooses"
             raise UsageError(f"{' and '.join(live_only)} {verb} a live cluster; --from reads files: "
                              "use one or the other")
