@@ -185,7 +185,7 @@ def test_credential_provider_config_replaces_the_defaults(tmp_path: Path) -> Non
     ("kind: CredentialProviderConfig\napiVersion: kubelet.config.k8s.io/v1\nproviders:\n - name: x\n", "matchImages"),
     ("kind: CredentialProviderConfig\napiVersion: kubelet.config.k8s.io/v1\nproviders:\n - name: x\n"
      "   matchImages: ['*.io']\n   apiVersion: credentialprovider.kubelet.k8s.io/v1\n", "defaultCacheDuration"),
-    ("\x00\xff", "not valid YAML"),
+    ("\x00\xff", "not UTF-8"),
 ])
 def test_bad_credential_provider_config_is_one_line_exit_2(tmp_path: Path, content: str, needle: str) -> None:
     cfg = tmp_path / "cp.yaml"

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from pulldoctor import yamlconf
+from pulldoctor import configfile, yamlconf
 from pulldoctor.errors import InputError
 from pulldoctor.keyring import match_image
 from pulldoctor.redact import printable
@@ -123,17 +122,9 @@ def load_config(path: str) -> list[Provider]:
     """The providers of a kubelet ``CredentialProviderConfig`` file (YAML or JSON). Raises InputError (one
     line, exit 2) for an unreadable or invalid file; never quotes its ``env`` values."""
     shown = printable(path)
+    text = configfile.read_text(path, "--credential-provider-config", _MAX_CONFIG)
     try:
-        with open(Path(path), "rb") as f:
-            raw = f.read(_MAX_CONFIG + 1)
-    except OSError as err:
-        raise InputError(f"--credential-provider-config {shown}: {printable(err.strerror or str(err))}") from None
-    if len(raw) > _MAX_CONFIG:
-        raise InputError(f"--credential-provider-config {shown}: larger than {_MAX_CONFIG} bytes")
-    try:
-        doc = yamlconf.load(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"--credential-provider-config {shown}: not valid YAML or JSON (not UTF-8)") from None
+        doc = yamlconf.load(text)
     except yamlconf.YamlConfigError as err:
         raise InputError(f"--credential-provider-config {shown}: not valid YAML or JSON ({err})") from None
     source = f"--credential-provider-config {shown}"

@@ -185,23 +185,32 @@ def load_file(path: Path, snapshot: Snapshot, name: str | None = None) -> None:
         snapshot.count_ignored(decoded.ignored)
 
 
-def _directory_files(root: Path) -> list[Path]:
+def regular_files_under(root: Path, suffixes: tuple[str, ...], limit: int, *, what: str = "files",
+                        skip_hidden: bool = False) -> list[Path]:
+    """The regular files under ``root`` whose names end in ``suffixes``, sorted, at most ``limit``: a FIFO or
+    device inside is refused (one would block for ever, the other never end), symlinked directories are not
+    followed. ``preflight`` shares it, skipping hidden directories (``.git``)."""
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):  # does not follow symlinked directories
-        dirnames.sort()
+        dirnames[:] = sorted(d for d in dirnames if not (skip_hidden and d.startswith(".")))
         for fn in sorted(filenames):
-            if fn.endswith(SUFFIXES) or fn.endswith(BUNDLE_SUFFIXES):
-                path = Path(dirpath, fn)
-                try:
-                    mode = path.stat().st_mode
-                except OSError as err:  # a dangling or looping symlink
-                    raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
-                if not stat.S_ISREG(mode):  # a FIFO would block for ever, a device never end
-                    raise InputError(f"{path}: not a regular file")
-                found.append(path)
-                if len(found) > MAX_DIRECTORY_FILES:
-                    raise InputError(f"{root}: more than {MAX_DIRECTORY_FILES} files; point at a smaller directory")
+            if not fn.endswith(suffixes):
+                continue
+            path = Path(dirpath, fn)
+            try:
+                mode = path.stat().st_mode
+            except OSError as err:  # a dangling or looping symlink
+                raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+            if not stat.S_ISREG(mode):
+                raise InputError(f"{path}: not a regular file")
+            found.append(path)
+            if len(found) > limit:
+                raise InputError(f"{root}: more than {limit} {what}; point at a smaller directory")
     return found
+
+
+def _directory_files(root: Path) -> list[Path]:
+    return regular_files_under(root, SUFFIXES + BUNDLE_SUFFIXES, MAX_DIRECTORY_FILES)
 
 
 def _check_total(snapshot: Snapshot, where: str) -> None:

@@ -10,7 +10,6 @@ still names its template.
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 import sys
@@ -23,6 +22,7 @@ from pulldoctor.cluster.files import (
     MAX_YAML_BYTES,
     check_preamble,
     read_bytes,
+    regular_files_under,
     yaml_error,
     yaml_loader,
     yaml_text,
@@ -182,23 +182,7 @@ def _read_stdin(stdin: Any) -> bytes:
 
 
 def _directory_files(root: Path) -> list[Path]:
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):  # does not follow symlinked directories
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # .git, .github: not manifests
-        for fn in sorted(filenames):
-            if not fn.endswith(SUFFIXES):
-                continue
-            path = Path(dirpath, fn)
-            try:
-                mode = path.stat().st_mode
-            except OSError as err:  # a dangling or looping symlink
-                raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
-            if not stat.S_ISREG(mode):  # a FIFO would block for ever, a device never end
-                raise InputError(f"{path}: not a regular file")
-            found.append(path)
-            if len(found) > MAX_FILES:
-                raise InputError(f"{root}: more than {MAX_FILES} manifest files; point at a smaller directory")
-    return found
+    return regular_files_under(root, SUFFIXES, MAX_FILES, what="manifest files", skip_hidden=True)  # .git: not ours
 
 
 class _BadValue(Exception):

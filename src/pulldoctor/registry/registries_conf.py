@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pulldoctor.configfile import read_text
 from pulldoctor.errors import InputError
 from pulldoctor.registry.hosts import HostConfig, HostsDir, HostsFile
 
@@ -46,19 +47,9 @@ class RegistriesConf(HostsDir):
 def load(path: str | Path) -> RegistriesConf:
     """Read one registries.conf (version 2); raises InputError naming the file and what is wrong."""
     p = Path(path)
+    text = read_text(p, "--registries-conf", MAX_FILE_BYTES)
     try:
-        if not p.is_file():
-            raise InputError(f"--registries-conf {p}: not a regular file")
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        raise InputError(f"--registries-conf {p}: {err.strerror or type(err).__name__}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise InputError(f"--registries-conf {p}: larger than {MAX_FILE_BYTES} bytes; not a registries.conf")
-    try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"--registries-conf {p}: not UTF-8 text") from None
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"--registries-conf {p}: not valid TOML ({err})") from None
     return _parse(doc, str(p))
