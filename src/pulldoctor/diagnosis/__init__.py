@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from pulldoctor.causes import Cause
 from pulldoctor.diagnosis import suggest
 from pulldoctor.diagnosis.cloudstep import CloudReader
 from pulldoctor.diagnosis.evidence import Evidence, secrets_json, timeline_json
@@ -65,6 +66,13 @@ def gather(report: FailingReport, snapshot: Snapshot | None = None, now: datetim
     evidences = [evidence_for(fc, secrets_by_name=by_name, now=now, nodes_by_image=by_image, platforms=platforms,
                               providers=providers, node_logs=node_logs, at_snapshot=at_snapshot)
                  for fc in report.failing]
+    cancelled = [ev for ev in evidences if ev.message_cause is Cause.PULL_TIMEOUT_OR_PROGRESS_DEADLINE and ev.node]
+    if snapshot is not None and cancelled:  # did the node's other pulls wait in the kubelet's queue?
+        from pulldoctor.cluster.pullwaits import by_node
+
+        waits = by_node(snapshot)
+        for ev in cancelled:
+            ev.pull_waits = waits.get(ev.node.name, []) if ev.node else []
     maybe_missing = [ev for ev in evidences if ev.message_cause in suggest.MAYBE_MISSING]
     if snapshot is not None and maybe_missing:
         known = suggest.pulled(snapshot)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulldoctor.causes import Cause
 from pulldoctor.cluster.context import NodeInfo, PullSecrets
+from pulldoctor.cluster.pullwaits import PullWait
 from pulldoctor.cluster.timeline import Timeline
 from pulldoctor.errors import InvalidReference
 
@@ -157,6 +158,7 @@ class Evidence:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     at_snapshot: bool = False                       # ``now`` is an offline input's time, not the wall clock's
     similar_repositories: list[tuple[str, str]] = field(default_factory=list)  # (repository, why): did you mean?
+    pull_waits: list[PullWait] = field(default_factory=list)  # other pulls on the node: queued in the kubelet?
 
     @property
     def message_cause(self) -> Cause | None:

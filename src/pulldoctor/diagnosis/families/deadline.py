@@ -107,6 +107,9 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
     elif ev.node and ev.node.runtime_version:
         lines.append(EvidenceLine("node", f"runtime {ev.node.runtime_version}"))
     speed = pull_speed(ev)
+    queued = queueing(ev)
+    if queued is not None:
+        lines.append(EvidenceLine("events", queued))
     logged, said = log_progress(ev)
     if said:
         lines.append(EvidenceLine("node log", said))
@@ -153,7 +156,36 @@ def progress_deadline(ev: Evidence, claimed: Cause) -> Verdict:
                    rule="progress_deadline")
 
 
+#: A pull "mostly waited" when the kubelet's queue held it at least this long and longer than it pulled.
+QUEUE_SECONDS = 30.0
+
+
+def queueing(ev: Evidence) -> str | None:
+    """When the node's other pulls mostly waited in the kubelet's queue (``Pulled`` events' "including
+    waiting"), say so: a pull cancelled there may have spent its time waiting, not downloading."""
+    waited = [w for w in ev.pull_waits if w.waited >= QUEUE_SECONDS and w.waited > w.pulling]
+    if not waited:
+        return None
+    worst = max(waited, key=lambda w: w.waited)
+    node = ev.node.name if ev.node else "the node"
+    return (f"{len(waited)} of {len(ev.pull_waits)} recent pull(s) on {node} mostly waited in the kubelet's queue "
+            f"(e.g. {printable(worst.image)}: {worst.pulling:.1f}s to pull, {worst.total:.1f}s including waiting): "
+            "image pulls are serialized (serializeImagePulls: true, the default) or at maxParallelImagePulls")
+
+
+def _queue_fix(ev: Evidence) -> Fix:
+    node = ev.node.name if ev.node else "NODE"
+    return Fix(f"Pulls on {node} wait for each other in the kubelet's queue. Let it pull in parallel: in the "
+               "KubeletConfiguration set serializeImagePulls: false and maxParallelImagePulls (e.g. 3), then "
+               "restart the kubelet (on EKS: the node group's kubelet config); or pre-pull large images.")
+
+
 def _deadline(ev: Evidence, v: Verdict) -> list[Fix]:
+    steps = _deadline_steps(ev, v)
+    return [_queue_fix(ev), *steps] if queueing(ev) is not None else steps
+
+
+def _deadline_steps(ev: Evidence, v: Verdict) -> list[Fix]:
     """Chosen by the evidence, never both ways at once: a stall → fix the path (a longer deadline only waits
     longer, so none is offered); slow but moving → mirror/size/pre-pull and raise the deadline of THAT runtime
     version; not measured (or fast from here) → pull on the node first, then the step its result calls for."""
