@@ -137,8 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--filename", action="append", metavar="FILE",
                    help="a manifest file, or - for stdin (helm template … | pulldoctor preflight -f -)")
     p.add_argument("-n", "--namespace", metavar="NS", help="namespace of objects that name none (default: default)")
-    p.add_argument("--platform", default="linux/amd64", metavar="OS/ARCH[,OS/ARCH…]",
-                   help="platforms of the nodes that will run the pods (default: linux/amd64)")
+    p.add_argument("--platform", metavar="OS/ARCH[,OS/ARCH…]",
+                   help="platforms of the nodes that will run the pods (default: the --context cluster's nodes', "
+                        "else linux/amd64)")
+    p.add_argument("--context", help="kubeconfig context of the cluster to deploy to: its pull secrets, service "
+                                     "accounts and node platforms count where the inputs define none")
+    p.add_argument("--kubeconfig", help="path to the kubeconfig file (reads the cluster, as --context)")
+    _add_request_timeout(p)
     p.add_argument("--docker-config", metavar="FILE",
                    help="the nodes' own docker config.json credentials, tried after the pods' pull secrets")
     p.add_argument("--no-probe", action="store_true", help="do not contact the registries")

@@ -1,7 +1,7 @@
 """``pulldoctor preflight PATH… [-f -]``: will these manifests' pods get their images? A gate before deploy.
 
 Exit 0 clean, 1 on errors (or on warnings too with ``--fail-on warning``), 2 on bad input: unreadable or
-unrendered manifests, a bad ``--platform`` or ``--docker-config``.
+unrendered manifests, a bad ``--platform`` or ``--docker-config``, a cluster (``--context``) out of reach.
 """
 
 from __future__ import annotations
@@ -48,14 +48,19 @@ def run(args: argparse.Namespace) -> int:
     from pulldoctor.preflight import preflight
     from pulldoctor.preflight.output import render_json, render_sarif, render_text
 
-    plats = platforms(args.platform)
+    plats = platforms(args.platform) if args.platform is not None else None
+    cluster = None
+    if args.context or args.kubeconfig:
+        from pulldoctor.cluster.snapshot import SourceSpec
+
+        cluster = SourceSpec(context=args.context, kubeconfig=args.kubeconfig, request_timeout=args.request_timeout)
     entries = node_entries(args.docker_config) if args.docker_config else []
     from pulldoctor.preflight.probes import options
 
     opts = options(args.insecure_registry, args.ca_file, args.hosts_dir)  # checked even with --no-probe
     paths = [*args.paths, *(args.filename or [])]
     report = preflight(paths, platforms=plats, node_entries=entries, probe_options=None if args.no_probe else opts,
-                       namespace=args.namespace or "default")
+                       namespace=args.namespace or "default", cluster=cluster)
     render = {"json": render_json, "sarif": render_sarif}.get(args.output, render_text)
     sys.stdout.write(render(report))
     return report.exit_code(args.fail_on)

@@ -9,7 +9,7 @@ ServiceAccounts of the same inputs; then the node's own (``--docker-config``).
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from pulldoctor.causes import Cause, PullPolicy
@@ -56,8 +56,11 @@ def finding(w: Workload, use: ImageUse | None, cause: Cause, severity: Severity,
                    fixes=list(fixes))
 
 
-def run_checks(inv: Inventory, node_entries: Sequence[Entry] = ()) -> Checked:
-    """Every check that needs no network, and the probe plan for the images that pass them."""
+def run_checks(inv: Inventory, node_entries: Sequence[Entry] = (), *, cluster: str | None = None,
+               unreadable: Collection[str] = ()) -> Checked:
+    """Every check that needs no network, and the probe plan for the images that pass them. ``cluster``
+    names the cluster whose secrets were merged into ``inv`` (``--context``); ``unreadable``: the namespaces
+    whose secrets it would not show."""
     out = Checked()
     secret_entries, secret_findings = _read_secrets(inv)
     reported_missing: set[tuple[str, str, str]] = set()
@@ -75,7 +78,13 @@ def run_checks(inv: Inventory, node_entries: Sequence[Entry] = ()) -> Checked:
             where = _secret_ref_location(inv, w, name, source)
             if (str(where), w.namespace, name) not in reported_missing:
                 reported_missing.add((str(where), w.namespace, name))
-                out.findings.append(_missing_secret(w, name, source, where))
+                if cluster is None:
+                    nowhere = "defined nowhere in the inputs"
+                elif w.namespace in unreadable:
+                    nowhere = f"not in the inputs (the {cluster} would not show its secrets there)"
+                else:
+                    nowhere = f"defined neither in the inputs nor in the {cluster}"
+                out.findings.append(_missing_secret(w, name, source, where, nowhere))
         keyring = Keyring([*entries, *node_entries])
         for use in w.images:
             ref = _reference(w, use, out.findings)
@@ -110,7 +119,7 @@ def _secret_ref_location(inv: Inventory, w: Workload, name: str, source: str) ->
     if source == "pod":
         return next((loc for n, loc in w.pull_secrets if n == name), w.location)
     sa = inv.service_accounts.get((w.namespace, w.service_account))
-    return sa.location if sa else w.location
+    return sa.location if sa and sa.location.line is not None else w.location  # a cluster's SA has no line
 
 
 def _read_secrets(inv: Inventory) -> tuple[dict[tuple[str, str], list[Entry]], dict[tuple[str, str], list[Finding]]]:
@@ -142,15 +151,15 @@ def _read_secrets(inv: Inventory) -> tuple[dict[tuple[str, str], list[Entry]], d
     return entries, findings
 
 
-def _missing_secret(w: Workload, name: str, source: str, where: Location) -> Finding:
+def _missing_secret(w: Workload, name: str, source: str, where: Location, nowhere: str) -> Finding:
     registries = sorted({r for u in w.images if (r := _registry_of(u.image)) is not None})
     server = registries[0] if len(registries) == 1 else "REGISTRY"  # several: which one is private is unknown
     if server == DOCKER_HUB:
         server = "https://index.docker.io/v1/"
     among = f" (one of {', '.join(registries)})" if len(registries) > 1 else ""
     by = "imagePullSecrets" if source == "pod" else f"the imagePullSecrets of {source}"
-    summary = (f"{by} names secret {w.namespace}/{name}, which is defined nowhere in the inputs: the kubelet "
-               "pulls without it, so a private image fails with auth_missing")
+    summary = (f"{by} names secret {w.namespace}/{name}, which is {nowhere}: the kubelet pulls without it, so "
+               "a private image fails with auth_missing")
     fixes = (
         Fix(f"Add Secret {name} (type kubernetes.io/dockerconfigjson) in namespace {w.namespace} to these "
             "manifests, or create it in the cluster before the deploy:",

@@ -13,6 +13,7 @@ from pulldoctor.preflight.inputs import read_inputs
 from pulldoctor.preflight.workloads import inventory
 
 if TYPE_CHECKING:
+    from pulldoctor.cluster.snapshot import SourceSpec
     from pulldoctor.keyring import Entry
     from pulldoctor.registry.manifest import Platform
     from pulldoctor.registry.models import ProbeOptions
@@ -61,18 +62,28 @@ class Report:
         }
 
 
-def preflight(paths: Sequence[str], *, platforms: Sequence[Platform], node_entries: Sequence[Entry] = (),
-              probe_options: ProbeOptions | None = None, namespace: str = "default", stdin: Any = None) -> Report:
+def preflight(paths: Sequence[str], *, platforms: Sequence[Platform] | None = None,
+              node_entries: Sequence[Entry] = (), probe_options: ProbeOptions | None = None,
+              namespace: str = "default", stdin: Any = None, cluster: SourceSpec | None = None) -> Report:
     """Check every pod template of ``paths``; ``probe_options=None`` checks without asking any registry.
-    Raises InputError (exit 2) for input that cannot be read or holds no Kubernetes object."""
+    ``cluster`` (``--context``): read what the inputs name and do not define from that cluster, and take
+    the nodes' platforms unless ``platforms`` is given (default linux/amd64). Raises InputError (exit 2) for
+    input that cannot be read or holds no Kubernetes object, ClusterAccessError for a cluster out of reach."""
     read = read_inputs(paths, stdin)
     inv = inventory(read.documents, namespace)
     if inv.objects == 0:
         raise InputError(f"no Kubernetes objects in the inputs ({len(read.documents)} document(s) without "
                          "apiVersion and kind skipped)")
-    checked = run_checks(inv, node_entries)
+    from pulldoctor.preflight.cluster import merge, platform_list, read_cluster
+
+    view = read_cluster(cluster, inv, platforms=not platforms) if cluster is not None else None
+    if view is not None:
+        merge(inv, view)
+    platforms = platform_list(platforms, view)
+    checked = run_checks(inv, node_entries, cluster=view.where if view else None,
+                         unreadable=view.unreadable if view else ())
     findings = list(checked.findings)
-    notes = list(checked.notes)
+    notes = [*(view.notes if view else []), *checked.notes]
     probed: int | None = None
     if probe_options is not None:
         from pulldoctor.preflight.probes import probe_planned
