@@ -20,8 +20,11 @@ from pulldoctor.cluster.model import (
     LIST_DECODER_FOR_KIND,
     MAX_OBJECTS_PER_DOCUMENT,
     DocumentError,
+    Node,
     OwnerReference,
     Pod,
+    Secret,
+    ServiceAccount,
     Workload,
     check_object_count,
     controller_of,
@@ -75,6 +78,37 @@ class _Reader:
         except msgspec.MsgspecError as err:
             raise ClusterAccessError(f"the Kubernetes API at {self.host} sent a {kind} pulldoctor cannot read "
                                      f"({err})") from None
+
+
+class ByName:
+    """Reads by name for a caller other than ``diagnose`` (``preflight --context``): one connection with the
+    kubeconfig rules, bounds and typed errors of ``diagnose``. An absent object is None; a 403 raises
+    ``ApiForbidden`` for the caller to note (least privilege: it decides what a refusal means)."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self.api = connect(kubeconfig=spec.kubeconfig, context=spec.context, request_timeout=spec.request_timeout)
+        self._reader = _Reader(self.api, spec.page_size)
+        self.host = self.api.host
+
+    def _get(self, kind: str, resource: str, ns: str, name: str) -> Any:
+        try:
+            return self._reader.get(kind, _object(resource, ns, name))
+        except ApiNotFound:
+            return None
+
+    def secret(self, ns: str, name: str) -> Secret | None:
+        found: Secret | None = self._get("Secret", "secrets", ns, name)
+        return found
+
+    def service_account(self, ns: str, name: str) -> ServiceAccount | None:
+        found: ServiceAccount | None = self._get("ServiceAccount", "serviceaccounts", ns, name)
+        return found
+
+    def nodes(self) -> list[Node]:
+        return self._reader.list("Node", "/api/v1/nodes")
+
+    def close(self) -> None:
+        self.api.close()
 
 
 def _collection(prefix: str, resource: str, ns: str | None) -> str:

@@ -3,7 +3,7 @@ accounts and pull secrets the inputs name but do not define, and the nodes' plat
 
 Why only those: a deploy replaces what its manifests define, so the inputs win; what they only *name*
 (``imagePullSecrets: [{name: regcred}]`` created out of band, a service account made by another chart) is
-read from the cluster, by name, through ``cluster.live.connect`` — the kubeconfig rules, bounds and error
+read from the cluster, by name, through ``cluster.live.ByName`` — the kubeconfig rules, bounds and error
 lines of ``diagnose``. Nothing is listed but nodes; no secret is read that no template names.
 """
 
@@ -36,9 +36,9 @@ class ClusterView:
 def read_cluster(spec: SourceSpec, inv: Inventory, *, platforms: bool) -> ClusterView:
     """Read what ``inv`` names and does not define; ``platforms``: also the nodes' OS/architectures.
     Raises ClusterAccessError (one line) when the cluster cannot be reached at all."""
-    from pulldoctor.cluster.live import connect
+    from pulldoctor.cluster.live import ByName
 
-    session = connect(spec)
+    session = ByName(spec)
     try:
         view = ClusterView(where=f"cluster {session.host}")
         budget = [MAX_GETS]
@@ -51,20 +51,19 @@ def read_cluster(spec: SourceSpec, inv: Inventory, *, platforms: bool) -> Cluste
         session.close()
 
 
-def _get(session: Any, kind: str, read: Any, ns: str, name: str, view: ClusterView, budget: list[int]) -> Any:
-    """The object, None when absent (404); raises PermissionError on 403 (the caller notes it)."""
-    from pulldoctor.cluster.live import _Forbidden, _NotFound  # the session's own error mapping
+def _get(read: Any, ns: str, name: str, view: ClusterView, budget: list[int]) -> Any:
+    """``read(ns, name)``: the object, None when absent (404); raises PermissionError on 403 (the caller notes
+    it); at most ``MAX_GETS`` reads in all."""
+    from pulldoctor.errors import ApiForbidden
 
     if budget[0] <= 0:
         view.notes.append(f"read {MAX_GETS} objects from the {view.where}; the rest were not checked")
         return None
     budget[0] -= 1
     try:
-        return session.get(kind, read, name=name, namespace=ns)
-    except _NotFound:
-        return None
-    except _Forbidden:
-        raise PermissionError(kind) from None
+        return read(ns, name)
+    except ApiForbidden:
+        raise PermissionError(name) from None
 
 
 def _service_accounts(session: Any, inv: Inventory, view: ClusterView, budget: list[int]) -> None:
@@ -77,7 +76,7 @@ def _service_accounts(session: Any, inv: Inventory, view: ClusterView, budget: l
         if ns in forbidden:
             continue
         try:
-            sa = _get(session, "ServiceAccount", session.core.read_namespaced_service_account, ns, name, view, budget)
+            sa = _get(session.service_account, ns, name, view, budget)
         except PermissionError:
             forbidden.add(ns)
             view.notes.append(f"could not read service accounts in namespace {ns} of the {view.where}: forbidden; "
@@ -105,7 +104,7 @@ def _secrets(session: Any, inv: Inventory, view: ClusterView, budget: list[int])
         if ns in view.unreadable:
             continue
         try:
-            s = _get(session, "Secret", session.core.read_namespaced_secret, ns, name, view, budget)
+            s = _get(session.secret, ns, name, view, budget)
         except PermissionError:
             view.unreadable.add(ns)
             view.notes.append(f"could not read secrets in namespace {ns} of the {view.where}: forbidden; pull "
@@ -116,12 +115,12 @@ def _secrets(session: Any, inv: Inventory, view: ClusterView, budget: list[int])
 
 
 def _node_platforms(session: Any, view: ClusterView) -> list[Platform]:
-    from pulldoctor.cluster.live import _Forbidden
+    from pulldoctor.errors import ApiForbidden
     from pulldoctor.registry.manifest import normalize
 
     try:
-        nodes = session.list("Node", session.core.list_node)
-    except _Forbidden:
+        nodes = session.nodes()
+    except ApiForbidden:
         view.notes.append(f"could not list the nodes of the {view.where}: forbidden; platforms default to "
                           "--platform's")
         return []
