@@ -177,3 +177,17 @@ def test_no_false_alarm_on_a_clean_chart(lab: Lab, tmp_path: Path) -> None:
     doc: dict[str, Any] = json.loads(r.stdout)
     assert doc["findings"] == [] and r.returncode == 0, r.stdout
     assert doc["summary"]["probed"] == 9 and doc["summary"]["workloads"] == 6
+
+
+def test_a_multi_arch_image_costs_a_head_and_the_index(lab: Lab, tmp_path: Path) -> None:
+    """The platforms come from the index: no GET of the chosen platform's manifest (its size is not a check)."""
+    repo = lab.fresh_repo("pfcost")
+    img = lab.push(lab.nginx, repo, "v1", platforms=("linux/amd64", "linux/arm64"))
+    f = tmp_path / "one.yaml"
+    f.write_text(workload("w", img.ref))
+    before = len(lab.nginx_requests())
+    r = cli(str(f), "--platform", "linux/amd64,linux/arm64", "-o", "json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    _manifest_heads(lab, before, f"/v2/{repo}/")  # waits until nginx's log settles
+    rows = [(m, p) for m, p, _s in lab.nginx_requests()[before:] if p.startswith(f"/v2/{repo}/manifests/")]
+    assert sorted(m for m, _ in rows) == ["GET", "HEAD"], rows

@@ -46,7 +46,8 @@ class Probed:
 def options(insecure: Sequence[str] = (), ca_file: str | None = None, hosts_dir: str | None = None) -> ProbeOptions:
     from pulldoctor.registry.models import ProbeOptions
 
-    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, **TIMEOUTS)
+    # The platforms come from the index; the chosen manifest (its size) would be one more GET per image.
+    return ProbeOptions.build(insecure, ca_file, hosts_dir=hosts_dir, fetch_size=False, **TIMEOUTS)
 
 
 def _key(p: Planned, platform: str) -> Key:

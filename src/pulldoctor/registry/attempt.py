@@ -431,6 +431,8 @@ class Prober:
                 return self.fail(Cause.PLATFORM_MISMATCH)
             what = f"{chosen[0]} from the index ({len(entries)} platforms) for a {self.node} node"
             self.step("platform", True, what, start)
+            if not self.ctx.options.fetch_size:
+                return self.a
             start = time.monotonic()
             doc = await self._fetch_json("manifests", chosen[1], "size", start)
             if doc is None:

@@ -45,6 +45,8 @@ class ProbeOptions:
     per_registry_concurrency: int = 64  # probes in flight per registry (and pooled connections per host)
     max_suggestions: int = 5
     fetch_manifest: bool = True  # GET the manifest body for platforms and size (a Docker Hub "pull")
+    #: After an index, also GET the chosen platform's manifest for the compressed size (preflight needs none).
+    fetch_size: bool = True
     min_ratelimit_remaining: int = 5  # below this, do not spend a Docker Hub pull on a GET
     sample_bytes: int = 4 * MIB  # throughput sample of the largest layer (requests that ask for it)
     sample_seconds: float = 3.0
