@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from pulldoctor.causes import Cause
+from pulldoctor.fix import Fix as Fix  # re-exported: the one Fix type, shared with preflight
 
 
 class Confidence(StrEnum):
@@ -40,17 +41,6 @@ class EvidenceLine:
 
     def to_json(self) -> dict[str, str]:
         return {"source": self.source, "text": self.text}
-
-
-@dataclass(frozen=True, slots=True)
-class Fix:
-    """One step of a fix: a sentence and, when there is one, the exact commands to run."""
-
-    text: str
-    commands: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "commands": list(self.commands)}
 
 
 @dataclass(slots=True)

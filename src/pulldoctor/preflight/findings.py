@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from pulldoctor.causes import Cause
+from pulldoctor.fix import Fix as Fix  # re-exported: the one Fix type, shared with diagnose
 from pulldoctor.preflight.inputs import STDIN, Location
 
 
@@ -25,17 +26,6 @@ class Check(StrEnum):
     PULL_SECRET = "pull-secret"  # imagePullSecrets that exist nowhere or give nothing
     REGISTRY = "registry"  # the probe: tag, repository, access, reachability
     PLATFORM = "platform"  # the image's platforms against --platform
-
-
-@dataclass(frozen=True, slots=True)
-class Fix:
-    """One step of a fix; the same shape as ``diagnose``'s."""
-
-    text: str
-    commands: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "commands": list(self.commands)}
 
 
 @dataclass(slots=True)
